@@ -1,0 +1,61 @@
+"""The command line: a thin face over the modules. Each command lives in its own module, loaded lazily."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from ..errors import MailerError
+
+#: command name -> "module:attribute" (relative to this package). Add a line to add a command.
+COMMANDS: dict[str, str] = {
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when that command runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        module = importlib.import_module(module_name, __name__)
+        command: click.Command = getattr(module, attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="solidarity-mailer")
+def cli() -> None:
+    """Schedule and send a resolution as a responsive email to mailing lists."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI; a :class:`MailerError` becomes one line on stderr and exit status 2."""
+    try:
+        cli.main(args=argv, prog_name="solidarity-mailer", standalone_mode=False)
+    except MailerError as exc:
+        click.echo(f"error: {exc.line()}", err=True)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Shared fixtures: a real SMTP server, a real SQLite file, the repository's shipped files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import Engine
+
+from solidarity_mailer.db import connect
+
+from .smtpserver import RecordingHandler, smtp_server
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def repo() -> Path:
+    """The repository root (templates/, campaigns/, recipients/)."""
+    return REPO
+
+
+@pytest.fixture
+def smtpd() -> Iterator[tuple[Controller, RecordingHandler]]:
+    """A real aiosmtpd server on 127.0.0.1 and a free port; the handler records what it accepts."""
+    with smtp_server() as pair:
+        yield pair
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """A real SQLite file database with the project's schema."""
+    eng = connect(f"sqlite:///{tmp_path / 'test.db'}")
+    yield eng
+    eng.dispose()

@@ -1,0 +1,93 @@
+"""A real SMTP server for tests: aiosmtpd on 127.0.0.1, a free port, with injectable replies."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Received:
+    """One accepted transaction."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return message_from_bytes(self.data, policy=policy.default)  # type: ignore[return-value]
+
+
+@dataclass
+class RecordingHandler:
+    """Accepts mail and records it; replies can be injected per recipient or per DATA.
+
+    ``rcpt_replies[address]`` is a list of replies handed out in turn ("451 4.3.0 try later", …);
+    when it runs out the recipient is accepted. ``data_replies`` likewise for the end of DATA.
+    ``on_data`` may be set to a callable run at the end of DATA (e.g. to drop the connection).
+    """
+
+    received: list[Received] = field(default_factory=list)
+    rcpt_replies: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    data_replies: list[str] = field(default_factory=list)
+    on_data: Callable[[SMTP, Session, Envelope], str | None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd hook name)
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        with self.lock:
+            queue = self.rcpt_replies.get(address.lower())
+            if queue:
+                return queue.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        if self.on_data is not None:
+            reply = self.on_data(server, session, envelope)
+            if reply:
+                return reply
+        with self.lock:
+            if self.data_replies:
+                return self.data_replies.pop(0)
+            content = envelope.original_content or envelope.content
+            assert isinstance(content, bytes)
+            self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), content))
+        return "250 2.0.0 OK queued"
+
+    def recipients(self) -> list[str]:
+        """Every recipient of every accepted message, in order (duplicates kept)."""
+        with self.lock:
+            return [r for msg in self.received for r in msg.rcpt_tos]
+
+
+@contextmanager
+def smtp_server(handler: RecordingHandler | None = None, **kwargs: object) -> Iterator[tuple[Controller, RecordingHandler]]:
+    """Run aiosmtpd on 127.0.0.1 on a free port for the duration of the block."""
+    handler = handler or RecordingHandler()
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True, decode_data=False, **kwargs
+    )
+    controller.start()
+    try:
+        yield controller, handler
+    finally:
+        controller.stop()
