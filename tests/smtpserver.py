@@ -50,7 +50,7 @@ class RecordingHandler:
     on_data: Callable[[SMTP, Session, Envelope], str | None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd hook name)
+    async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
         with self.lock:
@@ -60,7 +60,7 @@ class RecordingHandler:
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.on_data is not None:
             reply = self.on_data(server, session, envelope)
             if reply:

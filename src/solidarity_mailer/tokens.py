@@ -68,7 +68,7 @@ def make_token(secret: bytes, list_id: str, address: str) -> str:
 
 
 def verify_token(secret: bytes, token: str) -> Subscription | None:
-    """The subscription a token names, or None when it is malformed, truncated, forged or of another version."""
+    """The subscription a token names, or None if malformed, truncated, forged or of another version."""
     try:
         version, payload, mac = token.split(".")
         if version != VERSION:
