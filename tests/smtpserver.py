@@ -80,7 +80,9 @@ class RecordingHandler:
 
 
 @contextmanager
-def smtp_server(handler: RecordingHandler | None = None, **kwargs: object) -> Iterator[tuple[Controller, RecordingHandler]]:
+def smtp_server(
+    handler: RecordingHandler | None = None, **kwargs: object
+) -> Iterator[tuple[Controller, RecordingHandler]]:
     """Run aiosmtpd on 127.0.0.1 on a free port for the duration of the block."""
     handler = handler or RecordingHandler()
     controller = Controller(
