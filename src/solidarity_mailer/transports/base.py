@@ -1,0 +1,64 @@
+"""The one small transport interface (after Django's mail backends): hand over bytes, get per-recipient outcomes.
+
+Transports never raise for an SMTP reply: they classify every recipient of the transaction into an
+:class:`Outcome` (RFC 5321 / RFC 3463), so a partial refusal can never be lost. They raise
+:class:`TransportPaused` only when the problem is ours (authentication, 4.7.x/5.7.x policy), so the
+dispatcher pauses the run instead of burning through the list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+class Verdict(StrEnum):
+    """What the dispatcher should do with a recipient after a transaction."""
+
+    SENT = "sent"  # 250 after the final dot
+    DEFER = "deferred"  # 4xx, or a connection problem before the final dot: retry with backoff
+    FAIL = "failed"  # 5xx: never retry
+    UNCERTAIN = "uncertain"  # the connection dropped after the final dot: maybe delivered
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result for one recipient: verdict, SMTP code and enhanced status (when known), reply text."""
+
+    verdict: Verdict
+    code: int = 0
+    status: str = ""  # enhanced status code such as "5.1.1", "" when the server gave none
+    reply: str = ""
+
+    @property
+    def suppress(self) -> bool:
+        """A permanent "no such user" (5.1.1): the address should go on the suppression list."""
+        return self.verdict is Verdict.FAIL and self.status == "5.1.1"
+
+
+class TransportPaused(Exception):
+    """The server refuses us, not the recipient (auth failure, 4.7.x/5.7.x): pause the whole run."""
+
+    def __init__(self, reply: str, code: int = 0, status: str = "") -> None:
+        super().__init__(reply)
+        self.reply = reply
+        self.code = code
+        self.status = status
+
+
+class Transport(Protocol):
+    """Delivers one prepared message to one or more envelope recipients."""
+
+    def open(self) -> None:
+        """Connect (and log in) if the transport needs a connection; idempotent."""
+
+    def send(
+        self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False
+    ) -> dict[str, Outcome]:
+        """Hand ``data`` over for ``rcpt_tos``; one :class:`Outcome` per recipient, never an exception for a reply."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection, if any; idempotent."""
