@@ -1,0 +1,265 @@
+"""The SMTP transport: one reused, verified connection; every reply classified per RFC 5321 / RFC 3463.
+
+The transaction is driven by hand (MAIL, RCPT…, DATA, body) instead of ``sendmail()`` so that a drop
+*before* the final dot (nothing delivered: defer) is told apart from a drop *after* it (the server may
+have queued the message: uncertain). Refused recipients of a partly accepted transaction get their own
+outcome; nothing is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+from collections.abc import Sequence
+
+from ..errors import MailerError
+from .base import Outcome, TransportPaused, Verdict
+
+_STATUS_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b")
+_SECURITIES = ("none", "starttls", "tls")
+
+
+def enhanced_status(reply: str) -> str:
+    """The RFC 3463 enhanced status code at the start of ``reply`` ("5.1.1"), or ""."""
+    match = _STATUS_RE.match(reply)
+    return match.group(0) if match else ""
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def classify(code: int, reply: bytes | str) -> Outcome:
+    """The outcome of an SMTP reply; raises :class:`TransportPaused` when the problem is ours.
+
+    2xx sent; 421 deferred (the server closes, reconnect and retry); 530/535 and any 4.7.x/5.7.x
+    (authentication, policy, reputation) pause the run; other 4xx deferred; other 5xx failed.
+    """
+    text = _text(reply).strip()
+    status = enhanced_status(text)
+    if 200 <= code < 300:
+        return Outcome(Verdict.SENT, code, status, text)
+    if code == 421:
+        return Outcome(Verdict.DEFER, code, status, text)
+    if code in (530, 534, 535, 538) or status.startswith(("4.7.", "5.7.")):
+        raise TransportPaused(f"{code} {text}", code, status)
+    if 400 <= code < 500:
+        return Outcome(Verdict.DEFER, code, status, text)
+    return Outcome(Verdict.FAIL, code, status, text)
+
+
+def _all(rcpts: Sequence[str], outcome: Outcome) -> dict[str, Outcome]:
+    return dict.fromkeys(rcpts, outcome)
+
+
+class SmtpTransport:
+    """Delivers over one SMTP connection, opened lazily, reused across messages, reopened after a drop.
+
+    ``security``: ``none`` (plain), ``starttls`` (required: a server that does not offer it pauses the
+    run) or ``tls`` (implicit TLS, SMTPS). TLS always verifies with ``context`` (default
+    :func:`ssl.create_default_context`). ``open()`` raises :class:`TransportPaused` for problems that
+    retrying will not fix (authentication, missing STARTTLS, certificate) and ``OSError`` /
+    :class:`smtplib.SMTPException` when the server cannot be reached; ``send()`` turns the latter into
+    deferrals and raises only :class:`TransportPaused`, and only when nothing of that call was delivered.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: str = "none",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        context: ssl.SSLContext | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
+        if security not in _SECURITIES:
+            raise ValueError(f"security must be one of {_SECURITIES}")
+        self.host, self.port, self.security = host, port, security
+        self.username, self._password = username, password
+        self.timeout = timeout
+        self.context = context
+        self.local_hostname = local_hostname
+        self._conn: smtplib.SMTP | None = None
+        self._dirty = False  # a transaction was left half-done: RSET before the next one
+        self.connections = 0  # how many times a connection was opened (for tests and stats)
+
+    @classmethod
+    def from_settings(cls, settings: object, *, context: ssl.SSLContext | None = None) -> SmtpTransport:
+        """The transport for ``settings.smtp``; a missing password for a configured username is an error."""
+        smtp = settings.smtp  # type: ignore[attr-defined]
+        if smtp.username and not smtp.password:
+            raise MailerError(
+                f"SMTP username {smtp.username!r} is set but no password",
+                where=getattr(settings, "source", None),
+                hint=f"export {smtp.password_env}=…",
+            )
+        return cls(smtp.host, smtp.port, security=smtp.security, username=smtp.username, password=smtp.password,
+                   timeout=smtp.timeout, context=context)
+
+    # -- connection --------------------------------------------------------------------------------
+
+    def _context(self) -> ssl.SSLContext:
+        if self.context is None:
+            self.context = ssl.create_default_context()
+        return self.context
+
+    def open(self) -> None:
+        """Connect, STARTTLS when configured, and log in when a username is set; idempotent."""
+        if self._conn is not None:
+            return
+        try:
+            conn = self._connect()
+        except ssl.SSLCertVerificationError as exc:
+            what = f"TLS certificate of {self.host}:{self.port} not trusted: {exc.verify_message}"
+            raise TransportPaused(what) from None
+        except smtplib.SMTPConnectError as exc:
+            classify(exc.smtp_code, exc.smtp_error)  # a 5.7.x / 4.7.x greeting pauses
+            raise
+        self._conn, self._dirty = conn, False
+        self.connections += 1
+
+    def _connect(self) -> smtplib.SMTP:
+        conn: smtplib.SMTP
+        if self.security == "tls":
+            conn = smtplib.SMTP_SSL(self.host, self.port, self.local_hostname, timeout=self.timeout,
+                                    context=self._context())
+        else:
+            conn = smtplib.SMTP(self.host, self.port, self.local_hostname, timeout=self.timeout)
+        try:
+            conn.ehlo_or_helo_if_needed()
+            if self.security == "starttls":
+                if not conn.has_extn("starttls"):
+                    raise TransportPaused(f"{self.host}:{self.port} does not offer STARTTLS, which is required "
+                                          "(security = starttls)")
+                code, reply = conn.starttls(context=self._context())
+                if code != 220:
+                    raise TransportPaused(f"STARTTLS refused: {code} {_text(reply)}", code)
+                conn.ehlo()
+            if self.username:
+                self._login(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _login(self, conn: smtplib.SMTP) -> None:
+        try:
+            conn.login(self.username or "", self._password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise TransportPaused(f"authentication failed: {exc.smtp_code} {_text(exc.smtp_error)}",
+                                  exc.smtp_code, enhanced_status(_text(exc.smtp_error))) from None
+        except smtplib.SMTPNotSupportedError:
+            raise TransportPaused(f"{self.host}:{self.port} does not offer AUTH (is TLS required first?)") from None
+        except smtplib.SMTPException as exc:
+            raise TransportPaused(f"login failed: {exc}") from None
+
+    def close(self) -> None:
+        """QUIT politely and close; idempotent, never raises."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.quit()
+        except (smtplib.SMTPException, OSError):
+            conn.close()
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    # -- transaction -------------------------------------------------------------------------------
+
+    def send(
+        self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False
+    ) -> dict[str, Outcome]:
+        """One transaction; an :class:`Outcome` for every recipient. See the class docstring for errors."""
+        rcpts = list(dict.fromkeys(rcpt_tos))
+        smtputf8 = smtputf8 or not all(a.isascii() for a in (mail_from, *rcpts))
+        result = self._transaction(mail_from, rcpts, data, smtputf8, may_retry=self._conn is not None)
+        if result is None:  # the reused idle connection had been closed by the server: nothing sent, once afresh
+            result = self._transaction(mail_from, rcpts, data, smtputf8, may_retry=False)
+        assert result is not None
+        return {r: result[r] for r in rcpts}  # in the caller's order
+
+    def _transaction(
+        self, mail_from: str, rcpts: list[str], data: bytes, smtputf8: bool, *, may_retry: bool
+    ) -> dict[str, Outcome] | None:
+        try:
+            self.open()
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            return _all(rcpts, Outcome(Verdict.DEFER, 0, "", f"connection failed: {exc}"))
+        conn = self._conn
+        assert conn is not None
+        if smtputf8 and not conn.has_extn("smtputf8"):
+            return _all(rcpts, Outcome(Verdict.FAIL, 553, "5.6.7",
+                                       "the address needs SMTPUTF8, which the server does not offer"))
+        options = ["SMTPUTF8"] if smtputf8 else []
+        if smtputf8 and conn.has_extn("8bitmime"):
+            options.append("BODY=8BITMIME")
+        outcomes: dict[str, Outcome] = {}
+        accepted: list[str] = []
+        stage = "before"
+        try:
+            if self._dirty:
+                conn.rset()
+            self._dirty = True
+            code, reply = conn.mail(mail_from, options)
+            if code != 250:
+                return self._end(rcpts, classify(code, reply), code)
+            for rcpt in rcpts:
+                code, reply = conn.rcpt(rcpt)
+                if code in (250, 251):
+                    accepted.append(rcpt)
+                    continue
+                outcome = classify(code, reply)
+                outcomes[rcpt] = outcome
+                if code == 421:
+                    return {**outcomes, **self._end([r for r in rcpts if r not in outcomes], outcome, code)}
+            if not accepted:
+                return outcomes
+            conn.putcmd("data")
+            code, reply = conn.getreply()
+            if code != 354:
+                return {**outcomes, **self._end(accepted, classify(code, reply), code)}
+            body = smtplib._quote_periods(data)  # type: ignore[attr-defined]
+            if not body.endswith(b"\r\n"):
+                body += b"\r\n"
+            conn.send(body + b".\r\n")
+            stage = "after"
+            code, reply = conn.getreply()
+        except TransportPaused:
+            self._reset_quietly()
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            if stage == "after":
+                return {**outcomes, **_all(accepted, Outcome(Verdict.UNCERTAIN, 0, "",
+                                                             f"connection lost after the final dot: {exc}"))}
+            if may_retry and not accepted and not outcomes:
+                return None
+            pending = [r for r in rcpts if r not in outcomes]
+            return {**outcomes, **_all(pending, Outcome(Verdict.DEFER, 0, "", f"connection lost: {exc}"))}
+        self._dirty = False
+        if code == 421:
+            self._drop()
+        return {**outcomes, **_all(accepted, classify(code, reply))}
+
+    def _end(self, rcpts: list[str], outcome: Outcome, code: int) -> dict[str, Outcome]:
+        """Give ``rcpts`` the same outcome; after 421 the server is closing, so drop the connection."""
+        if code == 421:
+            self._drop()
+        return _all(rcpts, outcome)
+
+    def _reset_quietly(self) -> None:
+        try:
+            if self._conn is not None:
+                self._conn.rset()
+                self._dirty = False
+        except (smtplib.SMTPException, OSError):
+            self._drop()
