@@ -1,0 +1,192 @@
+"""The dispatcher: deliver one campaign run from the ledger, fast, exactly once, through faults.
+
+:func:`deliver_run` is the whole API (the CLI's ``send`` and the scheduler daemon call it). It renders
+the campaign once, enqueues the audience (lists minus suppression; rows already in the run are kept as
+they are, so what was sent is never sent again), then feeds due rows through the rate limiter into a
+bounded queue served by N worker threads, each with its own transport (connection). Deferred rows come
+back when due. Each batch it renews its lease and looks at ``runs.state``: a run paused or cancelled by
+another process stops within a batch; a ``TransportPaused`` (auth, 4.7.x/5.7.x) pauses the run.
+
+After it returns, the run is ``finished`` (nothing left to send or retry), ``paused``, ``cancelled``,
+or ``pending`` (stopped early by ``limit`` or ``stop``: call again to continue).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from . import ledger, runlease
+from .config import Settings
+from .ledger import Delivery
+from .preparation import Prepared, prepare_run
+from .progress import Progress
+from .ratelimit import HOUR, RateLimiter
+from .retry import RetryPolicy
+from .transports.base import Transport
+from .workers import Shared, Worker
+
+TransportFactory = Callable[[Settings], Transport]
+BATCH = 200
+
+
+@dataclass
+class RunSummary:
+    """What one :func:`deliver_run` call did (``this_call``) and where the run stands (``counts``)."""
+
+    run_id: int
+    campaign_id: str
+    state: str
+    note: str = ""
+    enqueued: int = 0
+    recovered_uncertain: int = 0
+    this_call: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def paused(self) -> bool:
+        """True when the run is paused (the CLI then exits non-zero)."""
+        return self.state == "paused"
+
+    def line(self) -> str:
+        """A one-line summary for people."""
+        c = self.counts
+        done = ", ".join(f"{k} {v}" for k, v in c.items() if v)
+        rate = self.this_call.get("sent", 0) / self.seconds if self.seconds else 0.0
+        text = f"run {self.run_id} ({self.campaign_id}): {self.state}; {done or 'no recipients'}"
+        text += f"; this time sent {self.this_call.get('sent', 0)} in {self.seconds:.1f}s ({rate:.0f}/s)"
+        return f"{text}. {self.note}" if self.note else text
+
+
+def _default_transport(settings: Settings) -> Transport:
+    from .transports import make_transport
+
+    return make_transport(settings)  # type: ignore[no-any-return]
+
+
+def deliver_run(
+    engine: Engine, run_id: int, settings: Settings, *, transport_factory: TransportFactory | None = None,
+    now: Callable[[], dt.datetime] = ledger.utcnow, sleep: Callable[[float], None] | None = None,
+    stop: threading.Event | None = None, progress: bool = False, limit: int | None = None,
+    resend_uncertain: bool = False, prepared: Prepared | None = None,
+) -> RunSummary:
+    """Deliver run ``run_id`` until nothing is left to send, it pauses, is cancelled, or ``limit``/``stop``.
+
+    ``now``/``sleep`` drive all timing (rate limits, backoff) so tests need not wait; by default
+    ``sleep`` waits on ``stop``. Raises :class:`MailerError` for a user mistake found before sending
+    (campaign, content, template, list, settings) or when another live process is sending this run.
+    """
+    stop = stop or threading.Event()
+    sleep = sleep or stop.wait
+    started = time.monotonic()
+    run = ledger.get_run(engine, run_id)
+    summary = RunSummary(run_id, run.campaign_id, run.state)
+    if run.state == "cancelled":
+        summary.note, summary.counts = "the run was cancelled", ledger.counts(engine, run_id)
+        return summary
+    prepared = prepared or prepare_run(engine, run, settings)  # renders once; user errors surface here
+    holder = runlease.acquire(engine, run_id, now=now())
+    try:
+        summary.recovered_uncertain = ledger.recover_sending(engine, run_id, now=now())
+        if resend_uncertain:
+            ledger.requeue_uncertain(engine, run_id, now=now())
+        ledger.set_run_state(engine, run_id, "running", now=now(), note="")
+        summary.enqueued = ledger.enqueue(engine, run_id, prepared.audience(), now=now())
+        shared = Shared(engine, run_id, prepared.factory,
+                        RetryPolicy(settings.delivery.max_attempts, settings.delivery.retry_base_seconds,
+                                    settings.delivery.retry_max_seconds),
+                        now, prepared.suppress, stop=stop)
+        clock = lambda: now().timestamp()  # noqa: E731
+        limiter = RateLimiter(settings.delivery.per_second, settings.delivery.per_hour, clock=clock, sleep=sleep,
+                              history=(t.timestamp() for t in ledger.sent_since(
+                                  engine, now() - dt.timedelta(seconds=HOUR))))
+        factory = transport_factory or _default_transport
+        with Progress(progress, ledger.count_due(engine, run_id, now=now()), run.campaign_id) as bar:
+            shared.on_result = bar.advance
+            outcome = _drive(shared, settings.delivery.concurrency, factory, settings, limiter, sleep, limit, holder)
+        if shared.error is not None:
+            raise shared.error
+        summary.state, summary.note = _finish(shared, outcome, limit)
+    finally:
+        runlease.release(engine, run_id, holder)
+    summary.this_call = {k: v for k, v in shared.tally.items() if k not in ("taken", "paused")}
+    summary.counts = ledger.counts(engine, run_id)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _finish(shared: Shared, outcome: str, limit: int | None) -> tuple[str, str]:
+    """Settle the run's state after feeding stopped; returns (state, note)."""
+    engine, run_id, now = shared.engine, shared.run_id, shared.now()
+    if shared.paused is not None:
+        return "paused", f"paused by the SMTP server: {shared.paused.reply}"
+    if outcome in ("paused", "cancelled"):
+        return outcome, f"the run was {outcome} by another command"
+    if outcome == "done":
+        ledger.set_run_state(engine, run_id, "finished", now=now, only_from=["running"])
+        return "finished", ""
+    note = f"stopped after {limit} messages (--limit); send again to continue" if outcome == "limit" else (
+        "interrupted; send again to continue")
+    ledger.set_run_state(engine, run_id, "pending", now=now, note=note, only_from=["running"])
+    return "pending", note
+
+
+def _drive(
+    shared: Shared, concurrency: int, factory: TransportFactory, settings: Settings, limiter: RateLimiter,
+    sleep: Callable[[float], None], limit: int | None, holder: str,
+) -> str:
+    """Run the workers and feed them; returns why feeding ended: done | limit | stopped | paused | cancelled."""
+    jobs: queue.Queue[Delivery | None] = queue.Queue(maxsize=concurrency * 4)
+    workers = [Worker(shared, factory(settings), jobs, f"sender-{i}") for i in range(concurrency)]
+    for w in workers:
+        w.start()
+    try:
+        return _feed(shared, jobs, limiter, sleep, limit, holder)
+    finally:
+        for _ in workers:
+            jobs.put(None)
+        for w in workers:
+            w.join()
+
+
+def _feed(
+    shared: Shared, jobs: queue.Queue[Delivery | None], limiter: RateLimiter, sleep: Callable[[float], None],
+    limit: int | None, holder: str,
+) -> str:
+    engine, run_id, stop = shared.engine, shared.run_id, shared.stop
+    fed, cursor = 0, ""
+    while True:
+        if stop.is_set():
+            return "paused" if shared.paused is not None else "stopped"
+        state = ledger.run_state(engine, run_id)
+        if state in ("paused", "cancelled"):
+            stop.set()
+            return state
+        runlease.renew(engine, run_id, holder, now=shared.now())
+        batch = ledger.due_batch(engine, run_id, now=shared.now(), after=cursor, limit=BATCH)
+        if not batch:
+            jobs.join()  # everything handed out is recorded: deferred rows may now be due
+            if cursor:
+                cursor = ""
+                continue
+            retry_at = ledger.next_retry_at(engine, run_id)
+            if retry_at is None:
+                return "done"
+            sleep(max((retry_at - shared.now()).total_seconds(), 0.01))
+            continue
+        for row in batch:
+            if limit is not None and fed >= limit:
+                jobs.join()
+                return "limit"
+            if not limiter.acquire(stop.is_set):
+                break
+            jobs.put(row)
+            fed += 1
+        cursor = batch[-1].address

@@ -1,0 +1,97 @@
+"""Everything a run needs before its first message: campaign, content rendered ONCE, message factory, audience.
+
+Every user mistake (campaign, resolution, template, list, secret) surfaces here as a :class:`MailerError`,
+before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from .campaign import Campaign, load_campaign
+from .config import Settings
+from .errors import MailerError
+from .ledger import Run, campaign_path
+from .paths import project_root
+from .recipient import Recipient
+from .rendition import Rendition
+
+
+def find_campaign(name: str, *, root: Path | None = None) -> Campaign:
+    """A campaign by id (``campaigns/ID.toml`` of the project) or by the path of its file."""
+    path = Path(name)
+    if name.endswith(".toml") or path.exists():
+        return load_campaign(path)
+    candidate = project_root(root) / "campaigns" / f"{name}.toml"
+    if not candidate.exists():
+        raise MailerError(f"no campaign '{name}'", where=candidate.parent,
+                          hint=f"create {candidate.name} there, or give the path of a campaign file")
+    return load_campaign(candidate)
+
+
+def render_once(campaign: Campaign) -> Rendition:
+    """Load the campaign's resolution and render it (Jinja + premailer) once, with placeholders."""
+    from .content import load_content
+    from .render import render_campaign
+
+    return render_campaign(campaign, load_content(campaign.resolution_path), templates_dir=campaign.templates_dir)
+
+
+def audience(engine: Engine, lists: Iterable[Path]) -> Iterator[Recipient]:
+    """Valid, de-duplicated recipients of ``lists`` minus the suppression list (a bad row is an error)."""
+    from .audience import iter_audience
+
+    return iter(iter_audience(engine, list(lists)))
+
+
+def suppress_bounced(engine: Engine, address: str, detail: str) -> object:
+    """Put an address refused with 5.1.1 on the suppression list."""
+    from .suppression import add
+
+    return add(engine, address, "bounced", detail=detail)
+
+
+def make_factory(campaign: Campaign, rendition: Rendition, settings: Settings, run_id: int) -> Any:
+    """The per-recipient message builder for this run (secret from the environment)."""
+    from .message import MessageFactory
+    from .tokens import load_secret
+
+    return MessageFactory(campaign, rendition, settings, load_secret(), run_id)
+
+
+@dataclass
+class Prepared:
+    """A run ready to go: the rendition (made once), the message factory, the audience and the bounce hook."""
+
+    campaign: Campaign
+    rendition: Rendition
+    factory: Any
+    lists: tuple[Path, ...]
+    audience: Callable[[], Iterable[Recipient]]
+    suppress: Callable[[Engine, str, str], object] = suppress_bounced
+
+
+def lists_for(campaign: Campaign, override: Iterable[str | Path] = ()) -> tuple[Path, ...]:
+    """The run's lists: ``override`` (``--list``) when given, else the campaign's; each must exist."""
+    chosen = tuple(Path(p).resolve() for p in override) or campaign.lists
+    if not chosen:
+        raise MailerError("the campaign names no lists", where=campaign.path,
+                          hint='add lists = ["example"] to [campaign], or pass --list FILE')
+    for path in chosen:
+        if not path.is_file():
+            raise MailerError("list file not found", where=path)
+    return chosen
+
+
+def prepare_run(engine: Engine, run: Run, settings: Settings) -> Prepared:
+    """Prepare ``run`` of a campaign recorded with :func:`ledger.ensure_campaign`."""
+    campaign = load_campaign(Path(campaign_path(engine, run.campaign_id)))
+    lists = lists_for(campaign, run.lists)
+    rendition = render_once(campaign)
+    factory = make_factory(campaign, rendition, settings, run.id)
+    return Prepared(campaign, rendition, factory, lists, lambda: audience(engine, lists))

@@ -1,0 +1,147 @@
+"""Sender threads: each owns one transport (one SMTP connection, reused) and delivers rows from a bounded queue.
+
+For each row a worker builds the personalised message, commits the row as ``sending`` (which also checks
+the suppression list at that instant), hands the bytes over, and records the outcome: ``sent``;
+``deferred`` with backoff (4xx, connection problems) or ``failed`` once the attempts are used up;
+``failed`` for 5xx (5.1.1 also suppresses the address); ``uncertain`` for a drop after the final dot.
+:class:`TransportPaused` gives the row back and pauses the whole run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from . import ledger
+from .errors import MailerError
+from .ledger import Claim, Delivery
+from .retry import RetryPolicy
+from .transports.base import Outcome, Transport, TransportPaused, Verdict
+
+log = logging.getLogger(__name__)
+
+Suppress = Callable[[Engine, str, str], object]  # (engine, address, detail)
+
+
+@dataclass
+class Shared:
+    """What every worker of one run shares."""
+
+    engine: Engine
+    run_id: int
+    factory: Any  # message.MessageFactory: .build(recipient) -> PreparedMessage
+    policy: RetryPolicy
+    now: Callable[[], dt.datetime]
+    suppress: Suppress
+    stop: threading.Event = field(default_factory=threading.Event)
+    tally: Counter[str] = field(default_factory=Counter)
+    paused: TransportPaused | None = None
+    error: BaseException | None = None
+    on_result: Callable[[str], None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, state: str) -> None:
+        with self.lock:
+            self.tally[state] += 1
+        if self.on_result is not None:
+            self.on_result(state)
+
+    def pause(self, exc: TransportPaused) -> None:
+        """Pause the run (once): other processes see it in ``runs.state`` at once."""
+        with self.lock:
+            first = self.paused is None
+            if first:
+                self.paused = exc
+        if first:
+            ledger.set_run_state(self.engine, self.run_id, "paused", now=self.now(),
+                                 note=f"paused by the SMTP server: {exc.reply}")
+        self.stop.set()
+
+
+def _reply(outcome: Outcome) -> str:
+    return f"{outcome.code} {outcome.reply}".strip() if outcome.code else outcome.reply
+
+
+def record(shared: Shared, row: Delivery, attempts: int, outcome: Outcome) -> str:
+    """Write a transport outcome for a ``sending`` row; returns the state recorded."""
+    now = shared.now()
+    reply = _reply(outcome)
+    state = outcome.verdict.value
+    retry_at = None
+    if outcome.verdict is Verdict.DEFER:
+        retry_at = shared.policy.next_attempt(attempts, now)
+        if retry_at is None:
+            state, reply = "failed", f"gave up after {attempts} attempts: {reply}"
+    ledger.mark_done(shared.engine, shared.run_id, row.address, state, reply=reply, now=now,
+                     next_attempt_at=retry_at)
+    if outcome.suppress:
+        shared.suppress(shared.engine, row.address, reply)
+    return state
+
+
+def deliver_one(shared: Shared, transport: Transport, row: Delivery) -> str:
+    """Deliver one row; returns what happened (a delivery state, ``taken`` or ``paused``)."""
+    try:
+        msg = shared.factory.build(row.recipient())
+        message_id = msg.message_id
+    except MailerError as exc:  # this recipient cannot be written as a message: fail it alone
+        msg, message_id = None, ""
+        build_error = exc.line()
+    claim = ledger.mark_sending(shared.engine, shared.run_id, row, message_id=message_id, now=shared.now())
+    if claim is Claim.SUPPRESSED:
+        return "skipped"
+    if claim is Claim.TAKEN:
+        return "taken"
+    if msg is None:
+        ledger.mark_done(shared.engine, shared.run_id, row.address, "failed", reply=build_error, now=shared.now())
+        return "failed"
+    try:
+        outcomes = transport.send(msg.mail_from, [msg.rcpt], msg.data, smtputf8=msg.smtputf8)
+    except TransportPaused as exc:
+        ledger.release(shared.engine, shared.run_id, row.address, reply=exc.reply, now=shared.now())
+        shared.pause(exc)
+        return "paused"
+    except Exception as exc:  # a transport bug: whether the message left is unknown
+        log.exception("transport error for %s", row.address)
+        ledger.mark_done(shared.engine, shared.run_id, row.address, "uncertain",
+                         reply=f"transport error: {exc!r}", now=shared.now())
+        return "uncertain"
+    outcome = outcomes.get(msg.rcpt) or next(iter(outcomes.values()))
+    return record(shared, row, row.attempts + 1, outcome)
+
+
+class Worker(threading.Thread):
+    """Takes rows from ``jobs`` until it gets ``None``; after ``shared.stop`` it only drains the queue."""
+
+    def __init__(self, shared: Shared, transport: Transport, jobs: queue.Queue[Delivery | None], name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.shared, self.transport, self.jobs = shared, transport, jobs
+
+    def run(self) -> None:
+        try:
+            while True:
+                row = self.jobs.get()
+                try:
+                    if row is None:
+                        return
+                    if not self.shared.stop.is_set():
+                        self.shared.count(deliver_one(self.shared, self.transport, row))
+                except BaseException as exc:  # keep draining so the feeder never blocks; re-raised by it
+                    with self.shared.lock:
+                        self.shared.error = self.shared.error or exc
+                    self.shared.stop.set()
+                finally:
+                    self.jobs.task_done()
+        finally:
+            try:
+                self.transport.close()
+            except Exception:  # closing must not hide what happened
+                log.exception("closing the transport")
