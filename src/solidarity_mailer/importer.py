@@ -45,6 +45,7 @@ _DATES = (
 )
 _SOURCE = re.compile(r"^(?:https?://)?[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?::\d+)?(?:/\S*)?$")
 _SIGNATORIES = re.compile(r"^Signator(?:y|ies)\b.*:$", re.IGNORECASE)
+_SIGNATORIES_NO_COLON = re.compile(r"^Signatories(?: \(as of [^()]*\))?$", re.IGNORECASE)
 _EXAMPLE = "e.g. 'www.icor.info 7 February 2023'"
 
 
@@ -146,9 +147,13 @@ def _find_signatories_header(lines: list[tuple[int, str]], after: int, where: st
     for n, line in lines[after:]:
         if _SIGNATORIES.match(line):
             return n
+        if _SIGNATORIES_NO_COLON.match(line):
+            raise MailerError("expected ':' at the end of the signatories heading", where=location(where, n),
+                              hint="write 'Signatories (as of DATE):'")
+    last = max(n for n, line in lines if line)
     raise MailerError(
         "reached the end of the file without a 'Signatories (as of …):' line",
-        where=location(where, len(lines)),
+        where=location(where, last),
         hint="add the line 'Signatories (as of DATE):' before the list of signatories",
     )
 
