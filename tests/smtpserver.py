@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -10,9 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 def free_port() -> int:
@@ -85,11 +89,51 @@ def smtp_server(
 ) -> Iterator[tuple[Controller, RecordingHandler]]:
     """Run aiosmtpd on 127.0.0.1 on a free port for the duration of the block."""
     handler = handler or RecordingHandler()
-    controller = Controller(
-        handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True, decode_data=False, **kwargs
-    )
+    kwargs.setdefault("enable_SMTPUTF8", True)
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), decode_data=False, **kwargs)
     controller.start()
     try:
         yield controller, handler
     finally:
         controller.stop()
+
+
+def drop_connection(server: SMTP, session: Session, envelope: Envelope) -> str | None:
+    """An ``on_data`` hook: the server vanishes after the final dot, before its reply."""
+    assert server.transport is not None
+    server.transport.abort()
+    return "250 2.0.0 never seen"
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 / localhost (openssl CLI): (certfile, keyfile)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+def server_tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """The server side of TLS for aiosmtpd (STARTTLS via ``tls_context``, SMTPS via ``ssl_context``)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+@dataclass
+class Credentials:
+    """An aiosmtpd ``authenticator`` accepting one login/password pair (PLAIN and LOGIN)."""
+
+    login: str
+    password: str
+    attempts: int = 0
+
+    def __call__(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
+        self.attempts += 1
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            self.login.encode(), self.password.encode()
+        )
+        return AuthResult(success=ok, handled=False)

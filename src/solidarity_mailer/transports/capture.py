@@ -31,6 +31,23 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def _check_bindable(host: str, port: int) -> None:
+    """Fail fast (OSError) when ``host:port`` cannot be bound, as asyncio would bind it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
+
+
+def _start(controller: Controller) -> None:
+    """Start ``controller``; on failure close its event loop too (aiosmtpd leaves it open)."""
+    try:
+        controller.start()
+    except BaseException:
+        controller.stop(no_assert=True)
+        controller.loop.close()
+        raise
+
+
 class _StoreHandler:
     def __init__(self, outbox: Path, on_message: OnMessage | None) -> None:
         self.outbox, self.on_message = outbox, on_message
@@ -74,10 +91,11 @@ class CaptureServer:
         self.outbox.mkdir(parents=True, exist_ok=True)
         for _attempt in range(5):
             port = self.port or free_port(self.host)
-            controller = Controller(self._handler, hostname=self.host, port=port, enable_SMTPUTF8=True,
-                                    decode_data=False, ident="solidarity-mailer capture")
             try:
-                controller.start()
+                _check_bindable(self.host, port)
+                controller = Controller(self._handler, hostname=self.host, port=port, enable_SMTPUTF8=True,
+                                        decode_data=False, ident="solidarity-mailer capture")
+                _start(controller)
             except OSError as exc:
                 if exc.errno == errno.EADDRINUSE and not self.port:
                     continue  # lost a race for the free port: pick another

@@ -152,6 +152,8 @@ class SmtpTransport:
         except smtplib.SMTPAuthenticationError as exc:
             raise TransportPaused(f"authentication failed: {exc.smtp_code} {_text(exc.smtp_error)}",
                                   exc.smtp_code, enhanced_status(_text(exc.smtp_error))) from None
+        except smtplib.SMTPServerDisconnected:
+            raise  # a connection problem, not a refusal: the caller defers
         except smtplib.SMTPNotSupportedError:
             raise TransportPaused(f"{self.host}:{self.port} does not offer AUTH (is TLS required first?)") from None
         except smtplib.SMTPException as exc:

@@ -1,0 +1,251 @@
+"""The SMTP transport against a real aiosmtpd server: reuse, partial refusals, faults, TLS, AUTH, SMTPUTF8."""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from solidarity_mailer.config import load_settings
+from solidarity_mailer.errors import MailerError
+from solidarity_mailer.transports import TransportPaused, Verdict, make_transport
+from solidarity_mailer.transports.smtp import SmtpTransport, classify
+
+from .smtpserver import Credentials, drop_connection, free_port, make_certificate, server_tls_context, smtp_server
+
+MSG = b"From: a@example.org\r\nSubject: test\r\n\r\nhello\r\n.leading dot\r\n..two dots\r\n"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+def trusting(cert: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(cert))
+
+
+@pytest.fixture
+def transport(smtpd) -> Iterator[SmtpTransport]:  # type: ignore[no-untyped-def]
+    controller, _ = smtpd
+    t = SmtpTransport(controller.hostname, controller.port, timeout=5)
+    yield t
+    t.close()
+
+
+def test_one_connection_for_many_messages_and_dots_intact(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
+    _, handler = smtpd
+    for i in range(5):
+        result = transport.send("s@example.org", [f"r{i}@example.org"], MSG)
+        assert result[f"r{i}@example.org"].verdict is Verdict.SENT
+    assert transport.connections == 1
+    assert handler.recipients() == [f"r{i}@example.org" for i in range(5)]
+    assert all(r.data == MSG for r in handler.received)
+
+
+def test_partial_refusal_is_never_lost(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
+    _, handler = smtpd
+    handler.rcpt_replies["gone@example.org"] = ["550 5.1.1 no such user"]
+    handler.rcpt_replies["later@example.org"] = ["451 4.3.0 try later"]
+    rcpts = ["ok@example.org", "gone@example.org", "later@example.org", "ok2@example.org"]
+    result = transport.send("s@example.org", rcpts, MSG)
+    assert list(result) == rcpts
+    assert result["ok@example.org"].verdict is Verdict.SENT and result["ok2@example.org"].verdict is Verdict.SENT
+    assert result["gone@example.org"].verdict is Verdict.FAIL and result["gone@example.org"].suppress
+    assert result["later@example.org"].verdict is Verdict.DEFER and result["later@example.org"].code == 451
+    assert handler.recipients() == ["ok@example.org", "ok2@example.org"]
+    # the connection stays usable for the next transaction
+    assert transport.send("s@example.org", ["later@example.org"], MSG)["later@example.org"].verdict is Verdict.SENT
+    assert transport.connections == 1
+
+
+def test_all_refused_then_next_transaction_resets(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
+    _, handler = smtpd
+    handler.rcpt_replies["x@example.org"] = ["550 5.1.1 no"]
+    assert transport.send("s@example.org", ["x@example.org"], MSG)["x@example.org"].verdict is Verdict.FAIL
+    assert transport.send("s@example.org", ["y@example.org"], MSG)["y@example.org"].verdict is Verdict.SENT
+    assert handler.recipients() == ["y@example.org"]
+
+
+def test_421_on_rcpt_defers_the_whole_transaction_and_reconnects(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
+    _, handler = smtpd
+    handler.rcpt_replies["b@example.org"] = ["421 4.3.2 shutting down"]
+    result = transport.send("s@example.org", ["a@example.org", "b@example.org", "c@example.org"], MSG)
+    assert {r: o.verdict for r, o in result.items()} == dict.fromkeys(result, Verdict.DEFER)
+    assert handler.received == []
+    assert transport.send("s@example.org", ["b@example.org"], MSG)["b@example.org"].verdict is Verdict.SENT
+    assert transport.connections == 2
+
+
+def test_4xx_and_5xx_after_data(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
+    _, handler = smtpd
+    handler.data_replies.extend(["452 4.3.1 disk full", "554 5.6.0 bad content", "421 4.4.2 bye"])
+    assert transport.send("s@example.org", ["a@example.org"], MSG)["a@example.org"].verdict is Verdict.DEFER
+    assert transport.send("s@example.org", ["a@example.org"], MSG)["a@example.org"].verdict is Verdict.FAIL
+    assert transport.send("s@example.org", ["a@example.org"], MSG)["a@example.org"].verdict is Verdict.DEFER
+    assert transport.send("s@example.org", ["a@example.org"], MSG)["a@example.org"].verdict is Verdict.SENT
+    assert transport.connections == 2  # 421 closed the first one
+
+
+def test_drop_after_final_dot_is_uncertain(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
+    _, handler = smtpd
+    handler.on_data = drop_connection
+    result = transport.send("s@example.org", ["a@example.org", "b@example.org"], MSG)
+    assert {o.verdict for o in result.values()} == {Verdict.UNCERTAIN}
+    handler.on_data = None
+    assert transport.send("s@example.org", ["c@example.org"], MSG)["c@example.org"].verdict is Verdict.SENT
+    assert transport.connections == 2
+
+
+def test_drop_before_final_dot_is_deferred(smtpd) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = smtpd
+    accept = handler.handle_RCPT
+
+    async def vanish_on_b(server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+        if address.startswith("b@"):
+            server.transport.abort()
+        return await accept(server, session, envelope, address, options)
+
+    handler.handle_RCPT = vanish_on_b  # type: ignore[method-assign]  (before the first connection)
+    t = SmtpTransport(controller.hostname, controller.port, timeout=5)
+    result = t.send("s@example.org", ["a@example.org", "b@example.org"], MSG)
+    assert {o.verdict for o in result.values()} == {Verdict.DEFER}
+    assert "connection lost" in result["a@example.org"].reply
+    assert handler.received == []
+    assert t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"].verdict is Verdict.SENT
+    t.close()
+    assert t.connections == 2
+
+
+def test_idle_connection_closed_by_server_is_reopened_transparently() -> None:
+    with smtp_server(timeout=0.3) as (controller, handler):
+        t = SmtpTransport(controller.hostname, controller.port, timeout=5)
+        assert t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"].verdict is Verdict.SENT
+        time.sleep(0.8)  # the server's idle timeout closes our connection
+        assert t.send("s@example.org", ["b@example.org"], MSG)["b@example.org"].verdict is Verdict.SENT
+        t.close()
+    assert t.connections == 2
+    assert handler.recipients() == ["a@example.org", "b@example.org"]
+
+
+def test_unreachable_server_defers() -> None:
+    t = SmtpTransport("127.0.0.1", free_port(), timeout=2)
+    result = t.send("s@example.org", ["a@example.org"], MSG)
+    assert result["a@example.org"].verdict is Verdict.DEFER
+    assert "connection failed" in result["a@example.org"].reply
+
+
+def test_policy_refusal_pauses_and_leaves_the_connection_usable(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
+    _, handler = smtpd
+    handler.rcpt_replies["b@example.org"] = ["550 5.7.1 relaying denied"]
+    with pytest.raises(TransportPaused) as info:
+        transport.send("s@example.org", ["a@example.org", "b@example.org"], MSG)
+    assert info.value.status == "5.7.1"
+    assert handler.received == []  # nothing of the paused call was delivered
+    assert transport.send("s@example.org", ["a@example.org"], MSG)["a@example.org"].verdict is Verdict.SENT
+    assert transport.connections == 1
+
+
+def test_smtputf8_used_when_needed_and_offered(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
+    _, handler = smtpd
+    rcpt = "пользователь@пример.рф"
+    result = transport.send("s@example.org", [rcpt], "Subject: тест\r\n\r\nпривет\r\n".encode(), smtputf8=True)
+    assert result[rcpt].verdict is Verdict.SENT
+    assert handler.recipients() == [rcpt]
+    assert transport.send("s@example.org", ["plain@example.org"], MSG)["plain@example.org"].verdict is Verdict.SENT
+
+
+def test_smtputf8_not_offered_fails_only_that_recipient() -> None:
+    with smtp_server(enable_SMTPUTF8=False) as (controller, handler):
+        t = SmtpTransport(controller.hostname, controller.port, timeout=5)
+        result = t.send("s@example.org", ["müller@example.org"], MSG)
+        assert result["müller@example.org"].verdict is Verdict.FAIL
+        assert result["müller@example.org"].status == "5.6.7" and "SMTPUTF8" in result["müller@example.org"].reply
+        assert t.send("s@example.org", ["ok@example.org"], MSG)["ok@example.org"].verdict is Verdict.SENT
+        t.close()
+    assert handler.recipients() == ["ok@example.org"]
+
+
+def test_starttls_with_verified_certificate_and_auth(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    creds = Credentials("mailer", "s3cret")
+    with smtp_server(tls_context=server_tls_context(cert, key), require_starttls=True, authenticator=creds,
+                     auth_required=True) as (controller, handler):
+        t = SmtpTransport("127.0.0.1", controller.port, security="starttls", username="mailer", password="s3cret",
+                          timeout=5, context=trusting(cert))
+        for rcpt in ("a@example.org", "b@example.org"):
+            assert t.send("s@example.org", [rcpt], MSG)[rcpt].verdict is Verdict.SENT
+        t.close()
+    assert creds.attempts == 1  # logged in once, connection reused
+    assert handler.recipients() == ["a@example.org", "b@example.org"]
+
+
+def test_wrong_password_pauses(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    with smtp_server(tls_context=server_tls_context(cert, key), authenticator=Credentials("mailer", "right"),
+                     auth_required=True) as (controller, handler):
+        t = SmtpTransport("127.0.0.1", controller.port, security="starttls", username="mailer", password="wrong",
+                          timeout=5, context=trusting(cert))
+        with pytest.raises(TransportPaused, match="authentication failed: 535") as info:
+            t.send("s@example.org", ["a@example.org"], MSG)
+        assert info.value.code == 535
+    assert handler.received == []
+
+
+def test_untrusted_certificate_pauses(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    with smtp_server(tls_context=server_tls_context(cert, key)) as (controller, handler):
+        t = SmtpTransport("127.0.0.1", controller.port, security="starttls", timeout=5)  # default context
+        with pytest.raises(TransportPaused, match="not trusted"):
+            t.send("s@example.org", ["a@example.org"], MSG)
+    assert handler.received == []
+
+
+def test_starttls_required_but_not_offered_pauses(smtpd) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = smtpd
+    t = SmtpTransport(controller.hostname, controller.port, security="starttls", timeout=5)
+    with pytest.raises(TransportPaused, match="does not offer STARTTLS"):
+        t.send("s@example.org", ["a@example.org"], MSG)
+    assert handler.received == []
+
+
+def test_implicit_tls(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    with smtp_server(ssl_context=server_tls_context(cert, key)) as (controller, handler):
+        t = SmtpTransport("127.0.0.1", controller.port, security="tls", timeout=5, context=trusting(cert))
+        assert t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"].verdict is Verdict.SENT
+        t.close()
+    assert handler.recipients() == ["a@example.org"]
+
+
+@pytest.mark.parametrize(
+    ("code", "reply", "verdict"),
+    [
+        (250, "2.0.0 ok", Verdict.SENT),
+        (451, "4.3.0 later", Verdict.DEFER),
+        (421, "4.7.0 too many connections", Verdict.DEFER),
+        (550, "5.1.1 unknown", Verdict.FAIL),
+        (552, "message too big", Verdict.FAIL),
+    ],
+)
+def test_classify(code: int, reply: str, verdict: Verdict) -> None:
+    assert classify(code, reply).verdict is verdict
+
+
+@pytest.mark.parametrize(("code", "reply"), [(535, "5.7.8 bad credentials"), (530, "auth required"),
+                                             (451, "4.7.1 rate limited"), (554, "5.7.1 blocked")])
+def test_classify_pauses(code: int, reply: str) -> None:
+    with pytest.raises(TransportPaused):
+        classify(code, reply)
+
+
+def test_factory_checks_the_password(tmp_path: Path) -> None:
+    config = tmp_path / "solidarity-mailer.toml"
+    config.write_text('[smtp]\nhost = "localhost"\nusername = "u"\n')
+    with pytest.raises(MailerError, match=r"no password .*SOLIDARITY_MAILER_SMTP_PASSWORD"):
+        make_transport(load_settings(config, environ={}))
+    transport = make_transport(load_settings(config, environ={"SOLIDARITY_MAILER_SMTP_PASSWORD": "pw"}))
+    assert isinstance(transport, SmtpTransport) and transport.username == "u"
