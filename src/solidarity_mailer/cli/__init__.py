@@ -11,6 +11,7 @@ from ..errors import MailerError
 
 #: command name -> "module:attribute" (relative to this package). Add a line to add a command.
 COMMANDS: dict[str, str] = {
+    "catch": ".catch_cmd:catch",
     "render": ".render_cmd:render_command",
     "serve": ".serve_cmd:serve_command",
     "bounces": ".bounces_cmd:bounces_group",
