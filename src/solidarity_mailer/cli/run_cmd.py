@@ -1,0 +1,31 @@
+"""``solidarity-mailer run``: the scheduler daemon, in the foreground (systemd, a terminal)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+
+@click.command("run")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Settings file (default: ./solidarity-mailer.toml).")
+@click.option("--wait", is_flag=True,
+              help="If another daemon holds this database, wait idle and take over when it stops.")
+@click.option("--verbose", "-v", is_flag=True, help="Also log APScheduler's own messages.")
+def run_command(config_path: Path | None, wait: bool, verbose: bool) -> None:
+    """Run the scheduler and the dispatcher until SIGTERM or Ctrl-C; one daemon per database."""
+    from ..clock import TEST_CLOCK_ENV, clock_from_env
+    from ..config import load_settings
+    from ..daemon import Daemon
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
+                        datefmt="%Y-%m-%dT%H:%M:%S%z")
+    logging.getLogger("apscheduler").setLevel(logging.INFO if verbose else logging.WARNING)
+    clock = clock_from_env()
+    if getattr(clock, "speed", None) is not None:
+        logging.getLogger("solidarity_mailer.daemon").warning("TEST clock from %s in use", TEST_CLOCK_ENV)
+    daemon = Daemon(load_settings(config_path), clock=clock)
+    daemon.start(wait=wait)
+    daemon.serve()

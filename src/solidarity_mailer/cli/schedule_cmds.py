@@ -1,0 +1,94 @@
+"""``schedule``, ``campaigns``, ``pause``, ``resume``, ``cancel``: schedules and runs, from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                             help="Settings file (default: ./solidarity-mailer.toml).")
+
+
+@click.command("schedule")
+@click.argument("campaign")
+@click.option("--at", "at", metavar="'YYYY-MM-DD HH:MM'", help="Send once at this wall-clock time in --tz.")
+@click.option("--cron", metavar="'M H DOM MON DOW'", help="Send on this 5-field crontab rule, in --tz.")
+@click.option("--every", metavar="INTERVAL",
+              help="Send every INTERVAL (30m, 1h, 1d, 1w…), starting one interval from now.")
+@click.option("--tz", "tz", metavar="ZONE", help="IANA time zone, e.g. America/Lima (default: this machine's).")
+@click.option("--list", "lists", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Send to this CSV list instead of the campaign's lists (repeatable).")
+@click.option("--grace", "grace", type=click.IntRange(min=0), default=None, metavar="SECONDS",
+              help="A firing missed while the daemon was down still runs if at most this late (default 3600).")
+@CONFIG_OPTION
+def schedule_command(campaign: str, at: str | None, cron: str | None, every: str | None, tz: str | None,
+                     lists: tuple[Path, ...], grace: int | None, config_path: Path | None) -> None:
+    """Schedule CAMPAIGN (an id in campaigns/ or a campaign file) once, by cron or at an interval."""
+    from ..ledger import utcnow
+    from ..overview import default_zone
+    from ..preparation import find_campaign
+    from ..schedules import DEFAULT_GRACE_SECONDS, add_schedule
+    from ._db import open_database
+
+    engine = open_database(config_path)
+    sched = add_schedule(engine, find_campaign(campaign), at=at, cron=cron, every=every, tz=tz or default_zone(),
+                         lists=list(lists), grace_seconds=DEFAULT_GRACE_SECONDS if grace is None else grace,
+                         now=utcnow())
+    assert sched.next_fire_at is not None
+    from ..overview import _local
+
+    click.echo(f"schedule {sched.id}: {sched.campaign_id} {sched.describe()}; next firing "
+               f"{_local(sched.next_fire_at, sched.timezone)} = {sched.next_fire_at:%Y-%m-%d %H:%M:%S} UTC; "
+               f"grace {sched.grace_seconds} s")
+    click.echo("the daemon sends it: keep `solidarity-mailer run` running (see `solidarity-mailer campaigns`)")
+
+
+@click.command("campaigns")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@CONFIG_OPTION
+def campaigns_command(as_json: bool, config_path: Path | None) -> None:
+    """List campaigns: schedules, next firing (in its zone and UTC), last run and its counts."""
+    from ..overview import lines, overview
+    from ._db import open_database
+
+    data = overview(open_database(config_path))
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        for line in lines(data):
+            click.echo(line)
+
+
+def _control(action: str) -> click.Command:
+    @click.command(action)
+    @click.argument("kind", type=click.Choice(["schedule", "run"]))
+    @click.argument("ident", metavar="ID", type=int)
+    @CONFIG_OPTION
+    def command(kind: str, ident: int, config_path: Path | None) -> None:
+        from .. import schedules
+        from ..ledger import utcnow
+        from ._db import open_database
+
+        engine = open_database(config_path)
+        func = getattr(schedules, f"{action}_{kind}")
+        result = func(engine, ident, now=utcnow())
+        click.echo(f"{kind} {ident} is now {result.state}")
+        if kind == "run" and action == "resume" and result.schedule_id is None:
+            click.echo("this run was started by `send`: continue it with "
+                       f"`solidarity-mailer send {result.campaign_id}`")
+        elif kind == "run" and action == "resume":
+            click.echo("the running daemon picks it up within a few seconds")
+
+    command.help = {
+        "pause": "Pause a schedule (no firing until resumed) or a run in progress (stops between messages).",
+        "resume": "Resume a paused schedule, or a paused (or missed) run: the daemon sends it.",
+        "cancel": "Cancel a schedule for good, or a run (messages not yet handed over are never sent).",
+    }[action] + " KIND is 'schedule' or 'run'; ids are shown by `campaigns` and `status`."
+    return command
+
+
+pause_command = _control("pause")
+resume_command = _control("resume")
+cancel_command = _control("cancel")
