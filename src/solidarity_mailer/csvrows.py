@@ -6,6 +6,8 @@ dropped), and a row continues onto the next line only while a quoted field is op
 spans lines is accepted only when it closes cleanly (the closing quote is followed by a comma or
 the line end) and has the header's column count; otherwise the quote opened on its first line is
 reported as unclosed and the lines after that first line are read again as rows of their own.
+A consumer that finds such a row invalid (say, a name with a line break) calls :meth:`CsvRows.reread`
+for the same effect: an open quote must never hide the rows after it.
 A row may span at most :data:`MAX_ROW_LINES` lines and a line may hold at most
 :data:`MAX_LINE_BYTES` bytes, so memory stays bounded whatever the input.
 
@@ -36,6 +38,7 @@ class CsvRow:
     error: str | None = None
     blank: bool = False
     header: bool = False
+    last_line: int = 0  # the last physical line of a row that spans lines (0: one line)
 
 
 @dataclass(slots=True)
@@ -101,6 +104,7 @@ class CsvRows:
     def __init__(self, fp: BinaryIO) -> None:
         self._lines = _physical_lines(fp)
         self._pending: deque[_Line] = deque()
+        self._continuation: list[_Line] = []
         self.columns: int | None = None
 
     def _next(self) -> _Line | None:
@@ -110,7 +114,16 @@ class CsvRows:
 
     def __iter__(self) -> Iterator[CsvRow]:
         while (first := self._next()) is not None:
+            self._continuation = []
             yield self._row(first)
+
+    def reread(self) -> None:
+        """Read the lines after the first line of the row just yielded again, as rows of their own.
+
+        For a row that spans lines but turned out invalid: an open quote may have swallowed them.
+        """
+        self._pending.extendleft(reversed(self._continuation))
+        self._continuation = []
 
     def _row(self, first: _Line) -> CsvRow:
         number, text = first.number, first.text
@@ -151,7 +164,8 @@ class CsvRows:
             return CsvRow(number, fields=fields, header=True)
         if len(fields) != self.columns:
             return CsvRow(number, error=f"expected {self.columns} columns, found {len(fields)}")
-        return CsvRow(number, fields=fields)
+        self._continuation = lines[1:]
+        return CsvRow(number, fields=fields, last_line=lines[-1].number if len(lines) > 1 else 0)
 
     def _unclosed(self, lines: list[_Line]) -> CsvRow:
         """Report the quote opened on the first line; read the lines after it again as rows of their own."""

@@ -166,7 +166,8 @@ class ListReader:
             raise MailerError(f"cannot read list file: {exc.strerror}", where=self.display) from None
         with fp:
             header: _Header | None = None
-            for row in CsvRows(fp):
+            rows = CsvRows(fp)
+            for row in rows:
                 if header is None and row.blank:
                     continue
                 if header is None:
@@ -185,7 +186,12 @@ class ListReader:
                 elif row.fields is None:
                     yield RowError(self.display, row.line, row.error or "unreadable row")
                 else:
-                    yield self._recipient(header, row.fields, row.line)
+                    item = self._recipient(header, row.fields, row.line)
+                    if isinstance(item, RowError) and row.last_line:
+                        rows.reread()
+                        note = f"; the quoted field runs on to line {row.last_line}, those lines are read as rows"
+                        item = RowError(item.file, item.line, item.message + note)
+                    yield item
 
     def _recipient(self, header: _Header, fields: list[str], line: int) -> Recipient | RowError:
         try:
