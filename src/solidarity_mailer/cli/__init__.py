@@ -11,6 +11,13 @@ from ..errors import MailerError
 
 #: command name -> "module:attribute" (relative to this package). Add a line to add a command.
 COMMANDS: dict[str, str] = {
+    "schedule": ".schedule_cmds:schedule_command",
+    "campaigns": ".schedule_cmds:campaigns_command",
+    "pause": ".schedule_cmds:pause_command",
+    "resume": ".schedule_cmds:resume_command",
+    "cancel": ".schedule_cmds:cancel_command",
+    "run": ".run_cmd:run_command",
+    "demo": ".demo_cmd:demo_command",
     "catch": ".catch_cmd:catch",
     "render": ".render_cmd:render_command",
     "serve": ".serve_cmd:serve_command",
