@@ -313,6 +313,7 @@ def _body(first_line: str = "www.icor.info 7 February 2023", body: str = GOOD_BO
         (_body("www.icor.info 31 February 2023"), 2, "not a valid date"),
         (_body("ICOR 7 February 2023"), 2, "not a web address"),
         (_body("7 February 2023"), 2, "expected the source"),
+        (_body("www.icor.info/7 February 2023"), 2, "expected the source and the date"),
         (_body(body=GOOD_BODY.replace("A short title\n\nThey demand bread, land and peace.\n\n", "")), 6,
          "expected a title"),
         (_body(body=GOOD_BODY.replace("A short title", "A title " * 30)), 6, "expected a title"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from .campaign import Campaign, load_campaign
 from .errors import MailerError
@@ -33,7 +34,7 @@ def load_content(path: Path) -> tuple[Campaign | None, Resolution]:
     return None, resolution_from_dict(data, path)
 
 
-def _read(path: Path) -> dict[str, object] | None:
+def _read(path: Path) -> dict[str, Any] | None:
     """Parsed TOML for a .toml file, None for a plain-text file; a MailerError otherwise."""
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:

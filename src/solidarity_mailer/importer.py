@@ -39,9 +39,9 @@ _MONTHS = {
     for name in names.split()
 }
 _DATES = (
-    re.compile(r"(?P<d>\d{1,2})\.?\s+(?P<m>[A-Za-z]+)\.?\s+(?P<y>\d{4})$"),
-    re.compile(r"(?P<m>[A-Za-z]+)\.?\s+(?P<d>\d{1,2}),?\s+(?P<y>\d{4})$"),
-    re.compile(r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})$"),
+    re.compile(r"(?<!\S)(?P<d>\d{1,2})\.?\s+(?P<m>[A-Za-z]+)\.?\s+(?P<y>\d{4})$"),
+    re.compile(r"(?<!\S)(?P<m>[A-Za-z]+)\.?\s+(?P<d>\d{1,2}),?\s+(?P<y>\d{4})$"),
+    re.compile(r"(?<!\S)(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})$"),
 )
 _SOURCE = re.compile(r"^(?:https?://)?[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?::\d+)?(?:/\S*)?$")
 _SIGNATORIES = re.compile(r"^Signator(?:y|ies)\b.*:$", re.IGNORECASE)
