@@ -1,0 +1,24 @@
+"""`solidarity-mailer serve`: the public one-click unsubscribe endpoint."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ..db import connect
+from ..tokens import load_secret
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Settings file (TOML).")
+def serve_command(host: str, port: int, config_path: Path | None) -> None:
+    """Serve one-click unsubscribe (RFC 8058) and its confirmation pages; nothing else."""
+    from ..web import list_names, serve
+
+    secret = load_secret()
+    engine = connect(os.environ.get("SOLIDARITY_MAILER_DATABASE"))
+    serve(host, port, engine=engine, secret=secret, names=list_names())

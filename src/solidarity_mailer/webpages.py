@@ -1,0 +1,93 @@
+"""The unsubscribe app's HTML pages: small, escaped, accessible, mobile-friendly, styled like the email.
+
+Every dynamic value passes through :func:`html.escape`. The only style is one inline ``<style>`` block
+whose SHA-256 goes into the Content-Security-Policy, so the policy can forbid everything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from html import escape
+
+#: The email's look: system font stack, one 600 px column, dark-mode aware.
+STYLE = """
+:root{color-scheme:light dark}
+body{margin:0;padding:24px 12px;background:#f1f1f1;color:#1a1a1a;
+font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Noto Sans",Helvetica,Arial,sans-serif;
+font-size:17px;line-height:1.5}
+main{max-width:600px;margin:0 auto;background:#fff;border-top:6px solid #b3001b;padding:24px 20px;
+overflow-wrap:anywhere}
+h1{font-size:24px;line-height:1.25;margin:0 0 16px}
+p{margin:0 0 16px}
+.who{font-weight:600}
+button{font:inherit;font-weight:600;color:#fff;background:#b3001b;border:0;border-radius:4px;
+padding:12px 24px;min-height:48px;cursor:pointer;width:100%;max-width:320px}
+button:focus-visible{outline:3px solid #1a1a1a;outline-offset:2px}
+.note{font-size:15px;color:#555}
+@media (prefers-color-scheme:dark){body{background:#121212;color:#eee}main{background:#1e1e1e}
+.note{color:#bbb}button:focus-visible{outline-color:#eee}}
+"""
+
+STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode("utf-8")).digest()).decode("ascii")
+
+#: Nothing may load, run or frame; only our one style block and forms posting back to us.
+CSP = (
+    f"default-src 'none'; style-src '{STYLE_HASH}'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; img-src 'none'"
+)
+
+
+def mask_address(address: str) -> str:
+    """``alice@example.org`` → ``a•••e@example.org``: recognisable to its owner, not to a bystander."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        local, domain = address, ""
+    shown = local[:1] + "•••" + (local[-1:] if len(local) > 2 else "")
+    return shown + (f"@{domain}" if at else "")
+
+
+def page(title: str, body: str, *, lang: str = "en") -> str:
+    """A whole HTML document around ``body`` (already escaped HTML)."""
+    return (
+        f'<!DOCTYPE html>\n<html lang="{escape(lang)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<meta name="robots" content="noindex,nofollow">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
+        f'<body><main><h1>{escape(title)}</h1>{body}</main></body></html>\n'
+    )
+
+
+def confirm_page(token: str, list_name: str, address: str, *, already: bool) -> str:
+    """The GET page: who and which list, and a button. It changes nothing by itself."""
+    who = f'<span class="who">{escape(mask_address(address))}</span>'
+    lst = f'<span class="who">{escape(list_name)}</span>'
+    if already:
+        return page(
+            "You are unsubscribed",
+            f"<p>{who} no longer receives mail from {lst}. There is nothing more to do.</p>",
+        )
+    # A relative action keeps working when the app is served under a path prefix behind a proxy.
+    return page(
+        "Unsubscribe?",
+        f"<p>Stop sending mail from {lst} to {who}?</p>"
+        f'<form method="post" action="{escape(token)}/confirm">'
+        '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+        "<button type=\"submit\">Unsubscribe</button></form>"
+        '<p class="note">Nothing changes until you press the button.</p>',
+    )
+
+
+def done_page(list_name: str, address: str) -> str:
+    """Shown after an unsubscribe (and again on a repeated one)."""
+    return page(
+        "You are unsubscribed",
+        f'<p><span class="who">{escape(mask_address(address))}</span> will receive no more mail from '
+        f'<span class="who">{escape(list_name)}</span>.</p>'
+        '<p class="note">If this was a mistake, reply to any of our emails and we will add you back.</p>',
+    )
+
+
+def error_page(title: str, message: str) -> str:
+    """A clear 4xx page."""
+    return page(title, f"<p>{escape(message)}</p>")
