@@ -2,6 +2,7 @@
 
 Tables, by owner module:
 - ``suppressions``, ``soft_bounces``: suppression.py / bounces.py. Every send consults them.
+- ``bounce_messages``: bounces.py. The mailbox messages already imported (idempotent re-import).
 - ``campaigns``, ``schedules``, ``runs``: schedules.py / daemon.py. APScheduler only fires; truth is here.
 - ``deliveries``: ledger.py. One row per (run, recipient): pending → sending → sent|deferred|failed|uncertain.
 - ``locks``: daemon.py. A lease so one scheduler runs per database.
@@ -49,6 +50,18 @@ soft_bounces = Table(
     Column("last_status", String(20), nullable=False, default=""),
     Column("last_at", DateTime(timezone=True), nullable=False),
 )
+
+bounce_messages = Table(  # bounces.py: every mailbox message already imported, so a re-import counts nothing twice
+    "bounce_messages",
+    metadata,
+    Column("key", String(300), primary_key=True),  # the message's Message-ID, or "sha256:…" of its bytes
+    Column("kind", String(12), nullable=False),  # hard | soft | autoreply | unsubscribe | unmatched | other
+    Column("address", String(320), nullable=False, default=""),  # the recipient it was matched to
+    Column("status", String(20), nullable=False, default=""),
+    Column("original_message_id", String(250), nullable=False, default=""),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_bounce_messages_address", bounce_messages.c.address, bounce_messages.c.original_message_id)
 
 campaigns = Table(
     "campaigns",
@@ -111,6 +124,7 @@ deliveries = Table(
 )
 Index("ix_deliveries_run_state", deliveries.c.run_id, deliveries.c.state)
 Index("ix_deliveries_sent_at", deliveries.c.sent_at)
+Index("ix_deliveries_message_id", deliveries.c.message_id)  # bounces.py matches returned Message-IDs
 
 locks = Table(
     "locks",
