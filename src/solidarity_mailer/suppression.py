@@ -170,7 +170,8 @@ def import_csv(engine: Engine, path: Path, *, now: datetime | None = None) -> Im
         raise MailerError("suppression file not found", where=path)
     with Path(path).open("rb") as fp:
         columns: dict[str, int] | None = None
-        for row in CsvRows(fp):
+        rows = CsvRows(fp)
+        for row in rows:
             if row.blank:
                 counts.blank += 1 if columns is not None else 0
                 continue
@@ -191,6 +192,8 @@ def import_csv(engine: Engine, path: Path, *, now: datetime | None = None) -> Im
                 _import_row(engine, columns, row.fields, counts, now)
             except (ValueError, MailerError) as exc:
                 counts.errors.append(f"{path}:{row.line}: {exc}")
+                if row.last_line:
+                    rows.reread()  # an open quote must not hide the rows after it
     return counts
 
 
