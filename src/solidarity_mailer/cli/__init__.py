@@ -11,6 +11,8 @@ from ..errors import MailerError
 
 #: command name -> "module:attribute" (relative to this package). Add a line to add a command.
 COMMANDS: dict[str, str] = {
+    "lists": ".lists_cmd:lists_group",
+    "suppressions": ".suppressions_cmd:suppressions_group",
     "schedule": ".schedule_cmds:schedule_command",
     "campaigns": ".schedule_cmds:campaigns_command",
     "pause": ".schedule_cmds:pause_command",
@@ -51,7 +53,7 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; a :class:`MailerError` becomes one line on stderr and exit status 2."""
     try:
-        cli.main(args=argv, prog_name="solidarity-mailer", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="solidarity-mailer", standalone_mode=False)
     except MailerError as exc:
         click.echo(f"error: {exc.line()}", err=True)
         return 2
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    return 0
+    return result if isinstance(result, int) else 0  # ctx.exit(n) returns n in non-standalone mode
 
 
 if __name__ == "__main__":  # pragma: no cover
