@@ -60,9 +60,11 @@ td:first-child{font-weight:600;white-space:nowrap}
 <main>
 <div class="frames">
 <figure><figcaption>Phone, 375 px</figcaption>
-<iframe id="phone" title="Mail at phone width" sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox"></iframe></figure>
+<iframe id="phone" title="Mail at phone width"
+sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox"></iframe></figure>
 <figure><figcaption>Desktop, 800 px</figcaption>
-<iframe id="desktop" title="Mail at desktop width" sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox"></iframe>
+<iframe id="desktop" title="Mail at desktop width"
+sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox"></iframe>
 </figure>
 </div>
 <section><h2>Plain-text part</h2><pre id="text"></pre></section>
