@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "demo": ".demo_cmd:demo_command",
     "catch": ".catch_cmd:catch",
     "render": ".render_cmd:render_command",
+    "preview": ".preview_cmd:preview_command",
     "serve": ".serve_cmd:serve_command",
     "bounces": ".bounces_cmd:bounces_group",
     "import": ".import_cmd:import_command",
