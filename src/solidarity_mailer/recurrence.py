@@ -233,7 +233,7 @@ class Recurrence:
         """Human wording: ``once at 2026-12-07 09:00 America/Lima``, ``cron '0 9 1 * *' Europe/Berlin``…"""
         if self.kind == "once":
             local = datetime.fromisoformat(self.spec).astimezone(zone(self.zone))
-            return f"once at {local:%Y-%m-%d %H:%M} {self.zone}"
+            return f"once at {_fmt(local)} {self.zone}"
         if self.kind == "interval":
             return f"every {format_seconds(int(self.spec))}"
         return f"cron '{self.spec}' {self.zone}"
