@@ -41,7 +41,7 @@ def _write(node: etree._Element, out: list[str]) -> None:
 
 
 def serialize(tree: etree._ElementTree) -> str:
-    """The document as HTML text: its doctype, then the root element and any comments beside it."""
+    """The document as HTML text: its doctype, the root element and any comments beside it, a final newline."""
     out: list[str] = []
     doctype = tree.docinfo.doctype
     if doctype:
@@ -52,6 +52,7 @@ def serialize(tree: etree._ElementTree) -> str:
     _write(root, out)
     for sibling in root.itersiblings():
         _write(sibling, out)
+    out.append("\n")
     return "".join(out)
 
 

@@ -56,7 +56,8 @@ class MessageView:
 
 
 def view_of_eml(data: bytes) -> MessageView:
-    """Parse an .eml as a mail client would: the HTML and text alternatives, the headers, the source."""
+    """Parse an .eml as a mail client would: the HTML and text alternatives (with ``\n`` line ends),
+    the headers, the source."""
     msg = email.message_from_bytes(data, policy=policy.default)
     assert isinstance(msg, EmailMessage)
 
@@ -68,7 +69,7 @@ def view_of_eml(data: bytes) -> MessageView:
             content = part.get_content()
         except (LookupError, ValueError) as exc:
             return f"(cannot decode the {kind} part: {exc})"
-        return content if isinstance(content, str) else ""
+        return content.replace("\r\n", "\n") if isinstance(content, str) else ""
 
     headers = [(name, str(value)) for name, value in msg.items()]
     return MessageView(body("html"), body("plain"), headers, data.decode("utf-8", errors="replace"))
