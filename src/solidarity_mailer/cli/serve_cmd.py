@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
+from ..config import load_settings
 from ..db import connect
 from ..tokens import load_secret
 
@@ -14,11 +14,13 @@ from ..tokens import load_secret
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Settings file (TOML).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="Settings file (TOML); its [database] url is used (SOLIDARITY_MAILER_DATABASE overrides).")
 def serve_command(host: str, port: int, config_path: Path | None) -> None:
     """Serve one-click unsubscribe (RFC 8058) and its confirmation pages; nothing else."""
     from ..web import list_names, serve
 
+    settings = load_settings(config_path)
     secret = load_secret()
-    engine = connect(os.environ.get("SOLIDARITY_MAILER_DATABASE"))
+    engine = connect(settings.database_url)
     serve(host, port, engine=engine, secret=secret, names=list_names())

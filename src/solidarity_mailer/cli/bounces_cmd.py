@@ -1,0 +1,39 @@
+"""`solidarity-mailer bounces import`: bounces and unsubscribe requests from a Maildir or mbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..bounces import DEFAULT_SOFT_LIMIT, import_mailbox
+from ..config import load_settings
+from ..db import connect
+from ..errors import MailerError
+from ..tokens import load_secret
+
+
+@click.group("bounces")
+def bounces_group() -> None:
+    """Process returned mail: suppress hard bounces, count soft ones."""
+
+
+@bounces_group.command("import")
+@click.argument("mailbox_path", metavar="MAILDIR|MBOX", type=click.Path(path_type=Path))
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Settings file (TOML).")
+@click.option("--soft-limit", default=DEFAULT_SOFT_LIMIT, show_default=True, type=click.IntRange(min=1),
+              help="Suppress an address after this many soft bounces.")
+def import_command(mailbox_path: Path, config_path: Path | None, soft_limit: int) -> None:
+    """Read DSNs, free-text bounces and unsubscribe request mails; the mailbox is not changed."""
+    settings = load_settings(config_path)
+    try:
+        secret: bytes | None = load_secret()
+    except MailerError as exc:
+        click.echo(f"note: unsubscribe request mails are skipped: {exc.line()}", err=True)
+        secret = None
+    engine = connect(settings.database_url)
+    summary = import_mailbox(engine, mailbox_path, soft_limit=soft_limit,
+                             bounce_address=settings.sender.bounce_address, secret=secret)
+    for problem in summary.problems:
+        click.echo(problem, err=True)
+    click.echo(summary.line())
