@@ -194,3 +194,33 @@ def test_unsubscribe_survives_a_restart(tmp_path: Path) -> None:
         assert httpx.post(f"{srv.base_url}/u/{token}", data=ONE_CLICK).status_code == 200
     with web_server(db) as srv:
         assert "You are unsubscribed" in httpx.get(f"{srv.base_url}/u/{token}").text
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_pages_in_chromium_phone_width_csp_and_button(server: WebServer, scheme: str) -> None:
+    """In a real browser at 375 px: the CSP admits our one style block (and nothing else is needed), the
+    page fits without horizontal scrolling, text and button are readable, and the button unsubscribes."""
+    from .browser import COLORS_JS, OVERFLOW_JS, chromium, contrast
+
+    address = f"browser.{scheme}@example.org"
+    token = make_token(server.secret, LIST_ID, address)
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 375, "height": 700}, color_scheme=scheme)  # type: ignore[arg-type]
+        violations: list[str] = []
+        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        page.goto(f"{server.base_url}/u/{token}")
+        button = page.get_by_role("button", name="Unsubscribe")
+        assert button.is_visible()
+        box = button.bounding_box()
+        assert box is not None and box["height"] >= 44  # a comfortable touch target
+        assert page.evaluate("getComputedStyle(document.querySelector('main')).borderTopWidth") == "6px"
+        layout = page.evaluate(OVERFLOW_JS)
+        assert layout["scrollWidth"] <= layout["vw"] and layout["right"] <= layout["vw"] + 0.5, layout
+        for sample in page.evaluate(COLORS_JS, "p, h1, button"):
+            assert contrast(sample["fg"], sample["bg"]) >= 4.5, (scheme, sample)
+        assert rows(server, address) == []
+        button.click()
+        page.wait_for_selector("text=You are unsubscribed")
+        assert violations == []
+    assert rows(server, address) == [(address, LIST_ID, "unsubscribed")]

@@ -13,22 +13,24 @@ from html import escape
 #: The email's look: system font stack, one 600 px column, dark-mode aware.
 STYLE = """
 :root{color-scheme:light dark}
-body{margin:0;padding:24px 12px;background:#f1f1f1;color:#1a1a1a;
-font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Noto Sans",Helvetica,Arial,sans-serif;
-font-size:17px;line-height:1.5}
-main{max-width:600px;margin:0 auto;background:#fff;border-top:6px solid #b3001b;padding:24px 20px;
-overflow-wrap:anywhere}
-h1{font-size:24px;line-height:1.25;margin:0 0 16px}
+body{margin:0;padding:16px 8px;background:#f2efea;color:#1c1c1c;
+font-family:-apple-system,BlinkMacSystemFont,Segoe UI,Roboto,Noto Sans,Helvetica,Arial,sans-serif;
+font-size:16px;line-height:1.55;-webkit-text-size-adjust:100%}
+main{max-width:600px;margin:0 auto;background:#fff;border-top:6px solid #a3141b;padding:24px 28px;
+overflow-wrap:anywhere;word-break:break-word}
+.kind{margin:0 0 6px;color:#a3141b;font-size:13px;font-weight:700;letter-spacing:.06em;text-transform:uppercase}
+h1{margin:0 0 16px;font-size:26px;line-height:1.25}
 p{margin:0 0 16px}
-.who{font-weight:600}
-button{font:inherit;font-weight:600;color:#fff;background:#b3001b;border:0;border-radius:4px;
+.who{font-weight:700}
+button{font:inherit;font-weight:700;color:#fff;background:#a3141b;border:0;border-radius:4px;
 padding:12px 24px;min-height:48px;cursor:pointer;width:100%;max-width:320px}
-button:focus-visible{outline:3px solid #1a1a1a;outline-offset:2px}
-.note{font-size:15px;color:#555}
-@media (prefers-color-scheme:dark){body{background:#121212;color:#eee}main{background:#1e1e1e}
-.note{color:#bbb}button:focus-visible{outline-color:#eee}}
+button:hover{background:#7f0f15}
+button:focus-visible{outline:3px solid #1c1c1c;outline-offset:2px}
+.note{font-size:14px;color:#4a4a4a}
+@media screen and (max-width:480px){main{padding:18px 16px}h1{font-size:23px}}
+@media (prefers-color-scheme:dark){body{background:#121212;color:#ecebe8}main{background:#1e1e1e;
+border-top-color:#e0565c}.kind{color:#ff9c9c}.note{color:#bdb8b1}button:focus-visible{outline-color:#ecebe8}}
 """
-
 STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode("utf-8")).digest()).decode("ascii")
 
 #: Nothing may load, run or frame; only our one style block and forms posting back to us.
@@ -54,7 +56,7 @@ def page(title: str, body: str, *, lang: str = "en") -> str:
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         '<meta name="robots" content="noindex,nofollow">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
-        f'<body><main><h1>{escape(title)}</h1>{body}</main></body></html>\n'
+        f'<body><main><p class="kind">Mailing list</p><h1>{escape(title)}</h1>{body}</main></body></html>\n'
     )
 
 
