@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from solidarity_mailer.render import personal_values
 from solidarity_mailer.resolution import Demands, Resolution, Signatory
+
+#: A recipient's values for layout checks (an unsubscribe URL with & and =).
+SAMPLE_VALUES = personal_values(
+    "Alex Example", "alex@example.org", "https://example.org/unsubscribe?list=sample&token=SAMPLE-TOKEN"
+)
 
 
 def make_resolution(**changes: object) -> Resolution:

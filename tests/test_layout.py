@@ -11,10 +11,9 @@ from playwright.sync_api import Browser, Page
 from solidarity_mailer.content import load_content
 from solidarity_mailer.render import render_campaign
 from solidarity_mailer.resolution import Demands, Resolution, Signatory
-from solidarity_mailer.sample import SAMPLE_VALUES
 
 from .browser import COLORS_JS, OVERFLOW_JS, chromium, contrast, luminance, parse_color
-from .resolution_factory import make_resolution
+from .resolution_factory import SAMPLE_VALUES, make_resolution
 
 pytestmark = pytest.mark.browser
 

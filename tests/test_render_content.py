@@ -13,9 +13,9 @@ from lxml import etree
 from solidarity_mailer.content import load_content
 from solidarity_mailer.render import render_campaign
 from solidarity_mailer.resolution import Resolution, save_resolution
-from solidarity_mailer.sample import HTML_WARN_BYTES, SAMPLE_VALUES, build_sample, html_part_size
+from solidarity_mailer.sample import HTML_WARN_BYTES, build_sample, html_part_size
 
-from .resolution_factory import make_resolution
+from .resolution_factory import SAMPLE_VALUES, make_resolution
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "campaigns" / "peru-solidarity-2023.toml"
@@ -106,7 +106,7 @@ def test_render_command_writes_html_text_and_a_whole_message(tmp_path: Path) -> 
     assert html_part.get_content().replace("\r\n", "\n") == html
     assert text_part.get_content().replace("\r\n", "\n") == text
     assert msg["To"] == "Alex Example <alex@example.org>"
-    assert "https://example.org/unsubscribe?list=sample&amp;token=SAMPLE-TOKEN" in html
+    assert 'href="http://localhost:8000/u/' in html  # the default [web] public_base_url, a signed token
     size = html_part_size((out / "message.eml").read_bytes())
     assert f"HTML part: {size} bytes encoded" in run.stdout
 

@@ -7,20 +7,23 @@ import email
 import hashlib
 from dataclasses import dataclass
 from email import policy
-from email.message import EmailMessage, Message
-from email.utils import format_datetime, make_msgid
+from email.message import Message
 from pathlib import Path
 
 from .campaign import Campaign
+from .config import load_settings
 from .content import load_content
+from .message import MessageFactory
 from .paths import templates_dir as default_templates_dir
+from .recipient import Recipient
 from .render import personal_values, render_campaign
 from .rendition import Rendition
 from .resolution import Resolution
 
-SAMPLE_VALUES = personal_values(
-    "Alex Example", "alex@example.org", "https://example.org/unsubscribe?list=sample&token=SAMPLE-TOKEN"
-)
+SAMPLE_RECIPIENT = Recipient(email="alex@example.org", key="alex@example.org", name="Alex Example",
+                             ascii_email="alex@example.org", list_id="sample")
+#: Signs the sample's unsubscribe link and Message-ID only; real sends use the configured secret.
+SAMPLE_SECRET = b"sample-only-secret: not used for sending"
 DEFAULT_SENDER = "Solidarity Mailer <noreply@example.org>"
 #: Gmail clips a message whose HTML is larger than about 102 KB; warn well before.
 HTML_WARN_BYTES = 90 * 1024
@@ -58,30 +61,28 @@ def html_part_size(eml: bytes) -> int:
     return 0
 
 
-def build_eml(campaign: Campaign | None, rendition: Rendition, html: str, text: str, now: dt.datetime) -> bytes:
-    """A complete multipart/alternative message for the sample recipient."""
-    msg = EmailMessage(policy=policy.SMTP)
-    msg["From"] = campaign.sender if campaign else DEFAULT_SENDER
-    msg["To"] = f"{SAMPLE_VALUES['name']} <{SAMPLE_VALUES['email']}>"
-    if campaign and campaign.reply_to:
-        msg["Reply-To"] = campaign.reply_to
-    msg["Subject"] = rendition.subject
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(idstring="sample", domain="example.org")
-    msg["List-Unsubscribe"] = f"<{SAMPLE_VALUES['unsubscribe_url']}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
-    return msg.as_bytes()
+def sample_message(
+    campaign: Campaign | None, path: Path, rendition: Rendition, now: dt.datetime
+) -> tuple[str, str, bytes]:
+    """(html, text, .eml bytes) for the sample recipient, built by :class:`MessageFactory` exactly as a real
+    send would (settings from ``./solidarity-mailer.toml`` when present), with a sample-only signing secret."""
+    settings = load_settings()
+    if campaign is None:  # a bare resolution: a campaign of its own, named after the file
+        campaign = Campaign(id="sample", path=path.resolve(), subject=rendition.subject,
+                            sender=settings.sender.from_ or DEFAULT_SENDER, resolution_path=path.resolve(), lists=())
+    factory = MessageFactory(campaign, rendition, settings, SAMPLE_SECRET, run_id=0, now=lambda: now)
+    html, text = rendition.personalise(
+        personal_values(SAMPLE_RECIPIENT.name, SAMPLE_RECIPIENT.email, factory.unsubscribe_url(SAMPLE_RECIPIENT))
+    )
+    return html, text, factory.build(SAMPLE_RECIPIENT).data
 
 
 def build_sample(path: Path, *, templates_dir: Path | None = None, now: dt.datetime | None = None) -> Sample:
-    """Load FILE (campaign, resolution or plain text), render once, personalise for the sample recipient."""
+    """Load FILE (campaign, resolution or plain text), render once, build the sample recipient's message."""
     campaign, resolution = load_content(path)
     templates = templates_dir or (campaign.templates_dir if campaign else None) or default_templates_dir()
     rendition = render_campaign(campaign, resolution, templates_dir=templates)
-    html, text = rendition.personalise(SAMPLE_VALUES)
-    eml = build_eml(campaign, rendition, html, text, now or dt.datetime.now(dt.UTC))
+    html, text, eml = sample_message(campaign, path, rendition, now or dt.datetime.now(dt.UTC))
     return Sample(campaign, resolution, rendition, templates, html, text, eml)
 
 
