@@ -49,7 +49,7 @@ SECURITY_HEADERS: dict[str, str] = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
-    "Permissions-Policy": "interest-cohort=()",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
     "X-Robots-Tag": "noindex, nofollow",
 }
 
@@ -244,4 +244,5 @@ def serve(host: str, port: int, *, engine: Engine, secret: bytes, names: Mapping
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     app = create_app(engine, secret, names)
-    uvicorn.run(app, host=host, port=port, access_log=False, server_header=False, log_level="info")
+    uvicorn.run(app, host=host, port=port, access_log=False, server_header=False, log_level="info",
+                limit_concurrency=200, timeout_keep_alive=5)
