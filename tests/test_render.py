@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
+from solidarity_mailer.content import load_content
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.render import personal_values, render_campaign, render_full, text_dir
 from solidarity_mailer.rendition import PERSONAL_FIELDS, placeholder
@@ -138,6 +140,13 @@ def test_undefined_variable_names_file_and_line(tmp_path: Path, repo: Path) -> N
     assert "titel" in info.value.what
 
 
+def test_a_failing_expression_names_file_and_line(tmp_path: Path, repo: Path) -> None:
+    templates = _broken_templates(tmp_path, repo, "{{ resolution.title }}</h1>", "{{ resolution.title + 1 }}</h1>")
+    with pytest.raises(MailerError) as info:
+        render_campaign(None, make_resolution(), templates_dir=templates)
+    assert info.value.where == f"{templates / 'resolution.html.j2'}:{_line_of(templates / 'resolution.html.j2', '+ 1')}"
+
+
 def test_unknown_recipient_field_is_an_error(tmp_path: Path, repo: Path) -> None:
     templates = _broken_templates(tmp_path, repo, "{{ recipient.name }}", "{{ recipient.phone }}")
     with pytest.raises(MailerError, match="phone"):
@@ -165,3 +174,26 @@ def test_placeholders_stay_out_of_the_subject() -> None:
 def test_empty_name_gets_a_greeting_fallback() -> None:
     _, text = render_campaign(None, make_resolution()).personalise(personal_values("  ", "a@b.c", "https://e/u"))
     assert text.startswith("Dear friend,\n")
+
+
+@pytest.mark.parametrize(("subject", "message"), [
+    ("{{ resolution.titel }}", "titel"),
+    ("Hello {{ recipient.name }}", "recipient"),
+    ("{% if %}", "subject template"),
+    ("   ", "empty"),
+])
+def test_subject_mistakes_name_the_campaign_file(repo: Path, subject: str, message: str) -> None:
+    campaign, resolution = load_content(repo / "campaigns" / "peru-solidarity-2023.toml")
+    assert campaign is not None
+    with pytest.raises(MailerError, match=message) as info:
+        render_campaign(dataclasses.replace(campaign, subject=subject), resolution)
+    assert info.value.where == str(campaign.path)
+
+
+def test_campaign_subject_and_preheader_are_used(repo: Path) -> None:
+    campaign, resolution = load_content(repo / "campaigns" / "peru-solidarity-2023.toml")
+    assert campaign is not None
+    rendition = render_campaign(dataclasses.replace(campaign, subject="{{ resolution.kind }}: {{ resolution.title }}"),
+                                resolution)
+    assert rendition.subject == "ICOR resolution: Solidarity with the struggle of the Peruvian people"
+    assert campaign.preheader.split(":")[0] in rendition.html.split('class="sm-pre"')[1][:300]

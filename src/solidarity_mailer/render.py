@@ -34,6 +34,8 @@ from .resolution import Resolution
 #: Languages written right to left (BCP 47 primary subtags).
 RTL_LANGUAGES = frozenset({"ar", "arc", "dv", "fa", "he", "ckb", "ks", "ps", "sd", "syr", "ug", "ur", "yi"})
 TEXT_WIDTH = 72
+#: What a template's expression can raise besides Jinja's own errors ({{ title + 1 }}, {{ items[99] }}, …).
+_TEMPLATE_MISTAKES = (TypeError, ValueError, AttributeError, LookupError, ArithmeticError)
 
 
 def language_dir(lang: str | None) -> str:
@@ -150,7 +152,7 @@ def _render(job: _Job, recipient: Mapping[str, str]) -> tuple[str, str, str]:
     name = job.template
     try:
         subject = job.text_env.from_string(job.subject_source).render(**job.context)
-    except jinja2.TemplateError as exc:
+    except (jinja2.TemplateError, *_TEMPLATE_MISTAKES) as exc:
         raise MailerError(f"subject template: {exc}", where=job.subject_where) from None
     subject = " ".join(subject.split())
     if not subject:
@@ -159,7 +161,7 @@ def _render(job: _Job, recipient: Mapping[str, str]) -> tuple[str, str, str]:
     try:
         html = job.html_env.get_template(f"{name}.html.j2").render(context)
         text = job.text_env.get_template(f"{name}.txt.j2").render(context)
-    except (jinja2.TemplateError, jinja2.sandbox.SecurityError) as exc:
+    except (jinja2.TemplateError, *_TEMPLATE_MISTAKES) as exc:
         raise _template_error(exc, job.templates, name) from None
     return subject, html, text
 
