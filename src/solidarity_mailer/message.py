@@ -85,25 +85,37 @@ def check_header(name: str, value: str, where: object = None) -> str:
 
 
 def _encoded_words(text: str) -> str:
-    """``text`` as RFC 2047 base64 encoded-words (each under 76 characters), folded with CRLF SP."""
-    words, chunk, size = [], [], 0
-    for char in text:
-        n = len(char.encode("utf-8"))
-        if size + n > 45:
-            words.append("".join(chunk))
-            chunk, size = [], 0
-        chunk.append(char)
-        size += n
-    words.append("".join(chunk))
+    """``text`` as RFC 2047 base64 encoded-words (each under 76 characters), folded with CRLF SP.
+
+    Words break after a space when one is near (the space stays inside the word), so even a decoder
+    that wrongly keeps the folding whitespace between encoded-words (CPython's address parser does)
+    shows a readable name.
+    """
+    words: list[str] = []
+    rest = text
+    while rest:
+        end = size = last_space = 0
+        while end < len(rest) and size + len(rest[end].encode("utf-8")) <= 45:
+            size += len(rest[end].encode("utf-8"))
+            end += 1
+            if rest[end - 1] == " ":
+                last_space = end
+        if end < len(rest) and last_space > end // 2:
+            end = last_space
+        words.append(rest[:end])
+        rest = rest[end:]
     return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w.encode('utf-8')).decode('ascii')}?=" for w in words)
 
 
 def format_address(name: str, addr: str) -> str:
-    """A ``name <addr>`` header value: the name as is, quoted, or RFC 2047-encoded when non-ASCII or long."""
+    """A ``name <addr>`` header value: the name as is, quoted, or RFC 2047-encoded when non-ASCII or long.
+
+    A name that itself looks like an encoded-word (``=?``) is encoded too, so it is shown literally.
+    """
     name = " ".join(name.split())
     if not name:
         return addr
-    if name.isascii() and len(name) <= 60:
+    if name.isascii() and len(name) <= 60 and "=?" not in name:
         if _ATOM_PHRASE.match(name):
             return f"{name} <{addr}>"
         quoted = name.replace("\\", "\\\\").replace('"', '\\"')
