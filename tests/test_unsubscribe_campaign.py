@@ -1,0 +1,127 @@
+"""The whole loop: a campaign through a real aiosmtpd server, an unsubscribe through the real HTTP endpoint
+(a separate uvicorn process) with the URL taken from a received message, and the next messages skip it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import httpx
+import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import Engine, select
+
+from solidarity_mailer import ledger
+from solidarity_mailer.campaign import load_campaign
+from solidarity_mailer.config import Settings, load_settings
+from solidarity_mailer.db import connect, deliveries, suppressions
+from solidarity_mailer.dispatch import deliver_run
+
+from .smtpserver import RecordingHandler, smtp_server
+from .webserver import SECRET, WebServer, web_server
+
+REPO = Path(__file__).resolve().parents[1]
+LIST_ID = "news.lists.example.org"
+PEOPLE = [f"reader{i:02d}@example.org" for i in range(20)]
+TARGET = PEOPLE[-1]  # sent last: the unsubscribe lands while the run is on its first message
+
+
+@dataclass
+class Project:
+    root: Path
+    engine: Engine
+    web: WebServer
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    monkeypatch.setenv("SOLIDARITY_MAILER_SECRET", SECRET)  # the sender signs with the server's secret
+    db = tmp_path / "ledger.db"
+    (tmp_path / "recipients").mkdir()
+    (tmp_path / "recipients" / "news.csv").write_text(
+        "email,name\n" + "".join(f"{a},Reader {i}\n" for i, a in enumerate(PEOPLE)), encoding="utf-8")
+    (tmp_path / "recipients" / "news.toml").write_text(
+        f'name = "Solidarity news"\nlist_id = "{LIST_ID}"\n', encoding="utf-8")
+    (tmp_path / "campaigns").mkdir()
+    for cid in ("first", "second", "third"):
+        (tmp_path / "campaigns" / f"{cid}.toml").write_text(
+            f'[campaign]\nid = "{cid}"\nsubject = "Resolution ({cid})"\n'
+            'from = "Solidarity Committee <committee@example.org>"\n'
+            f'resolution = "{REPO / "campaigns" / "peru-solidarity-2023.resolution.toml"}"\n'
+            f'lists = ["../recipients/news.csv"]\ntemplates = "{REPO / "templates"}"\n',
+            encoding="utf-8")
+    engine = connect(f"sqlite:///{db}")
+    with web_server(db, cwd=tmp_path) as web:
+        yield Project(tmp_path, engine, web)
+    engine.dispose()
+
+
+def settings_for(project: Project, smtp_port: int) -> Settings:
+    config = project.root / "solidarity-mailer.toml"
+    config.write_text(
+        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\ntimeout = 10\n'
+        f'[database]\nurl = "sqlite:///{project.root / "ledger.db"}"\n'
+        "[delivery]\nconcurrency = 2\nper_second = 0\n"
+        f'[web]\npublic_base_url = "{project.web.base_url}"\n', encoding="utf-8")
+    return load_settings(config, environ={})
+
+
+def run_campaign(project: Project, settings: Settings, cid: str) -> int:
+    camp = load_campaign(project.root / "campaigns" / f"{cid}.toml")
+    ledger.ensure_campaign(project.engine, camp)
+    run_id = ledger.open_run(project.engine, camp.id, ledger.manual_fire_key(camp.id),
+                             lists=[str(p) for p in camp.lists], now=ledger.utcnow())
+    summary = deliver_run(project.engine, run_id, settings)
+    assert summary.state == "finished", summary.line()
+    return run_id
+
+
+def unsubscribe_url(data: bytes) -> str:
+    header = str(message_from_bytes(data, policy=policy.default)["List-Unsubscribe"])
+    found = re.search(r"<(https?://[^>]+)>", header)
+    assert found is not None, header
+    return found.group(1)
+
+
+def row_state(engine: Engine, run_id: int, address: str) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(select(deliveries.c.state).where(
+            deliveries.c.run_id == run_id, deliveries.c.address == address)).scalar_one_or_none()
+
+
+def test_unsubscribe_during_and_after_a_run(project: Project) -> None:
+    # run 1 reaches everyone; keep the target's unsubscribe link as it arrived
+    with smtp_server() as (controller, handler):
+        run_campaign(project, settings_for(project, controller.port), "first")
+    assert sorted(handler.recipients()) == PEOPLE
+    url = unsubscribe_url(next(m.data for m in handler.received if m.rcpt_tos == [TARGET]))
+    assert url.startswith(f"{project.web.base_url}/u/")
+    assert httpx.get(url).status_code == 200  # a link scanner: changes nothing
+
+    # run 2: when the first message arrives, the target presses one-click (a real HTTP POST to the real server)
+    posted: list[int] = []
+
+    def press_one_click(server: SMTP, session: Session, envelope: Envelope) -> str | None:
+        if not posted:
+            posted.append(httpx.post(url, data={"List-Unsubscribe": "One-Click"}, timeout=10).status_code)
+        return None
+
+    second = RecordingHandler(on_data=press_one_click)
+    with smtp_server(second) as (controller, _):
+        run_id = run_campaign(project, settings_for(project, controller.port), "second")
+    assert posted == [200]
+    assert TARGET not in second.recipients()
+    assert sorted(second.recipients()) == PEOPLE[:-1]
+    assert row_state(project.engine, run_id, TARGET) == "skipped"
+    with project.engine.connect() as conn:
+        row = conn.execute(select(suppressions).where(suppressions.c.address == TARGET)).one()
+    assert (row.scope, row.reason) == (LIST_ID, "unsubscribed")
+
+    # run 3, after: the target is not even enqueued
+    with smtp_server() as (controller, third):
+        run_id = run_campaign(project, settings_for(project, controller.port), "third")
+    assert sorted(third.recipients()) == PEOPLE[:-1]
+    assert row_state(project.engine, run_id, TARGET) is None
