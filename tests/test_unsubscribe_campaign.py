@@ -1,5 +1,6 @@
 """The whole loop: a campaign through a real aiosmtpd server, an unsubscribe through the real HTTP endpoint
-(a separate uvicorn process) with the URL taken from a received message, and the next messages skip it."""
+(a separate uvicorn process) with the URL taken from a received message, and the next messages skip it;
+bounces of really sent messages found again by their VERP envelope sender and Message-ID."""
 
 from __future__ import annotations
 
@@ -59,13 +60,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
     engine.dispose()
 
 
-def settings_for(project: Project, smtp_port: int) -> Settings:
+def settings_for(project: Project, smtp_port: int, extra: str = "") -> Settings:
     config = project.root / "solidarity-mailer.toml"
     config.write_text(
         f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\ntimeout = 10\n'
         f'[database]\nurl = "sqlite:///{project.root / "ledger.db"}"\n'
         "[delivery]\nconcurrency = 2\nper_second = 0\n"
-        f'[web]\npublic_base_url = "{project.web.base_url}"\n', encoding="utf-8")
+        f'[web]\npublic_base_url = "{project.web.base_url}"\n{extra}', encoding="utf-8")
     return load_settings(config, environ={})
 
 
@@ -125,3 +126,46 @@ def test_unsubscribe_during_and_after_a_run(project: Project) -> None:
         run_id = run_campaign(project, settings_for(project, controller.port), "third")
     assert sorted(third.recipients()) == PEOPLE[:-1]
     assert row_state(project.engine, run_id, TARGET) is None
+
+
+def _postfix_dsn(to: str, final_recipient: str, returned_headers: str, status: str) -> bytes:
+    """A Postfix-shaped RFC 3464 report returning a real message's headers."""
+    return (
+        "Return-Path: <>\r\n"
+        f"Delivered-To: {to}\r\nTo: {to}\r\n"
+        "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-Id: <dsn.{final_recipient}.{status}@mx.example.org>\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nThis is the mail system at host mx.example.org.\r\n\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n"
+        f"Final-Recipient: rfc822; {final_recipient}\r\nAction: failed\r\nStatus: {status}\r\n"
+        f"Diagnostic-Code: smtp; 550 {status} user unknown\r\n\r\n"
+        f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\n{returned_headers}\r\n--B--\r\n"
+    ).encode()
+
+
+def test_bounces_of_real_messages_match_by_verp_and_message_id(project: Project) -> None:
+    """The dispatcher's real envelope sender (VERP) and Message-ID lead the bounce import to the recipient."""
+    import mailbox
+
+    from solidarity_mailer.bounces import import_mailbox
+
+    with smtp_server() as (controller, handler):
+        settings = settings_for(project, controller.port, '[sender]\nbounce_address = "bounces@example.net"\n')
+        run_campaign(project, settings, "first")
+    by_rcpt = {m.rcpt_tos[0]: m for m in handler.received}
+    verp_one, by_id = by_rcpt[PEOPLE[3]], by_rcpt[PEOPLE[4]]
+    assert verp_one.mail_from == "bounces+reader03=example.org@example.net"
+    headers = by_id.data.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    box = mailbox.Maildir(project.root / "Maildir", create=True)
+    box.add(_postfix_dsn(verp_one.mail_from, PEOPLE[3], "Subject: (headers not returned)", "5.1.1"))
+    # no VERP here (a forwarding host rewrote the address): the returned Message-ID must find the recipient
+    box.add(_postfix_dsn("bounces@example.net", "forwarded@elsewhere.example", headers, "5.1.1"))
+    box.close()
+    summary = import_mailbox(project.engine, project.root / "Maildir", bounce_address="bounces@example.net")
+    assert (summary.hard, summary.suppressed, summary.unmatched) == (2, 2, 0), summary.problems
+    with project.engine.connect() as conn:
+        rows = conn.execute(select(suppressions.c.address, suppressions.c.reason)).all()
+    assert sorted(rows) == [(PEOPLE[3], "bounced"), (PEOPLE[4], "bounced")]
