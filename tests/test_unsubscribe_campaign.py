@@ -147,7 +147,7 @@ def _postfix_dsn(to: str, final_recipient: str, returned_headers: str, status: s
 
 
 def test_bounces_of_real_messages_match_by_verp_and_message_id(project: Project) -> None:
-    """The dispatcher's real envelope sender (VERP) and Message-ID lead the bounce import to the recipient."""
+    """Real VERP envelope senders, Message-IDs and mailto unsubscribes lead the import to the recipient."""
     import mailbox
 
     from solidarity_mailer.bounces import import_mailbox
@@ -163,9 +163,17 @@ def test_bounces_of_real_messages_match_by_verp_and_message_id(project: Project)
     box.add(_postfix_dsn(verp_one.mail_from, PEOPLE[3], "Subject: (headers not returned)", "5.1.1"))
     # no VERP here (a forwarding host rewrote the address): the returned Message-ID must find the recipient
     box.add(_postfix_dsn("bounces@example.net", "forwarded@elsewhere.example", headers, "5.1.1"))
+    # the mailto of List-Unsubscribe, as a mail program would send it
+    header = str(message_from_bytes(by_rcpt[PEOPLE[5]].data, policy=policy.default)["List-Unsubscribe"])
+    mailto = re.search(r"<mailto:([^?>]+)\?subject=([^>]+)>", header)
+    assert mailto is not None, header
+    box.add(f"From: {PEOPLE[5]}\r\nTo: {mailto.group(1)}\r\nSubject: {mailto.group(2)}\r\n"
+            f"Message-ID: <unsub.5@example.org>\r\n\r\n\r\n".encode())
     box.close()
-    summary = import_mailbox(project.engine, project.root / "Maildir", bounce_address="bounces@example.net")
-    assert (summary.hard, summary.suppressed, summary.unmatched) == (2, 2, 0), summary.problems
+    summary = import_mailbox(project.engine, project.root / "Maildir", bounce_address="bounces@example.net",
+                             secret=SECRET.encode())
+    assert (summary.hard, summary.unsubscribes, summary.suppressed, summary.unmatched) == (2, 1, 3, 0), summary
     with project.engine.connect() as conn:
-        rows = conn.execute(select(suppressions.c.address, suppressions.c.reason)).all()
-    assert sorted(rows) == [(PEOPLE[3], "bounced"), (PEOPLE[4], "bounced")]
+        rows = conn.execute(select(suppressions.c.address, suppressions.c.scope, suppressions.c.reason)).all()
+    assert sorted(rows) == [(PEOPLE[3], "*", "bounced"), (PEOPLE[4], "*", "bounced"),
+                            (PEOPLE[5], LIST_ID, "unsubscribed")]
