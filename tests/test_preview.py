@@ -148,6 +148,13 @@ def test_page_shows_both_widths_switches_dark_and_reloads_on_change(project: Pat
         assert "Subject" in page.inner_text("#headers")
         assert "multipart/alternative" in page.inner_text("#source")
 
+        def wait_frames(needle: str) -> None:
+            """Both frames have loaded a URL containing ``needle``."""
+            page.wait_for_function(
+                """(needle) => ['phone', 'desktop'].every((id) => {
+                     const d = document.getElementById(id).contentDocument;
+                     return d && d.URL.includes(needle) && d.readyState === 'complete'; })""", arg=needle)
+
         def frame_body(frame_id: str, expression: str) -> object:
             handle = page.query_selector(f"#{frame_id}")
             assert handle is not None
@@ -156,6 +163,7 @@ def test_page_shows_both_widths_switches_dark_and_reloads_on_change(project: Pat
             frame.wait_for_load_state()
             return frame.evaluate(expression)
 
+        wait_frames("scheme=light")
         widths = frame_body("phone", "[document.documentElement.clientWidth, document.documentElement.scrollWidth]")
         assert widths == [375, 375]
         assert frame_body("desktop", "document.querySelector('table.sm-card').getBoundingClientRect().width") == 600
@@ -163,13 +171,11 @@ def test_page_shows_both_widths_switches_dark_and_reloads_on_change(project: Pat
         bg = "getComputedStyle(document.querySelector('table.sm-card')).backgroundColor"
         assert luminance(parse_color(str(frame_body("phone", bg)))) > 0.9
         page.click("#theme-dark")
-        page.wait_for_function("document.getElementById('phone').src.includes('scheme=dark')")
-        page.wait_for_timeout(300)
+        wait_frames("scheme=dark")
         assert luminance(parse_color(str(frame_body("phone", bg)))) < 0.05
         assert luminance(parse_color(str(frame_body("desktop", bg)))) < 0.05
         page.click("#theme-light")
-        page.wait_for_function("document.getElementById('phone').src.includes('scheme=light')")
-        page.wait_for_timeout(300)
+        wait_frames("scheme=light")
         assert luminance(parse_color(str(frame_body("phone", bg)))) > 0.9
 
         template = project / "templates" / "resolution.txt.j2"
@@ -181,5 +187,6 @@ def test_page_shows_both_widths_switches_dark_and_reloads_on_change(project: Pat
         page.click("button[data-name='0001-ada@example.org.eml']")
         page.wait_for_function("document.getElementById('text').textContent.includes('Equal rights, equal pay')")
         assert "outbox: 0001-ada@example.org.eml" in page.inner_text("#showing")
+        wait_frames("/outbox/0001-ada")
         assert "Ένωση Εργαζόμενων Γυναικών" in str(frame_body("phone", "document.body.textContent"))
         page.close()
