@@ -203,3 +203,33 @@ def test_cli_import_and_errors(ledger: Engine, tmp_path: Path, monkeypatch: pyte
     (tmp_path / "plain").mkdir()
     assert main(["bounces", "import", str(tmp_path / "plain")]) == 2
     assert "not a Maildir" in capsys.readouterr().err
+
+
+def test_parser_survives_mangled_input() -> None:
+    """Deterministic mutations of the samples (bytes flipped, cut, bogus charsets, stray MIME): never an exception."""
+    import random
+
+    rng = random.Random(20261129)
+    originals = list(samples().values())
+    inserts = [b"\r\n", b"--", b'charset="x-bogus"', b"Content-Type: message/delivery-status\n\n", b"\x00",
+               b"=?utf-8?b?####?=", b"Content-Transfer-Encoding: base64\n", b'charset="\xc3\xbctf-8"',
+               b"Content-Type: multipart/mixed; boundary=Q\n\n--Q\n"]
+    for _ in range(600):
+        data = bytearray(rng.choice(originals))
+        for _ in range(rng.randint(1, 30)):
+            pos = rng.randrange(len(data)) if data else 0
+            op = rng.random()
+            if op < 0.4:
+                data[pos:pos + 1] = bytes([rng.randrange(256)])
+            elif op < 0.7:
+                del data[pos:pos + rng.randint(1, 50)]
+            else:
+                data[pos:pos] = rng.choice(inserts)
+        assert parse(bytes(data)).kind in set(Kind)
+
+
+def test_unknown_charset_still_classified() -> None:
+    data = (b"From: MAILER-DAEMON@mx.example.org\nSubject: failure notice\n"
+            b'Content-Type: text/plain; charset="x-no-such-charset"\n\n<a@example.org>: 550 5.1.1 no such user\n')
+    parsed = parse(data)
+    assert parsed.kind is Kind.HARD and parsed.worst is not None and parsed.worst.address == "a@example.org"

@@ -19,6 +19,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from email import policy
+from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import HeaderParser
@@ -174,7 +175,10 @@ def _decoded_text(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    text = payload.decode(part.get_content_charset() or "utf-8", errors="replace")
+    try:
+        text = payload.decode(part.get_content_charset() or "utf-8", errors="replace")
+    except (LookupError, ValueError, MessageError):  # an unknown or mangled charset name
+        text = payload.decode("utf-8", errors="replace")
     if part.get_content_type() == "text/html":
         text = unescape(re.sub(r"<(?:br|/p|/div|/tr)[^>]*>", "\n", re.sub(r"(?s)<(style|script).*?</\1>", "", text)))
         text = re.sub(r"<[^>]+>", " ", text)
@@ -238,7 +242,7 @@ def _header(msg: Message, name: str) -> str:
         return ""
     try:
         text = str(make_header(decode_header(str(value))))
-    except (ValueError, LookupError, UnicodeError):
+    except (ValueError, LookupError, UnicodeError, MessageError):
         text = str(value)
     return " ".join(text.split())
 
