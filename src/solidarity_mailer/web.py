@@ -191,11 +191,14 @@ class UnsubscribeApp:
         return PlainTextResponse("ok\n")
 
 
-async def _not_found(request: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's HTTP errors (unknown path, wrong method…) as our small page, with the same headers."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 404:
+        return _html(webpages.error_page("Page not found", "There is nothing at this address."), 404)
     if status == 405:
         return _html(webpages.error_page("Method not allowed", "This address only accepts GET and POST."), 405)
-    return _html(webpages.error_page("Page not found", "There is nothing at this address."), 404)
+    return _html(webpages.error_page("Bad request", "The request could not be understood."), status)
 
 
 def create_app(
@@ -220,7 +223,7 @@ def create_app(
         Route("/u/{token}/confirm", handlers.confirm, methods=["POST"]),
         Route("/healthz", handlers.healthz, methods=["GET", "HEAD"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _not_found})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     return SecurityHeaders(app)
 
 
