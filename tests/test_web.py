@@ -224,3 +224,10 @@ def test_pages_in_chromium_phone_width_csp_and_button(server: WebServer, scheme:
         page.wait_for_selector("text=You are unsubscribed")
         assert violations == []
     assert rows(server, address) == [(address, LIST_ID, "unsubscribed")]
+
+
+def test_token_for_a_list_id_that_is_not_valid_leaves_every_list(server: WebServer, client: httpx.Client) -> None:
+    """message.py falls back to the campaign id when a recipient has no list id; the person still gets out."""
+    token = make_token(server.secret, "peru-solidarity-2023", "no.list@example.org")
+    assert client.post(f"/u/{token}", data=ONE_CLICK).status_code == 200
+    assert rows(server, "no.list@example.org") == [("no.list@example.org", "*", "unsubscribed")]
