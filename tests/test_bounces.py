@@ -233,3 +233,13 @@ def test_unknown_charset_still_classified() -> None:
             b'Content-Type: text/plain; charset="x-no-such-charset"\n\n<a@example.org>: 550 5.1.1 no such user\n')
     parsed = parse(data)
     assert parsed.kind is Kind.HARD and parsed.worst is not None and parsed.worst.address == "a@example.org"
+
+
+def test_an_existing_suppression_keeps_its_reason(ledger: Engine, tmp_path: Path) -> None:
+    from solidarity_mailer import suppression
+
+    suppression.add(ledger, "alice@example.org", "complained", detail="feedback loop", now=NOW)
+    path, _ = build("maildir", tmp_path, {"postfix": (DSN / "postfix-hard-5.1.1.eml").read_bytes()})
+    summary = import_mailbox(ledger, path, bounce_address=BOUNCES, now=NOW)
+    assert (summary.hard, summary.suppressed) == (1, 0)
+    assert suppressed(ledger) == [("alice@example.org", "*", "complained")]

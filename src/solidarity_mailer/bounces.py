@@ -157,6 +157,9 @@ class Importer:
         return None
 
     def _suppress(self, address: str, reason: str, detail: str, scope: str = suppression.EVERY_LIST) -> None:
+        """Suppress (idempotent); an address already suppressed everywhere keeps its reason (say, complained)."""
+        if suppression.is_suppressed(self.engine, address):
+            return
         try:
             added = suppression.add(self.engine, address, reason, scope=scope, detail=detail[:500], now=self.now)
         except MailerError as exc:  # an address or list id we cannot store: report, go on
