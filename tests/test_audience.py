@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from solidarity_mailer import suppression
+from solidarity_mailer import keyset, suppression
 from solidarity_mailer.audience import AudienceStats, check_lists, iter_audience
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.recipients import RowError
@@ -45,7 +45,10 @@ def lists(tmp_path: Path) -> list[Path]:
     return [news, action]
 
 
-def test_dedup_and_suppression_across_lists(engine: Engine, lists: list[Path]) -> None:
+@pytest.mark.parametrize("spill_at", [keyset.SPILL_AT, 2])
+def test_dedup_and_suppression_across_lists(engine: Engine, lists: list[Path], spill_at: int,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keyset, "SPILL_AT", spill_at)  # 2: the seen keys move to SQLite after the second
     suppression.add(engine, "gone@example.org", "bounced")
     suppression.add(engine, "left-news@example.org", "unsubscribed", scope="news.lists.example.org")
     stats = AudienceStats()

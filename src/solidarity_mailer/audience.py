@@ -13,10 +13,11 @@ yielded, from this list or an earlier one), ``suppressed`` (suppressed for every
 row's List-Id), ``valid`` (yielded) or ``blank``. The key is the normalised address case-folded, so
 ``Alice@Example.org`` on one list and ``alice@example.org`` on another get one mail.
 
-Memory: rows are streamed; what grows is the set of keys already yielded (one str per unique valid
-recipient, about 100 bytes each, so ~100 MB per million) plus the suppressed keys loaded for the
-list being read. Suppression is read when each list starts; an unsubscribe during a long run is
-caught by the dispatcher's own check right before sending.
+Memory: rows are streamed; the keys already yielded live in a :class:`~solidarity_mailer.keyset.KeySet`
+(a Python set up to 100,000 keys, ~10 MB, then a temporary on-disk SQLite table with a 4 MB cache), so a
+list of millions is read in flat memory; the suppressed keys for the list being read are held as a set.
+Suppression is read when each list starts; an unsubscribe during a long run is caught by the
+dispatcher's own check right before sending.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from .keyset import KeySet
 from .recipient import Recipient
 from .recipients import ListReader, RowError
 from .suppression import suppressed_keys
@@ -73,27 +75,27 @@ def iter_audience(
     path into the file name shown in errors. A list that cannot be opened raises :class:`MailerError`.
     """
     stats = stats if stats is not None else AudienceStats()
-    seen: set[str] = set()
-    for path in list_paths:
-        reader = ListReader(Path(path), display=display(Path(path)))
-        suppressed = suppressed_keys(engine, reader.meta.list_id) if engine is not None else set()
-        for item in reader:
-            if isinstance(item, RowError):
-                stats.invalid += 1
-                if on_error is not None:
-                    on_error(item)
+    with KeySet() as seen:
+        for path in list_paths:
+            reader = ListReader(Path(path), display=display(Path(path)))
+            suppressed = suppressed_keys(engine, reader.meta.list_id) if engine is not None else set()
+            for item in reader:
+                if isinstance(item, RowError):
+                    stats.invalid += 1
+                    if on_error is not None:
+                        on_error(item)
+                    else:
+                        stats.errors.append(item)
+                elif item.key in seen:
+                    stats.duplicates += 1
+                elif item.key in suppressed:
+                    stats.suppressed += 1
                 else:
-                    stats.errors.append(item)
-            elif item.key in seen:
-                stats.duplicates += 1
-            elif item.key in suppressed:
-                stats.suppressed += 1
-            else:
-                seen.add(item.key)
-                stats.valid += 1
-                yield item
-        stats.blank += reader.blank
-        stats.rows += reader.rows
+                    seen.add(item.key)
+                    stats.valid += 1
+                    yield item
+            stats.blank += reader.blank
+            stats.rows += reader.rows
 
 
 def check_lists(
