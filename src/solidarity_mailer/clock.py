@@ -6,8 +6,9 @@ to wake up for an instant on a test clock.
 
 TEST ONLY: the environment variable ``SOLIDARITY_MAILER_TEST_CLOCK`` gives the daemon a
 :class:`ScaledClock`, e.g. ``start=2026-03-28T23:00:00+00:00,speed=3600`` (one simulated hour per real
-second from that instant) or ``offset=7200`` (two hours ahead of real time). It exists so that tests of
-recurrences and misfires need no waiting; never set it in production.
+second from that instant) or ``offset=7200`` (two hours ahead of real time); ``origin=UNIX_SECONDS`` pins
+the real instant at which the clock showed ``start``, so several processes share one simulated timeline.
+It exists so that tests of recurrences and misfires need no waiting; never set it in production.
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ class SystemClock:
 class ScaledClock:
     """A clock that started at ``start`` (real time when None) plus ``offset`` and runs ``speed`` times faster."""
 
-    def __init__(self, start: datetime | None = None, *, speed: float = 1.0, offset: float = 0.0) -> None:
+    def __init__(self, start: datetime | None = None, *, speed: float = 1.0, offset: float = 0.0,
+                 origin: float | None = None) -> None:
         if speed <= 0:
             raise MailerError(f"clock speed must be positive, not {speed}")
-        self._real0 = time.time()
+        self._real0 = time.time() if origin is None else origin
         base = start if start is not None else datetime.fromtimestamp(self._real0, UTC)
         self._fake0 = base.astimezone(UTC) + timedelta(seconds=offset)
         self.speed = speed
@@ -67,14 +69,16 @@ def parse_clock_spec(spec: str) -> ScaledClock:
     parts: dict[str, str] = {}
     for item in filter(None, (p.strip() for p in spec.split(","))):
         key, sep, value = item.partition("=")
-        if not sep or key not in {"start", "speed", "offset"}:
-            raise MailerError(f"bad {TEST_CLOCK_ENV} item '{item}'", hint="use start=ISO,speed=N,offset=SECONDS")
+        if not sep or key not in {"start", "speed", "offset", "origin"}:
+            raise MailerError(f"bad {TEST_CLOCK_ENV} item '{item}'", hint="use start=ISO,speed=N,offset=S,origin=T")
         parts[key] = value
     try:
         start = datetime.fromisoformat(parts["start"]) if "start" in parts else None
         if start is not None and start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
-        return ScaledClock(start, speed=float(parts.get("speed", 1)), offset=float(parts.get("offset", 0)))
+        origin = float(parts["origin"]) if "origin" in parts else None
+        return ScaledClock(start, speed=float(parts.get("speed", 1)), offset=float(parts.get("offset", 0)),
+                           origin=origin)
     except ValueError as exc:
         raise MailerError(f"bad {TEST_CLOCK_ENV}: {exc}") from None
 

@@ -37,8 +37,8 @@ from .config import Settings
 from .db import connect, locks, runs
 from .errors import MailerError
 from .firing import process_due
-from .ledger import aware, get_run, set_run_state
-from .schedules import list_schedules
+from .ledger import aware, get_run, run_state, set_run_state
+from .schedules import Schedule, get_schedule, list_schedules
 
 log = logging.getLogger("solidarity_mailer.daemon")
 
@@ -75,6 +75,7 @@ class Daemon:
         self._fire_lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
         self._dispatcher: threading.Thread | None = None
+        self._current: tuple[int, threading.Event] | None = None  # the run being sent and its stop signal
         self.last_summary: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -104,12 +105,15 @@ class Daemon:
         )
         scheduler.add_job(self.sync, "interval", seconds=self.sync_seconds, id="sync", next_run_time=_real_now(),
                           misfire_grace_time=None, coalesce=True)
-        scheduler.start()
         self._scheduler = scheduler
+        scheduler.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop firing, let the current run stop between messages, release the lease."""
         self.stopping.set()
+        current = self._current
+        if current is not None:
+            current[1].set()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=True)
         self._queue.put(None)
@@ -159,22 +163,39 @@ class Daemon:
             if sched.next_fire_at <= now:
                 self._fire(sched.id)
                 continue
-            job_id = f"fire:{sched.id}"
-            wanted.add(job_id)
-            if scheduler is None:
-                continue
-            job = scheduler.get_job(job_id)
-            if job is None or job.args[1] != sched.next_fire_at:
-                run_date = _real_now() + dt.timedelta(seconds=self.clock.real_delay(sched.next_fire_at))
-                scheduler.add_job(self._fire_job, "date", run_date=run_date, id=job_id, replace_existing=True,
-                                  args=[sched.id, sched.next_fire_at], misfire_grace_time=max(sched.grace_seconds, 1),
-                                  coalesce=True)
+            wanted.add(f"fire:{sched.id}")
+            self._arm_job(sched)
         if scheduler is not None:
             for job in scheduler.get_jobs():
                 if job.id.startswith("fire:") and job.id not in wanted:
                     job.remove()
         for run_id in self._runs(("pending",)):
             self._enqueue(run_id)
+        current = self._current
+        if current is not None and run_state(self.engine, current[0]) in ("paused", "cancelled"):
+            current[1].set()  # paused or cancelled by a command: stop between messages, not at the batch's end
+
+    def _arm(self, schedule_id: int) -> None:
+        """Arm the next occurrence right after a firing, not at the next sync."""
+        try:
+            sched = get_schedule(self.engine, schedule_id)
+        except MailerError:
+            return
+        if sched.state == "active" and sched.next_fire_at is not None and sched.next_fire_at > self.clock.now():
+            self._arm_job(sched)
+
+    def _arm_job(self, sched: Schedule) -> None:
+        """An APScheduler date job at the real instant of the schedule's next firing (unless already there)."""
+        scheduler, instant = self._scheduler, sched.next_fire_at
+        if scheduler is None or instant is None:
+            return
+        job_id = f"fire:{sched.id}"
+        job = scheduler.get_job(job_id)
+        if job is None or job.args[1] != instant:
+            run_date = _real_now() + dt.timedelta(seconds=self.clock.real_delay(instant))
+            scheduler.add_job(self._fire_job, "date", run_date=run_date, id=job_id, replace_existing=True,
+                              args=[sched.id, instant], misfire_grace_time=max(sched.grace_seconds, 1),
+                              coalesce=True)
 
     def _fire_job(self, schedule_id: int, instant: dt.datetime) -> None:
         delay = self.clock.real_delay(instant)
@@ -196,6 +217,7 @@ class Daemon:
         for run_id in result.fired:
             log.info("schedule %d fired: run %d", schedule_id, run_id)
             self._enqueue(run_id)
+        self._arm(schedule_id)
 
     # -- dispatching -----------------------------------------------------------------------------------
 
@@ -230,9 +252,14 @@ class Daemon:
         run = get_run(self.engine, run_id)
         if run.state not in ("pending", "running"):
             return
+        stop = threading.Event()
+        self._current = (run_id, stop)
+        if self.stopping.is_set():
+            self._current = None
+            return
         try:
             summary = self.deliver(self.engine, run_id, self.settings, transport_factory=self.transport_factory,
-                                   now=self.clock.now, stop=self.stopping)
+                                   now=self.clock.now, stop=stop)
         except MailerError as exc:
             if self._leased_elsewhere(run_id):
                 log.warning("run %d: %s; leaving it to that process", run_id, exc.line())
@@ -246,6 +273,8 @@ class Daemon:
             set_run_state(self.engine, run_id, "paused", now=self.clock.now(), only_from=("pending", "running"),
                           note=f"internal error: {exc!r}; `solidarity-mailer resume run {run_id}` to retry")
             return
+        finally:
+            self._current = None
         self.last_summary = summary
         log.info("%s", summary.line())
 

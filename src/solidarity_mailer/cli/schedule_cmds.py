@@ -26,7 +26,7 @@ CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay
 def schedule_command(campaign: str, at: str | None, cron: str | None, every: str | None, tz: str | None,
                      lists: tuple[Path, ...], grace: int | None, config_path: Path | None) -> None:
     """Schedule CAMPAIGN (an id in campaigns/ or a campaign file) once, by cron or at an interval."""
-    from ..ledger import utcnow
+    from ..clock import clock_from_env
     from ..overview import default_zone
     from ..preparation import find_campaign
     from ..schedules import DEFAULT_GRACE_SECONDS, add_schedule
@@ -35,7 +35,7 @@ def schedule_command(campaign: str, at: str | None, cron: str | None, every: str
     engine = open_database(config_path)
     sched = add_schedule(engine, find_campaign(campaign), at=at, cron=cron, every=every, tz=tz or default_zone(),
                          lists=list(lists), grace_seconds=DEFAULT_GRACE_SECONDS if grace is None else grace,
-                         now=utcnow())
+                         now=clock_from_env().now())
     assert sched.next_fire_at is not None
     from ..overview import _local
 
@@ -68,12 +68,12 @@ def _control(action: str) -> click.Command:
     @CONFIG_OPTION
     def command(kind: str, ident: int, config_path: Path | None) -> None:
         from .. import schedules
-        from ..ledger import utcnow
+        from ..clock import clock_from_env
         from ._db import open_database
 
         engine = open_database(config_path)
         func = getattr(schedules, f"{action}_{kind}")
-        result = func(engine, ident, now=utcnow())
+        result = func(engine, ident, now=clock_from_env().now())
         click.echo(f"{kind} {ident} is now {result.state}")
         if kind == "run" and action == "resume" and result.schedule_id is None:
             click.echo("this run was started by `send`: continue it with "
