@@ -41,6 +41,7 @@ from .tokens import make_token
 _FORBIDDEN = re.compile(r"[\r\n\0]")
 _ATOM_PHRASE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")  # atext and spaces: no quoting needed
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9-]+")
+_BAD_ADDRESS = re.compile(r"[\s<>]")
 _DOMAIN_RE = re.compile(r"^[A-Za-z0-9.-]+$")
 _SIGNED_HEADERS = (
     b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Reply-To", b"List-Id", b"List-Unsubscribe",
@@ -91,6 +92,9 @@ def _encoded_words(text: str) -> str:
     that wrongly keeps the folding whitespace between encoded-words (CPython's address parser does)
     shows a readable name.
     """
+    raw = text.encode("utf-8")
+    if len(raw) <= 45:
+        return f"=?utf-8?b?{base64.b64encode(raw).decode('ascii')}?="
     words: list[str] = []
     rest = text
     while rest:
@@ -316,7 +320,7 @@ class MessageFactory:
         check_header("recipient name", recipient.name, where)
         check_header("recipient address", recipient.email, where)
         addr = recipient.ascii_email or ascii_address(recipient.email) or recipient.email
-        if any(c.isspace() or c in "<>" for c in addr) or "@" not in addr:
+        if _BAD_ADDRESS.search(addr) or "@" not in addr:
             raise MailerError(f"not a usable address: {addr!r}", where=where)
         smtputf8 = not addr.isascii()
         list_id = self.list_id(recipient)
