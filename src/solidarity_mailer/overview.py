@@ -21,7 +21,10 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def _local(value: dt.datetime | None, zone_name: str) -> str | None:
-    return value.astimezone(zone(zone_name)).strftime("%Y-%m-%d %H:%M %Z") if value else None
+    if value is None:
+        return None
+    local = value.astimezone(zone(zone_name))
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if local.second else "%Y-%m-%d %H:%M %Z")
 
 
 def default_zone() -> str:
