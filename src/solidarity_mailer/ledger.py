@@ -119,6 +119,12 @@ def open_run(
         return int(conn.execute(select(runs.c.id).where(runs.c.fire_key == fire_key)).scalar_one())
 
 
+def set_run_lists(engine: Engine, run_id: int, lists: Iterable[str]) -> None:
+    """Point the run at other lists (``send --list``); rows already in the run stay as they are."""
+    with engine.begin() as conn:
+        conn.execute(update(runs).where(runs.c.id == run_id).values(lists=json.dumps([str(x) for x in lists])))
+
+
 def _run(row) -> Run:  # type: ignore[no-untyped-def]
     return Run(
         id=row.id, campaign_id=row.campaign_id, fire_key=row.fire_key, lists=tuple(json.loads(row.lists)),

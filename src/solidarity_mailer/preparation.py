@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -20,6 +20,9 @@ from .ledger import Run, campaign_path
 from .paths import project_root
 from .recipient import Recipient
 from .rendition import Rendition
+
+if TYPE_CHECKING:
+    from .audience import AudienceStats
 
 
 def find_campaign(name: str, *, root: Path | None = None) -> Campaign:
@@ -39,14 +42,15 @@ def render_once(campaign: Campaign) -> Rendition:
     from .content import load_content
     from .render import render_campaign
 
-    return render_campaign(campaign, load_content(campaign.resolution_path), templates_dir=campaign.templates_dir)
+    _, resolution = load_content(campaign.resolution_path)
+    return render_campaign(campaign, resolution, templates_dir=campaign.templates_dir)
 
 
-def audience(engine: Engine, lists: Iterable[Path]) -> Iterator[Recipient]:
-    """Valid, de-duplicated recipients of ``lists`` minus the suppression list (a bad row is an error)."""
+def audience(engine: Engine | None, lists: Iterable[Path], stats: AudienceStats) -> Iterator[Recipient]:
+    """Valid, de-duplicated recipients of ``lists`` minus the suppression list; bad rows land in ``stats``."""
     from .audience import iter_audience
 
-    return iter(iter_audience(engine, list(lists)))
+    return iter_audience(list(lists), engine, stats=stats)
 
 
 def suppress_bounced(engine: Engine, address: str, detail: str) -> object:
@@ -66,13 +70,18 @@ def make_factory(campaign: Campaign, rendition: Rendition, settings: Settings, r
 
 @dataclass
 class Prepared:
-    """A run ready to go: the rendition (made once), the message factory, the audience and the bounce hook."""
+    """A run ready to go: the rendition (made once), the message factory, the audience and the bounce hook.
+
+    ``audience()`` streams the recipients; ``stats`` (an ``AudienceStats``) counts invalid, duplicate and
+    suppressed rows as it goes, with the invalid rows' errors (``file:line: message``).
+    """
 
     campaign: Campaign
     rendition: Rendition
     factory: Any
     lists: tuple[Path, ...]
     audience: Callable[[], Iterable[Recipient]]
+    stats: Any = None
     suppress: Callable[[Engine, str, str], object] = suppress_bounced
 
 
@@ -94,4 +103,7 @@ def prepare_run(engine: Engine, run: Run, settings: Settings) -> Prepared:
     lists = lists_for(campaign, run.lists)
     rendition = render_once(campaign)
     factory = make_factory(campaign, rendition, settings, run.id)
-    return Prepared(campaign, rendition, factory, lists, lambda: audience(engine, lists))
+    from .audience import AudienceStats
+
+    stats = AudienceStats()
+    return Prepared(campaign, rendition, factory, lists, lambda: audience(engine, lists, stats), stats)

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 HOUR = 3600.0
+_EPSILON = 1e-6  # float rounding must never leave a waiter sleeping for nothing, forever
 
 
 class RateLimiter:
@@ -58,9 +59,9 @@ class RateLimiter:
             return 0.0
         self._tokens = min(self._capacity, self._tokens + (now - self._refilled) * self.per_second)
         self._refilled = now
-        if self._tokens >= 1.0:
+        if self._tokens >= 1.0 - _EPSILON:
             return 0.0
-        return (1.0 - self._tokens) / self.per_second
+        return max((1.0 - self._tokens) / self.per_second, _EPSILON)
 
     def wait_time(self) -> float:
         """Seconds until a message may go (0 when it may go now); takes nothing."""

@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "serve": ".serve_cmd:serve_command",
     "bounces": ".bounces_cmd:bounces_group",
     "import": ".import_cmd:import_command",
+    "send": ".send_cmd:send_command",
+    "status": ".status_cmd:status_command",
 }
 
 

@@ -1,0 +1,76 @@
+"""``solidarity-mailer send CAMPAIGN``: deliver the campaign's manual run (continue it when it exists)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from ..config import load_settings
+
+
+@click.command("send")
+@click.argument("campaign")
+@click.option("--list", "lists", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Send to this CSV list instead of the campaign's lists (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Render, check the lists and count; send nothing.")
+@click.option("--to", "to", multiple=True, metavar="ADDRESS",
+              help="Send one test copy ([TEST] in the subject) to ADDRESS (repeatable); the ledger is untouched.")
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after N messages (send again to continue).")
+@click.option("--resend-uncertain", is_flag=True,
+              help="Also resend messages whose delivery is uncertain (interrupted after the final dot).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Settings file (default: ./solidarity-mailer.toml).")
+@click.pass_context
+def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry_run: bool, to: tuple[str, ...],
+                 limit: int | None, resend_uncertain: bool, config_path: Path | None) -> None:
+    """Send CAMPAIGN (an id in campaigns/ or a campaign file); a second send continues and never re-sends."""
+    from .. import ledger, preflight
+    from ..db import connect
+    from ..dispatch import deliver_run
+    from ..preparation import find_campaign, lists_for
+
+    settings = load_settings(config_path)
+    camp = find_campaign(campaign)
+    if to:
+        outcomes = preflight.send_test_copy(camp, to, settings, lists=lists)
+        for address, outcome in outcomes.items():
+            click.echo(f"{address}: {outcome.verdict.value} {outcome.code or ''} {outcome.reply}".rstrip())
+        ctx.exit(0 if all(o.verdict.value == "sent" for o in outcomes.values()) else 1)
+    engine = connect(settings.database_url)
+    if dry_run:
+        report = preflight.dry_run(engine, camp, settings, lists)
+        for error in report.stats.errors:
+            click.echo(f"{error}", err=True)
+        click.echo(f"dry run of {camp.id}: subject {report.subject!r}; lists: "
+                   + ", ".join(str(p) for p in report.lists))
+        click.echo(f"recipients: {report.stats.summary()}; {report.new} new for the run"
+                   + (f" (run so far: {_counts(report.run_counts)})" if report.run_counts else ""))
+        click.echo(f"sample message to {report.sample_to}: {report.sample_bytes} bytes; nothing was sent")
+        ctx.exit(1 if report.stats.invalid else 0)
+    chosen = lists_for(camp, lists)
+    ledger.ensure_campaign(engine, camp)
+    run_id = ledger.open_run(engine, camp.id, ledger.manual_fire_key(camp.id), lists=[str(p) for p in chosen],
+                             now=ledger.utcnow())
+    if lists:
+        ledger.set_run_lists(engine, run_id, [str(p) for p in chosen])
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: finish messages in flight, stop
+    try:
+        summary = deliver_run(engine, run_id, settings, stop=stop, progress=True, limit=limit,
+                              resend_uncertain=resend_uncertain)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if summary.recovered_uncertain:
+        click.echo(f"{summary.recovered_uncertain} message(s) were interrupted mid-delivery last time and are "
+                   "uncertain; see `status`, resend them with --resend-uncertain", err=True)
+    click.echo(summary.line())
+    for problem in ledger.problems(engine, run_id)[:20]:
+        click.echo(f"  {problem.state}: {problem.address}: {problem.last_reply}")
+    ctx.exit(3 if summary.paused else 0)
+
+
+def _counts(counts: dict[str, int] | None) -> str:
+    return ", ".join(f"{k} {v}" for k, v in (counts or {}).items() if v) or "empty"
