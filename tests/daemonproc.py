@@ -79,9 +79,9 @@ class Env:
 class Daemon:
     """``solidarity-mailer run`` as a child process, its output in a log file."""
 
-    def __init__(self, env: Env, name: str = "daemon", **extra_env: str) -> None:
+    def __init__(self, env: Env, name: str = "daemon", *args: str, **extra_env: str) -> None:
         self.log_path = env.tmp / f"{name}.log"
-        argv = [sys.executable, "-c", _MAIN, "run", "--config", str(env.config)]
+        argv = [sys.executable, "-c", _MAIN, "run", "--config", str(env.config), *args]
         self._log = self.log_path.open("w", encoding="utf-8")
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env.environ(**extra_env))
 

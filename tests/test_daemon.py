@@ -196,6 +196,27 @@ def test_second_daemon_refuses_and_two_unlocked_daemons_never_double_send(
     assert Counter(handler.recipients()) == {p: 2 for p in people}  # two schedules, each sent once
 
 
+def test_waiting_daemon_takes_over_when_the_first_stops(
+    tmp_path: Path, timed_smtp: tuple[int, TimedHandler]
+) -> None:
+    port, handler = timed_smtp
+    env = Env(tmp_path, port)
+    people = write_list(tmp_path / "members.csv", 4)
+    first = Daemon(env, "first")
+    first.wait_log("started")
+    second = Daemon(env, "second", "--wait")
+    try:
+        second.wait_log("waiting idle")
+        assert first.terminate() == 0  # releases the lease
+        second.wait_log("started")
+        at, _ = local_at(2)
+        env.schedule("--at", at, "--tz", "UTC", "--list", str(tmp_path / "members.csv"))
+        wait_for(lambda: len(handler.received) >= len(people), 30, "the waiting daemon to send")
+    finally:
+        second.terminate()
+    assert sorted(handler.recipients()) == people
+
+
 def test_pause_and_cancel_take_effect_within_seconds(tmp_path: Path, slow_smtp: tuple[int, TimedHandler]) -> None:
     port, handler = slow_smtp
     env = Env(tmp_path, port)

@@ -144,3 +144,12 @@ def test_run_control(engine: Engine, campaign) -> None:  # type: ignore[no-untyp
         resume_run(engine, run_id, now=NOW)
     with pytest.raises(MailerError, match="there is no run 42"):
         pause_run(engine, 42, now=NOW)
+
+
+def test_default_grace_from_the_environment() -> None:
+    from solidarity_mailer.schedules import default_grace
+
+    assert default_grace({}) == 3600
+    assert default_grace({"SOLIDARITY_MAILER_GRACE_SECONDS": "600"}) == 600
+    with pytest.raises(MailerError, match="must be a whole number of seconds"):
+        default_grace({"SOLIDARITY_MAILER_GRACE_SECONDS": "1h"})

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from .ledger import aware
 from .recurrence import Recurrence, cron_trigger, parse_at, parse_interval, zone
 
 DEFAULT_GRACE_SECONDS = 3600
+GRACE_ENV = "SOLIDARITY_MAILER_GRACE_SECONDS"
 SCHEDULE_STATES = ("active", "paused", "cancelled", "done")
 
 
@@ -53,6 +56,16 @@ class Schedule:
     def describe(self) -> str:
         """``once at 2026-12-07 09:00 America/Lima`` and the like."""
         return self.recurrence.describe()
+
+
+def default_grace(environ: Mapping[str, str] | None = None) -> int:
+    """The grace period for new schedules: ``SOLIDARITY_MAILER_GRACE_SECONDS``, else 3600 s."""
+    raw = (os.environ if environ is None else environ).get(GRACE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_GRACE_SECONDS
+    if not raw.isdigit():
+        raise MailerError(f"{GRACE_ENV}={raw!r} must be a whole number of seconds")
+    return int(raw)
 
 
 def fire_key(schedule_id: int, instant: dt.datetime) -> str:

@@ -21,7 +21,8 @@ CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay
 @click.option("--list", "lists", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Send to this CSV list instead of the campaign's lists (repeatable).")
 @click.option("--grace", "grace", type=click.IntRange(min=0), default=None, metavar="SECONDS",
-              help="A firing missed while the daemon was down still runs if at most this late (default 3600).")
+              help="A firing missed while the daemon was down still runs if at most this late "
+              "(default: $SOLIDARITY_MAILER_GRACE_SECONDS, else 3600).")
 @CONFIG_OPTION
 def schedule_command(campaign: str, at: str | None, cron: str | None, every: str | None, tz: str | None,
                      lists: tuple[Path, ...], grace: int | None, config_path: Path | None) -> None:
@@ -29,12 +30,12 @@ def schedule_command(campaign: str, at: str | None, cron: str | None, every: str
     from ..clock import clock_from_env
     from ..overview import default_zone
     from ..preparation import find_campaign
-    from ..schedules import DEFAULT_GRACE_SECONDS, add_schedule
+    from ..schedules import add_schedule, default_grace
     from ._db import open_database
 
     engine = open_database(config_path)
     sched = add_schedule(engine, find_campaign(campaign), at=at, cron=cron, every=every, tz=tz or default_zone(),
-                         lists=list(lists), grace_seconds=DEFAULT_GRACE_SECONDS if grace is None else grace,
+                         lists=list(lists), grace_seconds=default_grace() if grace is None else grace,
                          now=clock_from_env().now())
     assert sched.next_fire_at is not None
     from ..overview import _local
