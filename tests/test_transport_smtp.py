@@ -46,6 +46,14 @@ def test_one_connection_for_many_messages_and_dots_intact(smtpd, transport: Smtp
     assert all(r.data == MSG for r in handler.received)
 
 
+def test_bare_line_ends_are_normalised(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
+    _, handler = smtpd
+    smuggle = b"Subject: x\r\n\r\nhello\n.\nMAIL FROM:<evil@example.net>\r\nbare\rcr\r\n"
+    assert transport.send("s@example.org", ["a@example.org"], smuggle)["a@example.org"].verdict is Verdict.SENT
+    assert handler.received[0].data == b"Subject: x\r\n\r\nhello\r\n.\r\nMAIL FROM:<evil@example.net>\r\nbare\r\ncr\r\n"
+    assert len(handler.received) == 1
+
+
 def test_partial_refusal_is_never_lost(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
     _, handler = smtpd
     handler.rcpt_replies["gone@example.org"] = ["550 5.1.1 no such user"]

@@ -9,7 +9,8 @@ bytes: far cheaper than an ``EmailMessage`` build and ``as_bytes()`` per recipie
 result for a mail client (``tests/test_message.py`` compares both).
 
 Per-recipient headers: ``To``, ``Date``, ``Message-ID`` (``<r{run}.{hmac16}@{domain}>``, derived from the
-run and the recipient key, so a duplicate is recognisable), ``List-Id``, ``List-Unsubscribe`` (https and
+run and the recipient key, so a duplicate is recognisable), ``List-Id`` (the recipient's RFC 2919 list id,
+the campaign id under the Message-ID domain otherwise), ``List-Unsubscribe`` (https and
 mailto, with ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``, RFC 8058). Every header value is
 checked for CR, LF and NUL: a campaign-wide value raises :class:`MailerError` at construction, a
 recipient's value raises it from :meth:`build` (the dispatcher fails that recipient alone).
@@ -42,6 +43,7 @@ _FORBIDDEN = re.compile(r"[\r\n\0]")
 _ATOM_PHRASE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")  # atext and spaces: no quoting needed
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9-]+")
 _BAD_ADDRESS = re.compile(r"[\s<>]")
+_LIST_ID_RE = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _DOMAIN_RE = re.compile(r"^[A-Za-z0-9.-]+$")
 _SIGNED_HEADERS = (
     b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Reply-To", b"List-Id", b"List-Unsubscribe",
@@ -301,10 +303,14 @@ class MessageFactory:
         return f"{self.base_url}/u/{make_token(self.secret, self.list_id(recipient), recipient.key)}"
 
     def _list_id_header(self, list_id: str) -> bytes:
+        """``List-Id: <list_id>`` for an RFC 2919 id (``label.namespace``), else ``<label.{domain}>``."""
         cached = self._list_ids.get(list_id)
         if cached is None:
-            label = _LABEL_UNSAFE.sub("-", list_id.lower()).strip("-") or "list"
-            cached = self._list_ids[list_id] = f"List-Id: <{label}.{self.domain}>\r\n".encode("ascii")
+            if _LIST_ID_RE.match(list_id) and len(list_id) <= 255:
+                value = list_id
+            else:
+                value = f"{_LABEL_UNSAFE.sub('-', list_id.lower()).strip('-') or 'list'}.{self.domain}"
+            cached = self._list_ids[list_id] = f"List-Id: <{value}>\r\n".encode("ascii")
         return cached
 
     def _date_header(self) -> bytes:

@@ -17,6 +17,7 @@ from ..errors import MailerError
 from .base import Outcome, TransportPaused, Verdict
 
 _STATUS_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b")
+_BARE_EOL = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 _SECURITIES = ("none", "starttls", "tls")
 
 
@@ -229,6 +230,8 @@ class SmtpTransport:
             code, reply = conn.getreply()
             if code != 354:
                 return {**outcomes, **self._end(accepted, classify(code, reply), code)}
+            if _BARE_EOL.search(data):  # a bare CR or LF is a protocol violation (and an SMTP smuggling vector)
+                data = _BARE_EOL.sub(b"\r\n", data)
             body = smtplib._quote_periods(data)  # type: ignore[attr-defined]
             if not body.endswith(b"\r\n"):
                 body += b"\r\n"
