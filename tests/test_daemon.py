@@ -217,6 +217,20 @@ def test_waiting_daemon_takes_over_when_the_first_stops(
     assert sorted(handler.recipients()) == people
 
 
+def test_daemon_that_loses_its_lease_stops_with_an_error(tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from solidarity_mailer.db import locks
+
+    env = Env(tmp_path, 2525)
+    daemon = Daemon(env)
+    daemon.wait_log("started")
+    with env.engine().begin() as conn:  # another daemon took the lease over (e.g. this one hung past the TTL)
+        conn.execute(update(locks).where(locks.c.name == "scheduler").values(holder="elsewhere.example:1:ffffff"))
+    assert daemon.wait(20) == 2
+    assert "another daemon took over the scheduler lease" in daemon.log()
+
+
 def test_pause_and_cancel_take_effect_within_seconds(tmp_path: Path, slow_smtp: tuple[int, TimedHandler]) -> None:
     port, handler = slow_smtp
     env = Env(tmp_path, port)

@@ -77,6 +77,7 @@ class Daemon:
         self._dispatcher: threading.Thread | None = None
         self._current: tuple[int, threading.Event] | None = None  # the run being sent and its stop signal
         self.last_summary: Any = None
+        self.lease_lost = False
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -137,6 +138,9 @@ class Daemon:
             for sig, old in previous.items():
                 signal.signal(sig, old)
             self.stop()
+        if self.lease_lost:
+            raise MailerError("stopped: another daemon took over the scheduler lease of this database",
+                              hint="this daemon could not renew it in time (suspended or overloaded?); run only one")
 
     # -- scheduling ------------------------------------------------------------------------------------
 
@@ -152,6 +156,7 @@ class Daemon:
     def _sync(self) -> None:
         if self.use_lock and not daemonlock.renew(self.engine, self.holder, now=_real_now()):
             log.error("the scheduler lease was taken over by another daemon; stopping")
+            self.lease_lost = True
             self.stopping.set()
             return
         scheduler = self._scheduler
