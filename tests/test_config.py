@@ -133,9 +133,12 @@ def test_error_points_at_the_line(tmp_path: Path) -> None:
     assert info.value.where == f"{path}:6"
 
 
-def test_bad_environment_values() -> None:
+def test_bad_environment_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(MailerError, match="SOLIDARITY_MAILER_SMTP_PORT='abc' is not a number"):
         load_settings(None, environ={"SOLIDARITY_MAILER_SMTP_PORT": "abc"})
+    with pytest.raises(MailerError, match="SOLIDARITY_MAILER_SMTP_PORT=0 is out of range"):
+        load_settings(None, environ={"SOLIDARITY_MAILER_SMTP_PORT": "0"})
     with pytest.raises(MailerError, match="SOLIDARITY_MAILER_SMTP_SECURITY='ssl'"):
         load_settings(None, environ={"SOLIDARITY_MAILER_SMTP_SECURITY": "ssl"})
 

@@ -212,6 +212,8 @@ def _smtp(r: _Reader, env: Mapping[str, str]) -> SmtpSettings:
         except ValueError:
             raise MailerError(f"{ENV_PREFIX}SMTP_PORT={env[ENV_PREFIX + 'SMTP_PORT']!r} is not a number") from None
     if not 1 <= port <= 65535:
+        if env.get(ENV_PREFIX + "SMTP_PORT"):
+            raise MailerError(f"{ENV_PREFIX}SMTP_PORT={port} is out of range 1..65535")
         raise r.fail("smtp", "port", f"{port} is out of range 1..65535")
     if security == "starttls" and port == 465:
         raise r.fail("smtp", "security", "port 465 is implicit TLS", hint='use security = "tls" or port 587')
