@@ -48,6 +48,15 @@ def test_capture_server_stores_eml_with_safe_names(tmp_path: Path) -> None:
     assert [s[2] for s in seen] == [["../../etc/passwd@example.org", "b@example.org"], ["c@example.org"]]
 
 
+def test_failing_observer_does_not_refuse_a_stored_message(tmp_path: Path) -> None:
+    def broken(path: Path, mail_from: str, rcpts: list[str]) -> None:
+        raise RuntimeError("observer bug")
+
+    with CaptureServer(tmp_path, on_message=broken) as server, smtplib.SMTP(server.host, server.port) as client:
+        assert client.sendmail("s@example.org", ["a@example.org"], MSG) == {}
+    assert len(list_outbox(tmp_path)) == 1
+
+
 def test_safe_name() -> None:
     assert safe_name("../a b/\x00c@d") == "a_b_c@d"
     assert safe_name("....") == "message"

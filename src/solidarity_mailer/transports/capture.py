@@ -7,6 +7,7 @@ starts one on a free port and talks real SMTP to it, so the whole sending path i
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,6 +20,8 @@ from ..errors import MailerError
 from .base import Outcome
 from .outbox import write_eml
 from .smtp import SmtpTransport
+
+log = logging.getLogger(__name__)
 
 #: Called in the server thread after a message is stored: (path, mail_from, rcpt_tos).
 OnMessage = Callable[[Path, str, list[str]], None]
@@ -63,7 +66,10 @@ class _StoreHandler:
             return f"451 4.3.0 cannot store the message: {exc.strerror}"
         self.count += 1
         if self.on_message is not None:
-            self.on_message(path, mail_from, rcpts)
+            try:
+                self.on_message(path, mail_from, rcpts)
+            except Exception:  # the message is stored: a failing observer must not make the client resend it
+                log.exception("on_message failed for %s", path)
         return f"250 2.0.0 stored as {path.name}"
 
 
