@@ -33,7 +33,8 @@ from .transports.base import Transport
 from .workers import Shared, Worker
 
 TransportFactory = Callable[[Settings], Transport]
-BATCH = 200
+BATCH = 200  # rows read from the ledger at a time
+STATE_EVERY = 50  # look at runs.state (paused/cancelled elsewhere?) at least every so many messages
 
 
 @dataclass
@@ -162,13 +163,19 @@ def _feed(
 ) -> str:
     engine, run_id, stop = shared.engine, shared.run_id, shared.stop
     fed, cursor = 0, ""
-    while True:
+
+    def halted() -> str | None:
         if stop.is_set():
             return "paused" if shared.paused is not None else "stopped"
         state = ledger.run_state(engine, run_id)
         if state in ("paused", "cancelled"):
             stop.set()
             return state
+        return None
+
+    while True:
+        if why := halted():
+            return why
         runlease.renew(engine, run_id, holder, now=shared.now())
         batch = ledger.due_batch(engine, run_id, now=shared.now(), after=cursor, limit=BATCH)
         if not batch:
@@ -181,10 +188,12 @@ def _feed(
                 return "done"
             sleep(max((retry_at - shared.now()).total_seconds(), 0.01))
             continue
-        for row in batch:
+        for i, row in enumerate(batch, 1):
             if limit is not None and fed >= limit:
                 jobs.join()
                 return "limit"
+            if i % STATE_EVERY == 0 and (why := halted()):
+                return why
             if not limiter.acquire(stop.is_set):
                 break
             jobs.put(row)

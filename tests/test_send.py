@@ -1,0 +1,258 @@
+"""`send` and `status` against a real aiosmtpd server and a real SQLite ledger: exactly once, through faults."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from solidarity_mailer import ledger, suppression
+from solidarity_mailer.cli import main
+from solidarity_mailer.db import connect, deliveries, suppressions
+from solidarity_mailer.dispatch import STATE_EVERY
+
+from .sendkit import SECRET, SlowHandler, addresses, write_project
+from .smtpserver import Credentials, RecordingHandler, drop_connection, smtp_server
+
+ENV = ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "DATABASE")
+
+
+@pytest.fixture(autouse=True)
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOLIDARITY_MAILER_SECRET", SECRET)
+    for name in ENV:
+        monkeypatch.delenv(f"SOLIDARITY_MAILER_{name}", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[Controller, SlowHandler]]:
+    with smtp_server(SlowHandler()) as pair:
+        yield pair  # type: ignore[misc]
+
+
+def send(campaign: Path, config: Path, *args: str) -> int:
+    return main(["send", str(campaign), "--config", str(config), *args])
+
+
+def states(tmp_path: Path) -> dict[str, str]:
+    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with engine.connect() as conn:
+        rows = conn.execute(select(deliveries.c.address, deliveries.c.state)).all()
+    engine.dispose()
+    return dict(rows)  # type: ignore[arg-type]
+
+
+def status(capsys: pytest.CaptureFixture[str], config: Path) -> dict:  # type: ignore[type-arg]
+    capsys.readouterr()
+    assert main(["status", "test", "--config", str(config), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def test_all_delivered_once_and_a_second_send_sends_nothing(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = server
+    emails = addresses(25)
+    campaign, config = write_project(tmp_path, controller.port, emails, concurrency=3)
+    assert send(campaign, config) == 0
+    assert sorted(handler.recipients()) == emails
+    ids = {m.message["Message-ID"] for m in handler.received}
+    assert len(ids) == 25
+    first = handler.received[0].message
+    assert first["Subject"] == "Solidarity with the struggle of the Peruvian people"
+    assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert {p.get_content_type() for p in first.walk()} >= {"text/plain", "text/html"}
+    out = capsys.readouterr().out
+    assert "finished" in out and "sent 25" in out
+
+    assert send(campaign, config) == 0
+    assert len(handler.received) == 25
+    report = status(capsys, config)
+    assert [r["fire_key"] for r in report["runs"]] == ["manual:test"]
+    assert report["runs"][0]["counts"]["sent"] == 25 and report["runs"][0]["state"] == "finished"
+
+
+def test_451_retried_until_delivered_550_failed_once_5_1_1_suppressed(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = server
+    emails = addresses(10)
+    handler.rcpt_replies[emails[3]] = ["451 4.3.0 try later", "451 4.2.1 busy"]
+    handler.rcpt_replies[emails[2]] = ["550 5.1.1 no such user", "550 5.1.1 no such user"]
+    handler.rcpt_replies[emails[4]] = ["554 5.2.1 mailbox disabled", "554 5.2.1 mailbox disabled"]
+    campaign, config = write_project(tmp_path, controller.port, emails)
+    assert send(campaign, config) == 0
+    assert sorted(handler.recipients()) == sorted(set(emails) - {emails[2], emails[4]})
+    assert handler.rcpt_replies[emails[3]] == []  # asked twice, delivered the third time
+    assert len(handler.rcpt_replies[emails[2]]) == 1  # 5xx: asked once, never retried
+    assert len(handler.rcpt_replies[emails[4]]) == 1
+    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
+    assert suppression.is_suppressed(engine, emails[2])  # 5.1.1: suppressed as bounced
+    assert not suppression.is_suppressed(engine, emails[4])
+    with engine.connect() as conn:
+        assert conn.execute(select(suppressions.c.reason)).scalars().all() == ["bounced"]
+    run = status(capsys, config)["runs"][0]
+    assert run["counts"]["sent"] == 8 and run["counts"]["failed"] == 2
+    problems = {p["address"]: p for p in run["problems"]}
+    assert problems[emails[2]]["last_reply"] == "550 5.1.1 no such user"
+    assert problems[emails[4]]["attempts"] == 1
+    capsys.readouterr()
+    assert main(["status", "test", "--config", str(config)]) == 0
+    assert f"failed: {emails[4]} (attempts 1): 554 5.2.1 mailbox disabled" in capsys.readouterr().out
+
+
+def test_4xx_for_ever_gives_up_after_max_attempts(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = server
+    emails = addresses(3)
+    handler.rcpt_replies[emails[1]] = ["452 4.2.2 mailbox full"] * 10
+    campaign, config = write_project(tmp_path, controller.port, emails, max_attempts=3)
+    assert send(campaign, config) == 0
+    assert len(handler.rcpt_replies[emails[1]]) == 7
+    assert states(tmp_path)[emails[1]] == "failed"
+
+
+def test_421_and_drops_before_the_final_dot_are_retried(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = server
+    emails = addresses(12)
+    handler.rcpt_replies[emails[1]] = ["421 4.3.2 service shutting down"]
+    handler.data_replies.append("421 4.4.2 timeout")
+    dropped: list[str] = []
+    accept = handler.handle_RCPT
+
+    async def vanish_once(server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+        if address == emails[5] and not dropped:
+            dropped.append(address)
+            server.transport.abort()  # the connection drops mid-transaction, before any DATA
+        return await accept(server, session, envelope, address, options)
+
+    handler.handle_RCPT = vanish_once  # type: ignore[method-assign]
+    campaign, config = write_project(tmp_path, controller.port, emails, concurrency=2)
+    assert send(campaign, config) == 0
+    assert dropped == [emails[5]]
+    assert Counter(handler.recipients()) == Counter(emails)  # each exactly once
+    assert set(states(tmp_path).values()) == {"sent"}
+
+
+def test_drop_after_the_final_dot_is_uncertain_and_resent_only_on_request(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = server
+    emails = addresses(6)
+    seen: list[str] = []
+
+    def drop_first_for_r3(server, session, envelope):  # type: ignore[no-untyped-def]
+        if envelope.rcpt_tos == [emails[3]] and not seen:
+            seen.append(emails[3])
+            return drop_connection(server, session, envelope)
+        return None
+
+    handler.on_data = drop_first_for_r3
+    campaign, config = write_project(tmp_path, controller.port, emails, concurrency=1)
+    assert send(campaign, config) == 0
+    assert states(tmp_path)[emails[3]] == "uncertain"
+    assert emails[3] not in handler.recipients()
+    run = status(capsys, config)["runs"][0]
+    assert [(p["address"], p["state"]) for p in run["problems"]] == [(emails[3], "uncertain")]
+    assert "after the final dot" in run["problems"][0]["last_reply"]
+    assert send(campaign, config) == 0  # not resent by default: it may have arrived
+    assert emails[3] not in handler.recipients()
+    assert send(campaign, config, "--resend-uncertain") == 0
+    assert Counter(handler.recipients()) == Counter(emails)
+
+
+def test_test_copy_partial_refusal_is_reported_and_the_ledger_untouched(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = server
+    campaign, config = write_project(tmp_path, controller.port, addresses(3))
+    handler.rcpt_replies["b@example.net"] = ["550 5.1.1 unknown"]
+    rc = send(campaign, config, "--to", "a@example.net", "--to", "b@example.net", "--to", "c@example.net")
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "b@example.net: failed 550" in out and "a@example.net: sent" in out and "c@example.net: sent" in out
+    assert [m.rcpt_tos for m in handler.received] == [["a@example.net", "c@example.net"]]
+    assert handler.received[0].message["Subject"].startswith("[TEST] ")
+    assert status(capsys, config)["runs"] == []
+
+
+def test_dry_run_counts_and_sends_nothing(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = server
+    campaign, config = write_project(tmp_path, controller.port, [*addresses(4), "R0001@Example.org"])
+    assert send(campaign, config, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "4 valid, 0 invalid, 1 duplicates, 0 suppressed" in out and "nothing was sent" in out
+    assert handler.received == []
+
+
+def test_limit_stops_and_the_next_send_continues(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = server
+    emails = addresses(9)
+    campaign, config = write_project(tmp_path, controller.port, emails, concurrency=2)
+    assert send(campaign, config, "--limit", "4") == 0
+    assert len(handler.received) == 4
+    assert send(campaign, config) == 0
+    assert Counter(handler.recipients()) == Counter(emails)
+
+
+def test_policy_refusal_pauses_the_run_and_a_later_send_finishes(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = server
+    emails = addresses(8)
+    handler.rcpt_replies[emails[4]] = ["550 5.7.1 client host blocked by policy"]
+    campaign, config = write_project(tmp_path, controller.port, emails, concurrency=1)
+    assert send(campaign, config) == 3  # paused: non-zero
+    out = capsys.readouterr().out
+    assert "paused" in out and "5.7.1 client host blocked" in out
+    assert len(handler.received) == 4
+    assert states(tmp_path)[emails[4]] == "pending"
+    run = status(capsys, config)["runs"][0]
+    assert run["state"] == "paused" and "5.7.1" in run["note"]
+    assert send(campaign, config) == 0
+    assert Counter(handler.recipients()) == Counter(emails)
+
+
+def test_authentication_failure_pauses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    creds = Credentials("mailer", "right-password")
+    with smtp_server(RecordingHandler(), authenticator=creds, auth_require_tls=False) as (controller, handler):
+        campaign, config = write_project(tmp_path, controller.port, addresses(3), extra_smtp='username = "mailer"')
+        monkeypatch.setenv("SOLIDARITY_MAILER_SMTP_PASSWORD", "wrong-password")
+        assert send(campaign, config) == 3
+        assert "authentication failed: 535" in capsys.readouterr().out
+        assert handler.received == []
+        monkeypatch.setenv("SOLIDARITY_MAILER_SMTP_PASSWORD", "right-password")
+        assert send(campaign, config) == 0
+        assert sorted(handler.recipients()) == addresses(3)
+
+
+def test_suppression_added_mid_run_is_honoured(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = server
+    emails = addresses(10)
+    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
+
+    def unsubscribe_last(server, session, envelope):  # type: ignore[no-untyped-def]
+        if envelope.rcpt_tos == [emails[0]]:
+            suppression.add(engine, emails[9].upper(), "unsubscribed")
+        return None
+
+    handler.on_data = unsubscribe_last
+    campaign, config = write_project(tmp_path, controller.port, emails, concurrency=1)
+    assert send(campaign, config) == 0
+    assert sorted(handler.recipients()) == emails[:9]
+    assert states(tmp_path)[emails[9]] == "skipped"
+
+
+def test_run_paused_by_another_process_stops_within_a_batch(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = server
+    emails = addresses(150)
+    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
+
+    def pause_at_third(server, session, envelope):  # type: ignore[no-untyped-def]
+        if envelope.rcpt_tos == [emails[2]]:
+            run_id = ledger.open_run(engine, "test", "manual:test", now=ledger.utcnow())
+            ledger.set_run_state(engine, run_id, "paused", now=ledger.utcnow(), note="paused by operator")
+        return None
+
+    handler.on_data = pause_at_third
+    campaign, config = write_project(tmp_path, controller.port, emails, concurrency=1)
+    assert send(campaign, config) == 3
+    assert 3 <= len(handler.received) <= STATE_EVERY  # noticed within STATE_EVERY messages
+    handler.on_data = None
+    assert send(campaign, config) == 0
+    assert Counter(handler.recipients()) == Counter(emails)
