@@ -18,6 +18,7 @@ from pathlib import Path
 import dkim
 import pytest
 
+from solidarity_mailer.bounces import verp_recipient
 from solidarity_mailer.campaign import Campaign, load_campaign
 from solidarity_mailer.config import SenderSettings, Settings, WebSettings, load_settings
 from solidarity_mailer.content import load_content
@@ -151,6 +152,7 @@ def test_envelope_ids_and_unsubscribe(factory: MessageFactory, seed: tuple[Campa
     ana, utf8 = RECIPIENTS[0], RECIPIENTS[6]
     built = factory.build(ana)
     assert built.mail_from == "bounces+ana=example.org@example.org" and built.rcpt == "ana@example.org"
+    assert verp_recipient(built.mail_from, "bounces@example.org") == "ana@example.org"  # what bounce import reads
     assert not built.smtputf8 and factory.build(utf8).smtputf8
     assert factory.build(RECIPIENTS[5]).rcpt == "jo@xn--bcher-kva.example"
     assert re.fullmatch(r"<r7\.[0-9a-f]{16}@example\.org>", built.message_id)

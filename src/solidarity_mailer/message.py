@@ -2,11 +2,12 @@
 
 :class:`MessageFactory` does everything that is the same for every recipient when it is created
 (header folding and RFC 2047 encoding of From / Reply-To / Subject, the multipart skeleton, the choice of
-transfer encodings, header checks). :meth:`MessageFactory.build` then only substitutes the recipient's
-fields into the rendition (:meth:`Rendition.personalise`), encodes both parts with the C codecs
-(``binascii``: quoted-printable or base64, always 7-bit safe), writes the per-recipient headers and joins
-bytes: far cheaper than an ``EmailMessage`` build and ``as_bytes()`` per recipient, with the same
-result for a mail client (``tests/test_message.py`` compares both).
+transfer encodings, the quoted-printable encoding of the template text between placeholders, header
+checks). :meth:`MessageFactory.build` then only encodes the recipient's values with the C codecs
+(``binascii``; always 7-bit safe), joins them between the pre-encoded segments with soft line breaks,
+writes the per-recipient headers and joins bytes: far cheaper than an ``EmailMessage`` build and
+``as_bytes()`` per recipient. The decoded parts are exactly :meth:`Rendition.personalise`'s, and a mail
+client sees the same headers as from the stdlib (``tests/test_message.py`` checks both).
 
 Per-recipient headers: ``To``, ``Date``, ``Message-ID`` (``<r{run}.{hmac16}@{domain}>``, derived from the
 run and the recipient key, so a duplicate is recognisable), ``List-Id`` (the recipient's RFC 2919 list id,
@@ -18,7 +19,6 @@ recipient's value raises it from :meth:`build` (the dispatcher fails that recipi
 
 from __future__ import annotations
 
-import base64
 import binascii
 import datetime as dt
 import hashlib
@@ -29,18 +29,17 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
-from email.utils import format_datetime, getaddresses
+from email.utils import format_datetime
 
 from .campaign import Campaign
 from .config import Settings
 from .errors import MailerError
+from .headers import ascii_address, check_header, format_address, parse_mailbox, verp
 from .recipient import Recipient
 from .render import personal_values
 from .rendition import PERSONAL_FIELDS, Rendition, placeholder
 from .tokens import make_token
 
-_FORBIDDEN = re.compile(r"[\r\n\0]")
-_ATOM_PHRASE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")  # atext and spaces: no quoting needed
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9-]+")
 _BAD_ADDRESS = re.compile(r"[\s<>]")
 _LIST_ID_RE = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
@@ -77,92 +76,6 @@ class PreparedMessage:
     data: bytes
     message_id: str
     smtputf8: bool
-
-
-def check_header(name: str, value: str, where: object = None) -> str:
-    """``value`` unchanged, or :class:`MailerError` if it contains CR, LF or NUL (header injection)."""
-    if _FORBIDDEN.search(value):
-        raise MailerError(f"{name} must not contain a line break or NUL: {value!r}",
-                          where=str(where) if where is not None else None)
-    return value
-
-
-def _encoded_words(text: str) -> str:
-    """``text`` as RFC 2047 base64 encoded-words (each under 76 characters), folded with CRLF SP.
-
-    Words break after a space when one is near (the space stays inside the word), so even a decoder
-    that wrongly keeps the folding whitespace between encoded-words (CPython's address parser does)
-    shows a readable name.
-    """
-    raw = text.encode("utf-8")
-    if len(raw) <= 45:
-        return f"=?utf-8?b?{base64.b64encode(raw).decode('ascii')}?="
-    words: list[str] = []
-    rest = text
-    while rest:
-        end = size = last_space = 0
-        while end < len(rest) and size + len(rest[end].encode("utf-8")) <= 45:
-            size += len(rest[end].encode("utf-8"))
-            end += 1
-            if rest[end - 1] == " ":
-                last_space = end
-        if end < len(rest) and last_space > end // 2:
-            end = last_space
-        words.append(rest[:end])
-        rest = rest[end:]
-    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(w.encode('utf-8')).decode('ascii')}?=" for w in words)
-
-
-def format_address(name: str, addr: str) -> str:
-    """A ``name <addr>`` header value: the name as is, quoted, or RFC 2047-encoded when non-ASCII or long.
-
-    A name that itself looks like an encoded-word (``=?``) is encoded too, so it is shown literally.
-    """
-    name = " ".join(name.split())
-    if not name:
-        return addr
-    if name.isascii() and len(name) <= 60 and "=?" not in name:
-        if _ATOM_PHRASE.match(name):
-            return f"{name} <{addr}>"
-        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
-        return f'"{quoted}" <{addr}>'
-    return f"{_encoded_words(name)} <{addr}>"
-
-
-def ascii_address(addr: str) -> str | None:
-    """``addr`` with its domain in IDNA, or None when the local part is not ASCII."""
-    local, _, domain = addr.rpartition("@")
-    if not local.isascii():
-        return None
-    if not domain.isascii():
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            return None
-    return f"{local}@{domain}"
-
-
-def _parse_mailbox(value: str, what: str, where: object) -> tuple[str, str]:
-    """(display name, ASCII address) of a one-mailbox header such as the campaign's From."""
-    check_header(what, value, where)
-    pairs = getaddresses([value])
-    if len(pairs) != 1 or "@" not in pairs[0][1]:
-        raise MailerError(f"{what} must be one address like 'Name <local@domain>', not {value!r}",
-                          where=str(where) if where is not None else None,
-                          hint="quote a name containing a comma: '\"Name, City\" <local@domain>'")
-    name, addr = pairs[0]
-    ascii_addr = ascii_address(addr)
-    if ascii_addr is None:
-        raise MailerError(f"{what} address {addr!r} must have an ASCII local part",
-                          where=str(where) if where is not None else None)
-    return name, ascii_addr
-
-
-def verp(bounce_address: str, rcpt: str) -> str:
-    """Classic VERP: ``bounces@d`` and ``jo@example.org`` give ``bounces+jo=example.org@d``."""
-    local, _, domain = bounce_address.rpartition("@")
-    rlocal, _, rdomain = rcpt.rpartition("@")
-    return f"{local}+{rlocal}={rdomain}@{domain}"
 
 
 def _normalise(text: str) -> str:
@@ -236,6 +149,7 @@ class MessageFactory:
     ``campaign`` gives From / Reply-To (falling back to ``settings.sender``) and the default list id;
     ``secret`` signs unsubscribe tokens and Message-IDs; ``run_id`` makes Message-IDs unique per run;
     ``now`` is the clock for the Date header. DKIM-signs every message when ``settings.dkim`` is set.
+    :meth:`build` may be called from several sender threads at once.
     """
 
     def __init__(self, campaign: Campaign, rendition: Rendition, settings: Settings, secret: bytes, run_id: int,
@@ -247,7 +161,7 @@ class MessageFactory:
         sender = campaign.sender or settings.sender.from_
         if not sender:
             raise MailerError("no sender: set 'from' in the campaign or [sender] from in the settings", where=where)
-        from_name, self.from_addr = _parse_mailbox(sender, "From", where)
+        from_name, self.from_addr = parse_mailbox(sender, "From", where)
         reply_to = campaign.reply_to or settings.sender.reply_to
         domain = settings.sender.message_id_domain or self.from_addr.rpartition("@")[2]
         if not _DOMAIN_RE.match(domain):
@@ -266,7 +180,7 @@ class MessageFactory:
             fold("Subject", header("Subject", rendition.subject)),
         ]
         if reply_to:
-            name, addr = _parse_mailbox(reply_to, "Reply-To", where)
+            name, addr = parse_mailbox(reply_to, "Reply-To", where)
             static.insert(1, f"Reply-To: {format_address(name, addr)}\r\n")
         self.boundary = f"=_sm_{secrets.token_hex(12)}"
         static += [
