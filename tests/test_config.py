@@ -115,6 +115,8 @@ def test_port_defaults_follow_security(tmp_path: Path) -> None:
         ('[dkim]\nselector = "s1"\ndomain = "example.org"\nprivate_key_file = "nope.pem"\n',
          "[dkim] private_key_file: cannot read"),
         ('[dkim]\nselector = "s1"\n', "[dkim] domain: is required"),
+        ("[scheduler]\ngrace_seconds = -5\n", "[scheduler] grace_seconds: must not be negative"),
+        ('[scheduler]\ntimezone = "Mars/Olympus"\n', "[scheduler] timezone: 'Mars/Olympus' is not an IANA"),
         ("[smtp\n", "invalid TOML"),
     ],
 )
@@ -157,3 +159,9 @@ def test_dkim_key_read_and_checked(tmp_path: Path) -> None:
     key.write_text("not a key")
     with pytest.raises(MailerError, match="is not a PEM private key"):
         load_settings(tmp_path / "solidarity-mailer.toml", environ={})
+
+
+def test_scheduler_section(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, '[scheduler]\ngrace_seconds = 600\ntimezone = "America/Lima"\n'), environ={})
+    assert (s.scheduler.grace_seconds, s.scheduler.timezone) == (600, "America/Lima")
+    assert load_settings(write(tmp_path, ""), environ={}).scheduler.grace_seconds == 3600

@@ -106,7 +106,7 @@ def test_render_command_writes_html_text_and_a_whole_message(tmp_path: Path) -> 
     assert html_part.get_content().replace("\r\n", "\n") == html
     assert text_part.get_content().replace("\r\n", "\n") == text
     assert msg["To"] == "Alex Example <alex@example.org>"
-    assert 'href="http://localhost:8000/u/' in html  # the default [web] public_base_url, a signed token
+    assert 'href="http://localhost:8080/u/' in html  # the default [web] public_base_url, a signed token
     size = html_part_size((out / "message.eml").read_bytes())
     assert f"HTML part: {size} bytes encoded" in run.stdout
 

@@ -151,5 +151,7 @@ def test_default_grace_from_the_environment() -> None:
 
     assert default_grace({}) == 3600
     assert default_grace({"SOLIDARITY_MAILER_GRACE_SECONDS": "600"}) == 600
+    assert default_grace({}, configured=900) == 900  # [scheduler] grace_seconds
+    assert default_grace({"SOLIDARITY_MAILER_GRACE_SECONDS": "600"}, configured=900) == 600  # env wins
     with pytest.raises(MailerError, match="must be a whole number of seconds"):
         default_grace({"SOLIDARITY_MAILER_GRACE_SECONDS": "1h"})

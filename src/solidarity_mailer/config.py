@@ -72,8 +72,16 @@ class DeliverySettings:
 class WebSettings:
     """Where unsubscribe links point (``{public_base_url}/u/{token}``) and the optional mailto address."""
 
-    public_base_url: str = "http://localhost:8000"
+    public_base_url: str = "http://localhost:8080"  # `solidarity-mailer serve` default
     unsubscribe_mailto: str | None = None
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """Defaults for new schedules: the misfire grace period and the time zone when ``--tz`` is not given."""
+
+    grace_seconds: int = 3600
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,7 @@ class Settings:
     database_url: str = "sqlite:///solidarity-mailer.db"
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     web: WebSettings = field(default_factory=WebSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     dkim: DkimSettings | None = None
     source: Path | None = None
 
@@ -159,6 +168,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "transport", "outbox",
     ),
     "web": ("public_base_url", "unsubscribe_mailto"),
+    "scheduler": ("grace_seconds", "timezone"),
     "dkim": ("selector", "domain", "private_key_file"),
 }
 
@@ -280,6 +290,23 @@ def _web(r: _Reader) -> WebSettings:
     return WebSettings(url, mailto)
 
 
+def _scheduler(r: _Reader) -> SchedulerSettings:
+    t = r.table("scheduler", _SECTIONS["scheduler"])
+    grace = r.get("scheduler", t, "grace_seconds", int, SchedulerSettings.grace_seconds)
+    if grace < 0:
+        raise r.fail("scheduler", "grace_seconds", "must not be negative")
+    zone = r.get("scheduler", t, "timezone", str, None)
+    if zone is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise r.fail("scheduler", "timezone", f"{zone!r} is not an IANA time zone",
+                         hint='e.g. "Europe/Berlin" or "America/Lima"') from None
+    return SchedulerSettings(grace, zone)
+
+
 def _dkim(r: _Reader, base: Path) -> DkimSettings | None:
     t = r.table("dkim", _SECTIONS["dkim"])
     if not t:
@@ -321,6 +348,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         database_url=url,
         delivery=_delivery(r, base),
         web=_web(r),
+        scheduler=_scheduler(r),
         dkim=_dkim(r, base),
         source=file if file.exists() else None,
     )

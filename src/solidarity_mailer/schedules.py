@@ -58,11 +58,12 @@ class Schedule:
         return self.recurrence.describe()
 
 
-def default_grace(environ: Mapping[str, str] | None = None) -> int:
-    """The grace period for new schedules: ``SOLIDARITY_MAILER_GRACE_SECONDS``, else 3600 s."""
+def default_grace(environ: Mapping[str, str] | None = None, configured: int = DEFAULT_GRACE_SECONDS) -> int:
+    """The grace period for new schedules: ``SOLIDARITY_MAILER_GRACE_SECONDS``, else ``configured``
+    (``[scheduler] grace_seconds`` of the settings, 3600 s by default)."""
     raw = (os.environ if environ is None else environ).get(GRACE_ENV, "").strip()
     if not raw:
-        return DEFAULT_GRACE_SECONDS
+        return configured
     if not raw.isdigit():
         raise MailerError(f"{GRACE_ENV}={raw!r} must be a whole number of seconds")
     return int(raw)

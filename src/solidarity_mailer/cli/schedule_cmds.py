@@ -17,25 +17,29 @@ CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay
 @click.option("--cron", metavar="'M H DOM MON DOW'", help="Send on this 5-field crontab rule, in --tz.")
 @click.option("--every", metavar="INTERVAL",
               help="Send every INTERVAL (30m, 1h, 1d, 1w…), starting one interval from now.")
-@click.option("--tz", "tz", metavar="ZONE", help="IANA time zone, e.g. America/Lima (default: this machine's).")
+@click.option("--tz", "tz", metavar="ZONE",
+              help="IANA time zone, e.g. America/Lima (default: [scheduler] timezone, else this machine's).")
 @click.option("--list", "lists", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Send to this CSV list instead of the campaign's lists (repeatable).")
 @click.option("--grace", "grace", type=click.IntRange(min=0), default=None, metavar="SECONDS",
               help="A firing missed while the daemon was down still runs if at most this late "
-              "(default: $SOLIDARITY_MAILER_GRACE_SECONDS, else 3600).")
+              "(default: $SOLIDARITY_MAILER_GRACE_SECONDS, else [scheduler] grace_seconds, else 3600).")
 @CONFIG_OPTION
 def schedule_command(campaign: str, at: str | None, cron: str | None, every: str | None, tz: str | None,
                      lists: tuple[Path, ...], grace: int | None, config_path: Path | None) -> None:
     """Schedule CAMPAIGN (an id in campaigns/ or a campaign file) once, by cron or at an interval."""
     from ..clock import clock_from_env
+    from ..config import load_settings
     from ..overview import default_zone
     from ..preparation import find_campaign
     from ..schedules import add_schedule, default_grace
     from ._db import open_database
 
+    settings = load_settings(config_path).scheduler
     engine = open_database(config_path)
-    sched = add_schedule(engine, find_campaign(campaign), at=at, cron=cron, every=every, tz=tz or default_zone(),
-                         lists=list(lists), grace_seconds=default_grace() if grace is None else grace,
+    zone = tz or settings.timezone or default_zone()
+    sched = add_schedule(engine, find_campaign(campaign), at=at, cron=cron, every=every, tz=zone, lists=list(lists),
+                         grace_seconds=default_grace(configured=settings.grace_seconds) if grace is None else grace,
                          now=clock_from_env().now())
     assert sched.next_fire_at is not None
     from ..overview import _local
