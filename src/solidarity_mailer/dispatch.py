@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from . import ledger, runlease
 from .config import Settings
 from .ledger import Delivery
+from .ledgerwriter import LedgerWriter
 from .preparation import Prepared, prepare_run
 from .progress import Progress
 from .ratelimit import HOUR, RateLimiter
@@ -100,7 +101,8 @@ def deliver_run(
             ledger.requeue_uncertain(engine, run_id, now=now())
         ledger.set_run_state(engine, run_id, "running", now=now(), note="")
         summary.enqueued = ledger.enqueue(engine, run_id, prepared.audience(), now=now())
-        shared = Shared(engine, run_id, prepared.factory,
+        writer = LedgerWriter(engine, run_id).start()
+        shared = Shared(engine, run_id, writer, prepared.factory,
                         RetryPolicy(settings.delivery.max_attempts, settings.delivery.retry_base_seconds,
                                     settings.delivery.retry_max_seconds),
                         now, prepared.suppress, stop=stop)
@@ -111,7 +113,11 @@ def deliver_run(
         factory = transport_factory or _default_transport
         with Progress(progress, ledger.count_due(engine, run_id, now=now()), run.campaign_id) as bar:
             shared.on_result = bar.advance
-            outcome = _drive(shared, settings.delivery.concurrency, factory, settings, limiter, sleep, limit, holder)
+            try:
+                outcome = _drive(shared, settings.delivery.concurrency, factory, settings, limiter, sleep, limit,
+                                 holder)
+            finally:
+                writer.close()  # every outcome committed
         if shared.error is not None:
             raise shared.error
         summary.state, summary.note = _finish(shared, outcome, limit)
@@ -179,7 +185,8 @@ def _feed(
         runlease.renew(engine, run_id, holder, now=shared.now())
         batch = ledger.due_batch(engine, run_id, now=shared.now(), after=cursor, limit=BATCH)
         if not batch:
-            jobs.join()  # everything handed out is recorded: deferred rows may now be due
+            jobs.join()
+            shared.writer.flush()  # everything handed out is recorded: deferred rows may now be due
             if cursor:
                 cursor = ""
                 continue
@@ -194,6 +201,8 @@ def _feed(
                 return "limit"
             if i % STATE_EVERY == 0 and (why := halted()):
                 return why
+            if limiter.wait_time() > 0.2:
+                shared.writer.flush()  # commit queued outcomes before waiting
             if not limiter.acquire(stop.is_set):
                 break
             jobs.put(row)

@@ -4,10 +4,11 @@ A delivery moves ``pending → sending → sent | deferred | failed | uncertain`
 address was suppressed before it went out). ``sending`` is committed BEFORE the message is handed to the
 transport and ``sent`` after the server's 250, so after a crash the only ambiguous rows are those still
 ``sending``: :func:`recover_sending` turns them into ``uncertain``, and they are resent only on request
-(:func:`requeue_uncertain`). Every transition is a guarded ``UPDATE … WHERE state IN (…)``, so several
-processes sharing one (PostgreSQL) ledger can never both hand over the same row: the row a process
-managed to move to ``sending`` is its own. ``deliveries.fields`` holds JSON ``{"email", "ascii_email",
-"lang", "source", "extra"}``: enough to rebuild the :class:`Recipient`.
+(:func:`requeue_uncertain`). The per-message transitions live in ``ledgerwriter.py``: each is a guarded
+``UPDATE … WHERE state IN (…)``, so several processes sharing one (PostgreSQL) ledger can never both
+hand over the same row: the row a process managed to move to ``sending`` is its own.
+``deliveries.fields`` holds JSON ``{"email", "ascii_email", "lang", "source", "extra"}``: enough to
+rebuild the :class:`Recipient`.
 """
 
 from __future__ import annotations
@@ -20,16 +21,15 @@ from dataclasses import dataclass
 from enum import Enum
 from itertools import islice
 
-from sqlalchemy import Engine, and_, exists, func, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .campaign import Campaign
-from .db import campaigns, deliveries, runs, suppressions
+from .db import campaigns, deliveries, runs
 from .recipient import Recipient
 
 STATES = ("pending", "sending", "sent", "deferred", "failed", "uncertain", "skipped")
 RUN_STATES = ("pending", "running", "paused", "cancelled", "finished", "missed")
-_CLAIMABLE = ("pending", "deferred")
 
 
 def utcnow() -> dt.datetime:
@@ -87,7 +87,7 @@ class Delivery:
 
 
 class Claim(Enum):
-    """What :func:`mark_sending` achieved."""
+    """What claiming a row (``ledgerwriter``) achieved."""
 
     CLAIMED = "claimed"  # the row is ours, committed as ``sending``: hand the message over
     SUPPRESSED = "suppressed"  # the address is (now) suppressed: the row became ``skipped``
@@ -246,53 +246,6 @@ def next_retry_at(engine: Engine, run_id: int) -> dt.datetime | None:
         deliveries.c.run_id == run_id, deliveries.c.state == "deferred")
     with engine.connect() as conn:
         return aware(conn.execute(stmt).scalar_one())
-
-
-def _suppressed(address, list_id):  # type: ignore[no-untyped-def]
-    return exists().where(suppressions.c.address == address, suppressions.c.scope.in_(["*", list_id]))
-
-
-def mark_sending(engine: Engine, run_id: int, row: Delivery, *, message_id: str, now: dt.datetime) -> Claim:
-    """Claim ``row`` and commit it as ``sending`` unless its address is suppressed; call right before handing over."""
-    key = and_(deliveries.c.run_id == run_id, deliveries.c.address == row.address,
-               deliveries.c.state.in_(_CLAIMABLE))
-    with engine.begin() as conn:
-        claimed = conn.execute(
-            update(deliveries).where(key, ~_suppressed(deliveries.c.address, deliveries.c.list_id))
-            .values(state="sending", attempts=deliveries.c.attempts + 1, message_id=message_id, updated_at=now)
-        ).rowcount
-        if claimed:
-            return Claim.CLAIMED
-        skipped = conn.execute(
-            update(deliveries).where(key).values(state="skipped", last_reply="suppressed", updated_at=now)
-        ).rowcount
-    return Claim.SUPPRESSED if skipped else Claim.TAKEN
-
-
-def mark_done(
-    engine: Engine, run_id: int, address: str, state: str, *, reply: str, now: dt.datetime,
-    next_attempt_at: dt.datetime | None = None,
-) -> None:
-    """Record a hand-over's outcome: ``sent``, ``deferred`` (due at ``next_attempt_at``), ``failed``, ``uncertain``."""
-    if state not in ("sent", "deferred", "failed", "uncertain"):
-        raise ValueError(state)
-    values: dict[str, object] = {"state": state, "last_reply": reply[:2000], "updated_at": now,
-                                 "next_attempt_at": next_attempt_at}
-    if state == "sent":
-        values["sent_at"] = now
-    stmt = update(deliveries).where(deliveries.c.run_id == run_id, deliveries.c.address == address,
-                                    deliveries.c.state == "sending").values(**values)
-    with engine.begin() as conn:
-        conn.execute(stmt)
-
-
-def release(engine: Engine, run_id: int, address: str, *, reply: str, now: dt.datetime) -> None:
-    """Give a ``sending`` row back (nothing was handed over, e.g. the run paused); the attempt is not counted."""
-    stmt = (update(deliveries).where(deliveries.c.run_id == run_id, deliveries.c.address == address,
-                                     deliveries.c.state == "sending")
-            .values(state="pending", attempts=deliveries.c.attempts - 1, last_reply=reply[:2000], updated_at=now))
-    with engine.begin() as conn:
-        conn.execute(stmt)
 
 
 def counts(engine: Engine, run_id: int) -> dict[str, int]:

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from . import ledger
 from .errors import MailerError
 from .ledger import Claim, Delivery
+from .ledgerwriter import LedgerWriter
 from .retry import RetryPolicy
 from .transports.base import Outcome, Transport, TransportPaused, Verdict
 
@@ -37,6 +38,7 @@ class Shared:
 
     engine: Engine
     run_id: int
+    writer: LedgerWriter
     factory: Any  # message.MessageFactory: .build(recipient) -> PreparedMessage
     policy: RetryPolicy
     now: Callable[[], dt.datetime]
@@ -80,8 +82,7 @@ def record(shared: Shared, row: Delivery, attempts: int, outcome: Outcome) -> st
         retry_at = shared.policy.next_attempt(attempts, now)
         if retry_at is None:
             state, reply = "failed", f"gave up after {attempts} attempts: {reply}"
-    ledger.mark_done(shared.engine, shared.run_id, row.address, state, reply=reply, now=now,
-                     next_attempt_at=retry_at)
+    shared.writer.outcome(row.address, state, reply, now, retry_at)
     if outcome.suppress:
         shared.suppress(shared.engine, row.address, reply)
     return state
@@ -95,24 +96,23 @@ def deliver_one(shared: Shared, transport: Transport, row: Delivery) -> str:
     except MailerError as exc:  # this recipient cannot be written as a message: fail it alone
         msg, message_id = None, ""
         build_error = exc.line()
-    claim = ledger.mark_sending(shared.engine, shared.run_id, row, message_id=message_id, now=shared.now())
+    claim = shared.writer.claim(row.address, message_id, shared.now())  # committed before the hand-over
     if claim is Claim.SUPPRESSED:
         return "skipped"
     if claim is Claim.TAKEN:
         return "taken"
     if msg is None:
-        ledger.mark_done(shared.engine, shared.run_id, row.address, "failed", reply=build_error, now=shared.now())
+        shared.writer.outcome(row.address, "failed", build_error, shared.now())
         return "failed"
     try:
         outcomes = transport.send(msg.mail_from, [msg.rcpt], msg.data, smtputf8=msg.smtputf8)
     except TransportPaused as exc:
-        ledger.release(shared.engine, shared.run_id, row.address, reply=exc.reply, now=shared.now())
+        shared.writer.release(row.address, exc.reply, shared.now())
         shared.pause(exc)
         return "paused"
     except Exception as exc:  # a transport bug: whether the message left is unknown
         log.exception("transport error for %s", row.address)
-        ledger.mark_done(shared.engine, shared.run_id, row.address, "uncertain",
-                         reply=f"transport error: {exc!r}", now=shared.now())
+        shared.writer.outcome(row.address, "uncertain", f"transport error: {exc!r}", shared.now())
         return "uncertain"
     outcome = outcomes.get(msg.rcpt) or next(iter(outcomes.values()))
     return record(shared, row, row.attempts + 1, outcome)
