@@ -36,6 +36,7 @@ from .workers import Shared, Worker
 TransportFactory = Callable[[Settings], Transport]
 BATCH = 200  # rows read from the ledger at a time
 STATE_EVERY = 50  # look at runs.state (paused/cancelled elsewhere?) at least every so many messages
+CHUNK = 8  # rows handed to a sender at once when the rate limit does not hold them back (fewer wake-ups)
 
 
 @dataclass
@@ -150,7 +151,7 @@ def _drive(
     sleep: Callable[[float], None], limit: int | None, holder: str,
 ) -> str:
     """Run the workers and feed them; returns why feeding ended: done | limit | stopped | paused | cancelled."""
-    jobs: queue.Queue[Delivery | None] = queue.Queue(maxsize=concurrency * 4)
+    jobs: queue.Queue[list[Delivery] | None] = queue.Queue(maxsize=concurrency * 2)
     workers = [Worker(shared, factory(settings), jobs, f"sender-{i}") for i in range(concurrency)]
     for w in workers:
         w.start()
@@ -164,7 +165,7 @@ def _drive(
 
 
 def _feed(
-    shared: Shared, jobs: queue.Queue[Delivery | None], limiter: RateLimiter, sleep: Callable[[float], None],
+    shared: Shared, jobs: queue.Queue[list[Delivery] | None], limiter: RateLimiter, sleep: Callable[[float], None],
     limit: int | None, holder: str,
 ) -> str:
     engine, run_id, stop = shared.engine, shared.run_id, shared.stop
@@ -195,16 +196,29 @@ def _feed(
                 return "done"
             sleep(max((retry_at - shared.now()).total_seconds(), 0.01))
             continue
+        chunk: list[Delivery] = []
         for i, row in enumerate(batch, 1):
             if limit is not None and fed >= limit:
-                jobs.join()
-                return "limit"
+                break
             if i % STATE_EVERY == 0 and (why := halted()):
+                jobs.put(chunk)  # hand over what was taken: once stopped, the senders leave it pending
                 return why
-            if limiter.wait_time() > 0.2:
-                shared.writer.flush()  # commit queued outcomes before waiting
+            wait = limiter.wait_time()
+            if wait > 0.0 and chunk:
+                jobs.put(chunk)  # do not hold rows back while the rate limit makes us wait
+                chunk = []
+            if wait > 0.2:
+                shared.writer.flush()  # commit queued outcomes before a long wait
             if not limiter.acquire(stop.is_set):
                 break
-            jobs.put(row)
+            chunk.append(row)
             fed += 1
+            if len(chunk) >= CHUNK:
+                jobs.put(chunk)
+                chunk = []
+        if chunk:
+            jobs.put(chunk)
+        if limit is not None and fed >= limit:
+            jobs.join()
+            return "limit"
         cursor = batch[-1].address

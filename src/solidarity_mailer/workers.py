@@ -119,21 +119,23 @@ def deliver_one(shared: Shared, transport: Transport, row: Delivery) -> str:
 
 
 class Worker(threading.Thread):
-    """Takes rows from ``jobs`` until it gets ``None``; after ``shared.stop`` it only drains the queue."""
+    """Takes lists of rows from ``jobs`` until it gets ``None``; after ``shared.stop`` it only drains the queue."""
 
-    def __init__(self, shared: Shared, transport: Transport, jobs: queue.Queue[Delivery | None], name: str) -> None:
+    def __init__(self, shared: Shared, transport: Transport, jobs: queue.Queue[list[Delivery] | None],
+                 name: str) -> None:
         super().__init__(name=name, daemon=True)
         self.shared, self.transport, self.jobs = shared, transport, jobs
 
     def run(self) -> None:
         try:
             while True:
-                row = self.jobs.get()
+                rows = self.jobs.get()
                 try:
-                    if row is None:
+                    if rows is None:
                         return
-                    if not self.shared.stop.is_set():
-                        self.shared.count(deliver_one(self.shared, self.transport, row))
+                    for row in rows:
+                        if not self.shared.stop.is_set():
+                            self.shared.count(deliver_one(self.shared, self.transport, row))
                 except BaseException as exc:  # keep draining so the feeder never blocks; re-raised by it
                     with self.shared.lock:
                         self.shared.error = self.shared.error or exc
