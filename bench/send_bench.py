@@ -1,0 +1,208 @@
+"""Sending speed and memory, measured against Postfix's ``smtp-sink`` (a fast SMTP sink), in one run.
+
+1. ``solidarity-mailer``'s whole path: ``deliver_run`` for 10,000 recipients of the seed campaign
+   (render once, enqueue in the SQLite ledger, personalise text+html per recipient, commit
+   ``sending``/``sent`` per message, N connections).
+2. The baseline: a plain ``smtplib`` loop over the same 10,000 messages PREBUILT in memory, with the
+   same number of connections (threads), no ledger.
+3. Peak RSS of ``deliver_run`` for 100,000 recipients, in a subprocess (``resource.getrusage``).
+
+Prints msgs/s for both and the ratio (target >= 0.75), and the peak RSS (target < 100 MB).
+Installs Debian's ``postfix`` package for ``/usr/sbin/smtp-sink`` if missing (never starts postfix).
+
+    python bench/send_bench.py [--messages 10000] [--connections 4] [--rss-recipients 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SINK = "/usr/sbin/smtp-sink"
+
+
+def ensure_smtp_sink() -> str:
+    """The path of smtp-sink, installing Debian's postfix package for it when missing."""
+    if Path(SINK).exists():
+        return SINK
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["debconf-set-selections"], input=b"postfix postfix/main_mailer_type select No configuration\n",
+                   check=False, env=env)
+    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "postfix"], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    return SINK
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_sink(port: int) -> subprocess.Popen[bytes]:
+    """smtp-sink on 127.0.0.1:port (backlog 1000); as root it must drop privileges (-u nobody)."""
+    args = [ensure_smtp_sink()]
+    if os.geteuid() == 0:
+        args += ["-u", "nobody"]
+    proc = subprocess.Popen([*args, f"127.0.0.1:{port}", "1000"], stdout=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("smtp-sink did not start")
+
+
+def make_project(root: Path, port: int, n: int, connections: int) -> tuple[Path, Path]:
+    from tests.sendkit import addresses, write_project
+
+    campaign, config = write_project(root, port, addresses(n), concurrency=connections, max_attempts=3)
+    return campaign, config
+
+
+def run_ours(root: Path, port: int, n: int, connections: int) -> tuple[float, dict[str, int]]:
+    """deliver_run end to end (render, enqueue, send with the ledger); returns (seconds, ledger counts)."""
+    from tests.sendkit import settings_for
+
+    from solidarity_mailer import ledger
+    from solidarity_mailer.db import connect
+    from solidarity_mailer.dispatch import deliver_run
+    from solidarity_mailer.preparation import find_campaign
+
+    campaign_path, config = make_project(root, port, n, connections)
+    settings = settings_for(config)
+    engine = connect(settings.database_url)
+    campaign = find_campaign(str(campaign_path))
+    ledger.ensure_campaign(engine, campaign)
+    run_id = ledger.open_run(engine, campaign.id, ledger.manual_fire_key(campaign.id), now=ledger.utcnow())
+    started = time.perf_counter()
+    summary = deliver_run(engine, run_id, settings)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return seconds, summary.counts
+
+
+def prebuilt(root: Path, port: int, n: int) -> list[tuple[str, str, bytes]]:
+    """The same campaign's n messages, built beforehand (not timed)."""
+    from tests.sendkit import settings_for
+
+    from solidarity_mailer.preparation import find_campaign, make_factory, render_once
+    from solidarity_mailer.recipients import ListReader
+
+    campaign_path, config = make_project(root, port, n, 1)
+    campaign = find_campaign(str(campaign_path))
+    factory = make_factory(campaign, render_once(campaign), settings_for(config), 1)
+    out = []
+    for r in ListReader(campaign.lists[0]):
+        m = factory.build(r)  # type: ignore[arg-type]
+        out.append((m.mail_from, m.rcpt, m.data))
+    return out
+
+
+def run_smtplib(port: int, messages: list[tuple[str, str, bytes]], connections: int, *,
+                transport: bool = False) -> float:
+    """A plain smtplib loop over prebuilt messages, one thread and connection each; returns seconds.
+
+    ``transport=True`` runs the same loop through our ``SmtpTransport`` instead (no ledger, no build).
+    """
+    from solidarity_mailer.transports.smtp import SmtpTransport
+
+    shares = [messages[i::connections] for i in range(connections)]
+
+    def loop(share: list[tuple[str, str, bytes]]) -> None:
+        if transport:
+            t = SmtpTransport("127.0.0.1", port)
+            for mail_from, rcpt, data in share:
+                t.send(mail_from, [rcpt], data)
+            t.close()
+            return
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            for mail_from, rcpt, data in share:
+                smtp.sendmail(mail_from, [rcpt], data)
+
+    threads = [threading.Thread(target=loop, args=(s,)) for s in shares]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
+
+
+def child_rss(root: str, port: int, n: int, connections: int) -> None:
+    """In a subprocess: deliver n recipients, print the peak RSS in MB.
+
+    The peak is this process's own high-water mark (``VmHWM``); ``getrusage``'s ``ru_maxrss`` would
+    include the parent's size at fork time, which Linux keeps across ``exec``.
+    """
+    seconds, counts = run_ours(Path(root), port, n, connections)
+    status = Path("/proc/self/status").read_text()
+    peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+    print(f"{peak_kb / 1024:.1f} {seconds:.2f} {counts['sent']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--rss-recipients", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best of each is kept")
+    parser.add_argument("--child-rss", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.environ.setdefault("SOLIDARITY_MAILER_SECRET", "bench-secret-0123456789abcdef")
+    if args.child_rss:
+        child_rss(args.child_rss[0], int(args.child_rss[1]), args.rss_recipients, args.connections)
+        return
+    port = free_port()
+    sink = start_sink(port)
+    tmp = Path(tempfile.mkdtemp(prefix="send-bench-"))
+    try:
+        n, c = args.messages, args.connections
+        messages = prebuilt(tmp / "prebuilt", port, n)
+        size = sum(len(m[2]) for m in messages) / n
+        ours, base, bare = [], [], []
+        for i in range(args.rounds):
+            base.append(run_smtplib(port, messages, c))
+            bare.append(run_smtplib(port, messages, c, transport=True))
+            seconds, counts = run_ours(tmp / f"ours-{i}", port, n, c)
+            if counts["sent"] != n:
+                raise SystemExit(f"solidarity-mailer sent {counts['sent']} of {n}: {counts}")
+            ours.append(seconds)
+        del messages  # the child's memory is measured on its own, but keep the machine's free
+        ours_rate, base_rate, bare_rate = n / min(ours), n / min(base), n / min(bare)
+        print(f"{n} messages of {size / 1024:.1f} KB (text+html), {c} connections, smtp-sink on 127.0.0.1:{port}")
+        print(f"  smtplib loop, prebuilt messages:  {base_rate:8.0f} msgs/s  (best of {args.rounds})")
+        print(f"  SmtpTransport loop, prebuilt:     {bare_rate:8.0f} msgs/s  (our transport alone: no build, no "
+              "ledger)")
+        print(f"  solidarity-mailer deliver_run:    {ours_rate:8.0f} msgs/s  (render + enqueue + ledger; best of"
+              f" {args.rounds})")
+        print(f"  ratio: {ours_rate / base_rate:.2f} (target >= 0.75)")
+        rss_dir = tmp / "rss"
+        rss_dir.mkdir()
+        out = subprocess.run([sys.executable, __file__, "--child-rss", str(rss_dir), str(port),
+                              "--rss-recipients", str(args.rss_recipients), "--connections", str(c)],
+                             capture_output=True, text=True, check=True).stdout.split()
+        peak, seconds, sent = float(out[0]), float(out[1]), int(out[2])
+        print(f"  peak RSS for {args.rss_recipients} recipients: {peak:.1f} MB (target < 100 MB); "
+              f"sent {sent} in {seconds:.0f}s ({sent / seconds:.0f} msgs/s)")
+    finally:
+        sink.terminate()
+        sink.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
