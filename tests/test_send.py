@@ -256,3 +256,71 @@ def test_run_paused_by_another_process_stops_within_a_batch(tmp_path: Path, serv
     handler.on_data = None
     assert send(campaign, config) == 0
     assert Counter(handler.recipients()) == Counter(emails)
+
+
+class FakeClock:
+    """``now``/``sleep`` for deliver_run: time moves only when the dispatcher sleeps."""
+
+    def __init__(self) -> None:
+        self.t = ledger.utcnow()
+        self.slept: list[float] = []
+
+    def now(self):  # type: ignore[no-untyped-def]
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        import datetime as dt
+
+        self.slept.append(seconds)
+        self.t += dt.timedelta(seconds=seconds)
+
+
+def test_hourly_limit_survives_a_restart_and_waits_in_slices(tmp_path: Path) -> None:
+    from solidarity_mailer.dispatch import WAIT_SLICE, deliver_run
+    from solidarity_mailer.preparation import find_campaign
+    from solidarity_mailer.transports.memory import MemoryTransport
+
+    from .sendkit import settings_for
+
+    emails = addresses(6)
+    campaign_path, config = write_project(tmp_path, 2525, emails, concurrency=1)
+    config.write_text(config.read_text().replace("per_second = 0", "per_second = 0\nper_hour = 4"))
+    settings = settings_for(config)
+    engine = connect(settings.database_url)
+    campaign = find_campaign(str(campaign_path))
+    ledger.ensure_campaign(engine, campaign)
+    clock, memory = FakeClock(), MemoryTransport()
+    run_id = ledger.open_run(engine, "test", "manual:test", now=clock.now())
+    first = deliver_run(engine, run_id, settings, transport_factory=lambda s: memory, now=clock.now,
+                        sleep=clock.sleep, limit=3)
+    assert (first.state, first.this_call["sent"], clock.slept) == ("pending", 3, [])
+    second = deliver_run(engine, run_id, settings, transport_factory=lambda s: memory, now=clock.now,
+                         sleep=clock.sleep)  # a new process: the hour's 3 messages come from the ledger
+    assert second.state == "finished" and second.counts["sent"] == 6
+    assert sorted(memory.recipients()) == emails
+    assert 3599 <= sum(clock.slept) <= 3602  # the 5th message waited for the first to leave the hour
+    assert max(clock.slept) <= WAIT_SLICE
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path, server, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    controller, _ = server
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    campaign, config = write_project(tmp_path, controller.port, addresses(5))
+    assert send(campaign, config) == 0
+    assert "5/5" in terminal.getvalue()
+
+
+def test_invalid_rows_are_reported_not_silently_dropped(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = server
+    campaign, config = write_project(tmp_path, controller.port, [*addresses(3), "not-an-address"])
+    assert send(campaign, config) == 0
+    err = capsys.readouterr().err
+    assert "skipped invalid row:" in err and "list.csv:5" in err and "3 valid, 1 invalid" in err
+    assert sorted(handler.recipients()) == addresses(3)

@@ -14,6 +14,7 @@ or ``pending`` (stopped early by ``limit`` or ``stop``: call again to continue).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import queue
 import threading
 import time
@@ -37,6 +38,7 @@ TransportFactory = Callable[[Settings], Transport]
 BATCH = 200  # rows read from the ledger at a time
 STATE_EVERY = 50  # look at runs.state (paused/cancelled elsewhere?) at least every so many messages
 CHUNK = 8  # rows handed to a sender at once when the rate limit does not hold them back (fewer wake-ups)
+WAIT_SLICE = 20.0  # long waits (retry backoff, hourly limit) are cut in slices: renew the lease, watch runs.state
 
 
 @dataclass
@@ -52,6 +54,8 @@ class RunSummary:
     this_call: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    audience: str = ""  # "N valid, M invalid, D duplicates, S suppressed" for the lists read this time
+    row_errors: list[str] = field(default_factory=list)  # invalid rows (file:line: what), at most 50
 
     @property
     def paused(self) -> bool:
@@ -102,6 +106,9 @@ def deliver_run(
             ledger.requeue_uncertain(engine, run_id, now=now())
         ledger.set_run_state(engine, run_id, "running", now=now(), note="")
         summary.enqueued = ledger.enqueue(engine, run_id, prepared.audience(), now=now())
+        if prepared.stats is not None:
+            summary.audience = prepared.stats.summary()
+            summary.row_errors = [str(e) for e in prepared.stats.errors[:50]]
         writer = LedgerWriter(engine, run_id).start()
         shared = Shared(engine, run_id, writer, prepared.factory,
                         RetryPolicy(settings.delivery.max_attempts, settings.delivery.retry_base_seconds,
@@ -180,6 +187,17 @@ def _feed(
             return state
         return None
 
+    def wait(seconds: float) -> str | None:
+        """Sleep in slices, renewing the lease and watching runs.state; why it was halted, if it was."""
+        shared.writer.flush()  # commit queued outcomes before waiting
+        slices = max(1, math.ceil(seconds / WAIT_SLICE))
+        for _ in range(slices):
+            sleep(seconds / slices)
+            runlease.renew(engine, run_id, holder, now=shared.now())
+            if why := halted():
+                return why
+        return None
+
     while True:
         if why := halted():
             return why
@@ -194,7 +212,8 @@ def _feed(
             retry_at = ledger.next_retry_at(engine, run_id)
             if retry_at is None:
                 return "done"
-            sleep(max((retry_at - shared.now()).total_seconds(), 0.01))
+            if why := wait(max((retry_at - shared.now()).total_seconds(), 0.01)):
+                return why
             continue
         chunk: list[Delivery] = []
         for i, row in enumerate(batch, 1):
@@ -203,12 +222,12 @@ def _feed(
             if i % STATE_EVERY == 0 and (why := halted()):
                 jobs.put(chunk)  # hand over what was taken: once stopped, the senders leave it pending
                 return why
-            wait = limiter.wait_time()
-            if wait > 0.0 and chunk:
+            waiting = limiter.wait_time()
+            if waiting > 0.0 and chunk:
                 jobs.put(chunk)  # do not hold rows back while the rate limit makes us wait
                 chunk = []
-            if wait > 0.2:
-                shared.writer.flush()  # commit queued outcomes before a long wait
+            if waiting > 0.5 and (why := wait(waiting)):
+                return why
             if not limiter.acquire(stop.is_set):
                 break
             chunk.append(row)

@@ -63,6 +63,10 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
                               resend_uncertain=resend_uncertain)
     finally:
         signal.signal(signal.SIGINT, previous)
+    for error in summary.row_errors:
+        click.echo(f"skipped invalid row: {error}", err=True)
+    if summary.audience:
+        click.echo(f"lists: {summary.audience}", err=True)
     if summary.recovered_uncertain:
         click.echo(f"{summary.recovered_uncertain} message(s) were interrupted mid-delivery last time and are "
                    "uncertain; see `status`, resend them with --resend-uncertain", err=True)
