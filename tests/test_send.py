@@ -324,3 +324,18 @@ def test_invalid_rows_are_reported_not_silently_dropped(tmp_path: Path, server, 
     err = capsys.readouterr().err
     assert "skipped invalid row:" in err and "list.csv:5" in err and "3 valid, 1 invalid" in err
     assert sorted(handler.recipients()) == addresses(3)
+
+
+def test_header_injection_in_a_list_never_reaches_the_server(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = server
+    campaign, config = write_project(tmp_path, controller.port, addresses(2))
+    with (tmp_path / "recipients" / "list.csv").open("a", encoding="utf-8", newline="") as fh:
+        fh.write('r0002@example.org,"Eve\r\nBcc: victim@example.net"\r\n')
+        fh.write('"r0003@example.org\r\nBcc: victim@example.net",Mallory\r\n')
+    assert send(campaign, config) == 0
+    err = capsys.readouterr().err
+    assert "lists: 2 valid," in err and "list.csv:4: name" in err  # reported with file:line, not sent
+    assert sorted(handler.recipients()) == addresses(2)
+    for received in handler.received:
+        assert b"victim" not in received.data
+        assert received.message["Bcc"] is None
