@@ -18,6 +18,12 @@ from .base import Outcome, TransportPaused, Verdict
 
 _STATUS_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b")
 _BARE_EOL = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+
+
+def _has_bare_eol(data: bytes) -> bool:
+    """True when ``data`` has a CR or LF outside a CRLF pair (three C-speed counts, no regex scan)."""
+    crlf = data.count(b"\r\n")
+    return data.count(b"\r") != crlf or data.count(b"\n") != crlf
 _SECURITIES = ("none", "starttls", "tls")
 
 
@@ -230,7 +236,7 @@ class SmtpTransport:
             code, reply = conn.getreply()
             if code != 354:
                 return {**outcomes, **self._end(accepted, classify(code, reply), code)}
-            if _BARE_EOL.search(data):  # a bare CR or LF is a protocol violation (and an SMTP smuggling vector)
+            if _has_bare_eol(data):  # a bare CR or LF is a protocol violation (and an SMTP smuggling vector)
                 data = _BARE_EOL.sub(b"\r\n", data)
             body = smtplib._quote_periods(data)  # type: ignore[attr-defined]
             if not body.endswith(b"\r\n"):
