@@ -19,6 +19,7 @@ from solidarity_mailer.dispatch import STATE_EVERY
 from .sendkit import SECRET, SlowHandler, addresses, write_project
 from .smtpserver import Credentials, RecordingHandler, drop_connection, smtp_server
 
+PAUSED, FAILURES = 3, 4  # `send` exit statuses: the run is paused; it ended with failed recipients
 ENV = ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "DATABASE")
 
 
@@ -83,7 +84,7 @@ def test_451_retried_until_delivered_550_failed_once_5_1_1_suppressed(tmp_path: 
     handler.rcpt_replies[emails[2]] = ["550 5.1.1 no such user", "550 5.1.1 no such user"]
     handler.rcpt_replies[emails[4]] = ["554 5.2.1 mailbox disabled", "554 5.2.1 mailbox disabled"]
     campaign, config = write_project(tmp_path, controller.port, emails)
-    assert send(campaign, config) == 0
+    assert send(campaign, config) == FAILURES
     assert sorted(handler.recipients()) == sorted(set(emails) - {emails[2], emails[4]})
     assert handler.rcpt_replies[emails[3]] == []  # asked twice, delivered the third time
     assert len(handler.rcpt_replies[emails[2]]) == 1  # 5xx: asked once, never retried
@@ -108,7 +109,7 @@ def test_4xx_for_ever_gives_up_after_max_attempts(tmp_path: Path, server) -> Non
     emails = addresses(3)
     handler.rcpt_replies[emails[1]] = ["452 4.2.2 mailbox full"] * 10
     campaign, config = write_project(tmp_path, controller.port, emails, max_attempts=3)
-    assert send(campaign, config) == 0
+    assert send(campaign, config) == FAILURES
     assert len(handler.rcpt_replies[emails[1]]) == 7
     assert states(tmp_path)[emails[1]] == "failed"
 
@@ -195,7 +196,15 @@ def test_limit_stops_and_the_next_send_continues(tmp_path: Path, server) -> None
 def test_policy_refusal_pauses_the_run_and_a_later_send_finishes(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
     controller, handler = server
     emails = addresses(8)
-    handler.rcpt_replies[emails[4]] = ["550 5.7.1 client host blocked by policy"]
+    refused: list[str] = []
+
+    def refuse_r4_once(server, session, envelope):  # type: ignore[no-untyped-def]
+        if envelope.rcpt_tos == [emails[4]] and not refused:
+            refused.append(emails[4])
+            return "554 5.7.1 client host blocked by policy"  # the message refused, not the recipient: pause
+        return None
+
+    handler.on_data = refuse_r4_once
     campaign, config = write_project(tmp_path, controller.port, emails, concurrency=1)
     assert send(campaign, config) == 3  # paused: non-zero
     out = capsys.readouterr().out
@@ -206,6 +215,21 @@ def test_policy_refusal_pauses_the_run_and_a_later_send_finishes(tmp_path: Path,
     assert run["state"] == "paused" and "5.7.1" in run["note"]
     assert send(campaign, config) == 0
     assert Counter(handler.recipients()) == Counter(emails)
+
+
+def test_policy_refusal_of_one_recipient_fails_or_defers_it_alone(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = server
+    emails = addresses(8)
+    handler.rcpt_replies[emails[4]] = ["550 5.7.1 Recipient address rejected"] * 3
+    handler.rcpt_replies[emails[5]] = ["451 4.7.1 greylisted, try again later"]
+    campaign, config = write_project(tmp_path, controller.port, emails, concurrency=1)
+    assert send(campaign, config) == FAILURES  # finished, but with a failure: non-zero
+    assert "finished" in capsys.readouterr().out
+    assert sorted(handler.recipients()) == sorted(set(emails) - {emails[4]})  # 4.7.1 retried and delivered
+    assert len(handler.rcpt_replies[emails[4]]) == 2  # 5.7.1 at RCPT: asked once, failed, never retried
+    assert states(tmp_path)[emails[4]] == "failed"
+    assert send(campaign, config) == FAILURES  # the run is not stuck on it: nothing left, nothing re-sent
+    assert len(handler.rcpt_replies[emails[4]]) == 2 and len(handler.received) == 7
 
 
 def test_authentication_failure_pauses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]

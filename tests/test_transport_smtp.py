@@ -122,6 +122,7 @@ def test_drop_before_final_dot_is_deferred(smtpd) -> None:  # type: ignore[no-un
     result = t.send("s@example.org", ["a@example.org", "b@example.org"], MSG)
     assert {o.verdict for o in result.values()} == {Verdict.DEFER}
     assert "connection lost" in result["a@example.org"].reply
+    assert not result["a@example.org"].connection  # dropped at RCPT: counted against the recipients
     assert handler.received == []
     assert t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"].verdict is Verdict.SENT
     t.close()
@@ -144,11 +145,38 @@ def test_unreachable_server_defers() -> None:
     result = t.send("s@example.org", ["a@example.org"], MSG)
     assert result["a@example.org"].verdict is Verdict.DEFER
     assert "connection failed" in result["a@example.org"].reply
+    assert result["a@example.org"].connection  # the relay's trouble: the dispatcher does not count it
 
 
-def test_policy_refusal_pauses_and_leaves_the_connection_usable(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
+def test_drop_before_rcpt_is_a_connection_failure_drop_at_rcpt_is_not(smtpd) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = smtpd
+    accept = handler.handle_RCPT
+
+    async def vanish_on_b(server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+        if address.startswith("b@"):
+            server.transport.abort()
+        return await accept(server, session, envelope, address, options)
+
+    handler.handle_RCPT = vanish_on_b  # type: ignore[method-assign]
+    t = SmtpTransport(controller.hostname, controller.port, timeout=5)
+    assert not t.send("s@example.org", ["b@example.org"], MSG)["b@example.org"].connection
+    t.close()
+
+
+def test_policy_refusal_of_one_recipient_fails_or_defers_only_that_recipient(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
     _, handler = smtpd
-    handler.rcpt_replies["b@example.org"] = ["550 5.7.1 relaying denied"]
+    handler.rcpt_replies["b@example.org"] = ["550 5.7.1 Recipient address rejected"]
+    handler.rcpt_replies["c@example.org"] = ["451 4.7.1 greylisted, try again later"]
+    result = transport.send("s@example.org", ["a@example.org", "b@example.org", "c@example.org"], MSG)
+    assert {r: o.verdict for r, o in result.items()} == {
+        "a@example.org": Verdict.SENT, "b@example.org": Verdict.FAIL, "c@example.org": Verdict.DEFER}
+    assert result["b@example.org"].status == "5.7.1" and not result["c@example.org"].connection
+    assert handler.recipients() == ["a@example.org"]
+
+
+def test_policy_refusal_of_the_message_pauses_and_leaves_the_connection_usable(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
+    _, handler = smtpd
+    handler.data_replies.append("554 5.7.1 message refused by policy")
     with pytest.raises(TransportPaused) as info:
         transport.send("s@example.org", ["a@example.org", "b@example.org"], MSG)
     assert info.value.status == "5.7.1"
@@ -248,6 +276,17 @@ def test_classify(code: int, reply: str, verdict: Verdict) -> None:
 def test_classify_pauses(code: int, reply: str) -> None:
     with pytest.raises(TransportPaused):
         classify(code, reply)
+
+
+@pytest.mark.parametrize(("code", "reply", "verdict"), [(550, "5.7.1 Recipient address rejected", Verdict.FAIL),
+                                                       (451, "4.7.1 greylisted", Verdict.DEFER)])
+def test_classify_policy_reply_to_one_recipient(code: int, reply: str, verdict: Verdict) -> None:
+    assert classify(code, reply, recipient=True).verdict is verdict
+
+
+def test_classify_auth_required_at_rcpt_still_pauses() -> None:
+    with pytest.raises(TransportPaused):
+        classify(530, "5.7.0 authentication required", recipient=True)
 
 
 def test_factory_checks_the_password(tmp_path: Path) -> None:

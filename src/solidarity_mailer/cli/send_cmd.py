@@ -10,6 +10,9 @@ import click
 
 from ..config import load_settings
 
+EXIT_PAUSED = 3  # the run is paused (server policy, authentication, relay unreachable too long, another command)
+EXIT_FAILURES = 4  # the run ended with failed recipients (`status` lists them; --retry-failed requeues them)
+
 
 @click.command("send")
 @click.argument("campaign")
@@ -73,7 +76,7 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
     click.echo(summary.line())
     for problem in ledger.problems(engine, run_id)[:20]:
         click.echo(f"  {problem.state}: {problem.address}: {problem.last_reply}")
-    ctx.exit(3 if summary.paused else 0)
+    ctx.exit(EXIT_PAUSED if summary.paused else EXIT_FAILURES if summary.counts.get("failed") else 0)
 
 
 def _counts(counts: dict[str, int] | None) -> str:

@@ -2,8 +2,10 @@
 
 Transports never raise for an SMTP reply: they classify every recipient of the transaction into an
 :class:`Outcome` (RFC 5321 / RFC 3463), so a partial refusal can never be lost. They raise
-:class:`TransportPaused` only when the problem is ours (authentication, 4.7.x/5.7.x policy), so the
-dispatcher pauses the run instead of burning through the list.
+:class:`TransportPaused` only when the problem is ours (authentication, a 4.7.x/5.7.x policy reply to the
+session or the message rather than to one recipient), so the dispatcher pauses the run instead of burning
+through the list. A deferral marked ``connection`` (cannot connect, TLS/greeting failure, dropped before any
+RCPT) is the relay's trouble, not the recipient's: the dispatcher backs off the whole run without counting it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Outcome:
     code: int = 0
     status: str = ""  # enhanced status code such as "5.1.1", "" when the server gave none
     reply: str = ""
+    connection: bool = False  # DEFER because the server could not be reached or used (not this recipient's doing)
 
     @property
     def suppress(self) -> bool:
@@ -39,7 +42,7 @@ class Outcome:
 
 
 class TransportPaused(Exception):
-    """The server refuses us, not the recipient (auth failure, 4.7.x/5.7.x): pause the whole run."""
+    """The server refuses us, not the recipient (auth failure, a session/message 4.7.x/5.7.x): pause the run."""
 
     def __init__(self, reply: str, code: int = 0, status: str = "") -> None:
         super().__init__(reply)

@@ -37,11 +37,13 @@ def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
 
 
-def classify(code: int, reply: bytes | str) -> Outcome:
+def classify(code: int, reply: bytes | str, *, recipient: bool = False) -> Outcome:
     """The outcome of an SMTP reply; raises :class:`TransportPaused` when the problem is ours.
 
-    2xx sent; 421 deferred (the server closes, reconnect and retry); 530/535 and any 4.7.x/5.7.x
-    (authentication, policy, reputation) pause the run; other 4xx deferred; other 5xx failed.
+    2xx sent; 421 deferred (the server closes, reconnect and retry); 530/534/535/538 (authentication)
+    pause the run; a 4.7.x/5.7.x (policy, reputation) pauses it too, except in reply to one RCPT
+    (``recipient``): there it concerns that recipient alone ("550 5.7.1 Recipient address rejected"
+    fails it, greylisting's "451 4.7.1" defers it); other 4xx deferred; other 5xx failed.
     """
     text = _text(reply).strip()
     status = enhanced_status(text)
@@ -49,7 +51,7 @@ def classify(code: int, reply: bytes | str) -> Outcome:
         return Outcome(Verdict.SENT, code, status, text)
     if code == 421:
         return Outcome(Verdict.DEFER, code, status, text)
-    if code in (530, 534, 535, 538) or status.startswith(("4.7.", "5.7.")):
+    if code in (530, 534, 535, 538) or (not recipient and status.startswith(("4.7.", "5.7."))):
         raise TransportPaused(f"{code} {text}", code, status)
     if 400 <= code < 500:
         return Outcome(Verdict.DEFER, code, status, text)
@@ -202,7 +204,7 @@ class SmtpTransport:
             self.open()
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
-            return _all(rcpts, Outcome(Verdict.DEFER, 0, "", f"connection failed: {exc}"))
+            return _all(rcpts, Outcome(Verdict.DEFER, 0, "", f"connection failed: {exc}", connection=True))
         conn = self._conn
         assert conn is not None
         if smtputf8 and not conn.has_extn("smtputf8"):
@@ -220,13 +222,17 @@ class SmtpTransport:
             self._dirty = True
             code, reply = conn.mail(mail_from, options)
             if code != 250:
-                return self._end(rcpts, classify(code, reply), code)
+                outcome = classify(code, reply)
+                if code == 421:  # the server is closing before any recipient: its trouble, not theirs
+                    outcome = Outcome(Verdict.DEFER, code, outcome.status, outcome.reply, connection=True)
+                return self._end(rcpts, outcome, code)
+            stage = "rcpt"
             for rcpt in rcpts:
                 code, reply = conn.rcpt(rcpt)
                 if code in (250, 251):
                     accepted.append(rcpt)
                     continue
-                outcome = classify(code, reply)
+                outcome = classify(code, reply, recipient=True)
                 outcomes[rcpt] = outcome
                 if code == 421:
                     return {**outcomes, **self._end([r for r in rcpts if r not in outcomes], outcome, code)}
@@ -255,7 +261,8 @@ class SmtpTransport:
             if may_retry and not accepted and not outcomes:
                 return None
             pending = [r for r in rcpts if r not in outcomes]
-            return {**outcomes, **_all(pending, Outcome(Verdict.DEFER, 0, "", f"connection lost: {exc}"))}
+            lost = Outcome(Verdict.DEFER, 0, "", f"connection lost: {exc}", connection=stage == "before")
+            return {**outcomes, **_all(pending, lost)}
         self._dirty = False
         if code == 421:
             self._drop()
