@@ -32,23 +32,23 @@ TRICKY = [
 def test_personalise_equals_full_render_byte_for_byte(values: dict[str, str]) -> None:
     resolution = make_resolution()
     rendition = render_campaign(None, resolution)
-    assert rendition.fields_used() == set(PERSONAL_FIELDS)
+    assert all(placeholder(f) in rendition.html for f in ("name", "email", "unsubscribe_url"))
     html, text = rendition.personalise(values)
     full_html, full_text = render_full(None, resolution, values)
     assert html.encode("utf-8") == full_html.encode("utf-8")
     assert text.encode("utf-8") == full_text.encode("utf-8")
 
 
-def test_full_render_differs_when_a_template_filters_a_personal_field(tmp_path: Path, repo: Path) -> None:
-    """The equality test can fail: a filter on recipient.name breaks the placeholder and is caught."""
+def test_a_filter_on_a_personal_field_is_refused_not_sent_wrong(tmp_path: Path, repo: Path) -> None:
+    """A filter on recipient.name would give every recipient the token's rendering: refused, with file:line."""
     templates = tmp_path / "templates"
     shutil.copytree(repo / "templates", templates)
     page = templates / "resolution.html.j2"
     page.write_text(page.read_text(encoding="utf-8").replace("{{ recipient.name }}", "{{ recipient.name|title }}"),
                     encoding="utf-8")
-    values = personal_values("ada lovelace", "a@b.c", "https://e.org/u")
-    rendition = render_campaign(None, make_resolution(), templates_dir=templates)
-    assert rendition.personalise(values)[0] != render_full(None, make_resolution(), values, templates_dir=templates)[0]
+    with pytest.raises(MailerError) as err:
+        render_campaign(None, make_resolution(), templates_dir=templates)
+    assert err.value.where == f"{page}:6"
 
 
 def test_markup_in_content_is_escaped_not_injected() -> None:

@@ -37,7 +37,7 @@ from .errors import MailerError
 from .headers import ascii_address, check_header, format_address, parse_mailbox, verp
 from .recipient import Recipient
 from .render import personal_values
-from .rendition import PERSONAL_FIELDS, Rendition, placeholder
+from .rendition import Rendition, split_tokens
 from .tokens import make_token
 
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9-]+")
@@ -48,8 +48,6 @@ _SIGNED_HEADERS = (
     b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Reply-To", b"List-Id", b"List-Unsubscribe",
     b"List-Unsubscribe-Post", b"MIME-Version", b"Content-Type",
 )
-_FIELD_OF = {placeholder(f): f for f in PERSONAL_FIELDS}
-_PLACEHOLDER_RE = re.compile("(" + "|".join(re.escape(p) for p in _FIELD_OF) + ")")
 
 
 def _same(value: str) -> str:
@@ -118,8 +116,8 @@ class _Part:
         raw = text.encode("utf-8")
         self.escape = escape
         self.qp = len(binascii.b2a_qp(raw, istext=True)) <= len(raw) * 4 // 3 * 78 // 76  # the shorter wins
-        parts = _PLACEHOLDER_RE.split(text)
-        self.literals, self.names = parts[0::2], [_FIELD_OF[p] for p in parts[1::2]]
+        literals, names = split_tokens(text)
+        self.literals, self.names = list(literals), list(names)
         self.pieces = [_qp(literal) for literal in self.literals] if self.qp else []
         cte = "quoted-printable" if self.qp else "base64"
         self.head = (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
@@ -131,10 +129,10 @@ class _Part:
         if not self.qp:
             filled = [self.literals[0]]
             for name, literal in zip(self.names, self.literals[1:], strict=True):
-                filled += (self.escape(values[name]), literal)
+                filled += (self.escape(values.get(name, "")), literal)
             b64 = binascii.b2a_base64("".join(filled).encode("utf-8"), newline=False)
             return b"\r\n".join(b64[i:i + 76] for i in range(0, len(b64), 76))
-        encoded = {name: _qp(self.escape(values[name])) for name in set(self.names)}
+        encoded = {name: _qp(self.escape(values.get(name, ""))) for name in set(self.names)}
         out = [self.pieces[0]]
         for name, piece in zip(self.names, self.pieces[1:], strict=True):
             out += (encoded[name], piece)
@@ -247,7 +245,8 @@ class MessageFactory:
         token = make_token(self.secret, list_id, recipient.key)
         url = f"{self.base_url}/u/{token}"
         message_id = self.message_id(recipient)
-        values = personal_values(recipient.name, recipient.email, url)
+        values = personal_values(recipient.name, recipient.email, url, lang=recipient.lang or self.rendition.language,
+                                 fields=recipient.fields)
         to = f"To: {format_address(recipient.name, addr)}\r\n"
         unsubscribe = f"List-Unsubscribe: <{url}>"
         if self.mailto.isascii():

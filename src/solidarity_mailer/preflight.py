@@ -50,7 +50,7 @@ def dry_run(engine: Engine, campaign: Campaign, settings: Settings, lists: Itera
     from .audience import AudienceStats
 
     chosen = lists_for(campaign, lists)
-    rendition = render_once(campaign)
+    rendition = render_once(campaign, chosen)
     with engine.connect() as conn:
         run_id = conn.execute(select(runs.c.id).where(runs.c.fire_key == ledger.manual_fire_key(campaign.id))
                               ).scalar_one_or_none()
@@ -86,7 +86,7 @@ def send_test_copy(
     if not addresses:
         raise MailerError("--to needs at least one address")
     chosen = lists_for(campaign, lists)
-    rendition = render_once(campaign)
+    rendition = render_once(campaign, chosen)
     rendition = dataclasses.replace(rendition, subject=TEST_PREFIX + rendition.subject)
     factory = make_factory(campaign, rendition, settings, 0)
     recipients = _recipients(addresses, load_list_meta(chosen[0]).list_id)

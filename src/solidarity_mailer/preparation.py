@@ -37,13 +37,26 @@ def find_campaign(name: str, *, root: Path | None = None) -> Campaign:
     return load_campaign(candidate)
 
 
-def render_once(campaign: Campaign) -> Rendition:
-    """Load the campaign's resolution and render it (Jinja + premailer) once, with placeholders."""
+def common_columns(lists: Iterable[Path]) -> list[str]:
+    """The extra CSV columns every one of ``lists`` has (what ``recipient.fields`` offers templates)."""
+    from .recipients import extra_columns
+
+    common: dict[str, str] | None = None
+    for path in lists:
+        found = {c.lower(): c for c in extra_columns(path)}
+        common = found if common is None else {k: v for k, v in common.items() if k in found}
+    return list((common or {}).values())
+
+
+def render_once(campaign: Campaign, lists: Iterable[Path] = ()) -> Rendition:
+    """Load the campaign's resolution and render it (Jinja + premailer) once, with placeholders;
+    ``recipient.fields`` offers the extra columns every one of ``lists`` has."""
     from .content import load_content
     from .render import render_campaign
 
     _, resolution = load_content(campaign.resolution_path)
-    return render_campaign(campaign, resolution, templates_dir=campaign.templates_dir)
+    return render_campaign(campaign, resolution, templates_dir=campaign.templates_dir,
+                           columns=common_columns(lists))
 
 
 def audience(engine: Engine | None, lists: Iterable[Path], stats: AudienceStats) -> Iterator[Recipient]:
@@ -101,7 +114,7 @@ def prepare_run(engine: Engine, run: Run, settings: Settings) -> Prepared:
     """Prepare ``run`` of a campaign recorded with :func:`ledger.ensure_campaign`."""
     campaign = load_campaign(Path(campaign_path(engine, run.campaign_id)))
     lists = lists_for(campaign, run.lists)
-    rendition = render_once(campaign)
+    rendition = render_once(campaign, lists)
     factory = make_factory(campaign, rendition, settings, run.id)
     from .audience import AudienceStats
 

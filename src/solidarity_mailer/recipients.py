@@ -144,6 +144,24 @@ class _Header:
         self.extra = [(i, n) for i, (n, low) in enumerate(zip(names, lowered, strict=True)) if low not in _RESERVED]
 
 
+def extra_columns(path: Path) -> list[str]:
+    """The names of a list's extra columns (not email, name, lang), read from its header row only."""
+    try:
+        with Path(path).open("rb") as fp:
+            for row in CsvRows(fp):
+                if row.blank:
+                    continue
+                if row.fields is None:
+                    return []
+                try:
+                    return [name for _, name in _Header(row.fields).extra if name]
+                except ValueError:
+                    return []
+    except OSError as exc:
+        raise MailerError(f"cannot read list file: {exc.strerror}", where=path) from None
+    return []
+
+
 class ListReader:
     """Stream a list file: iterate for ``Recipient | RowError``; ``rows``/``blank`` count what was read.
 

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import textwrap
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -28,7 +28,16 @@ from . import htmlout
 from .campaign import Campaign
 from .errors import MailerError, location
 from .paths import templates_dir as default_templates_dir
-from .rendition import PERSONAL_FIELDS, Rendition, placeholder
+from .recipient_fields import (
+    FieldMisuse,
+    check_inlined,
+    check_rendition,
+    probe_values,
+    recipient_context,
+    token_values,
+)
+from .recipient_fields import personal_values as personal_values  # re-exported: callers build values from here
+from .rendition import PERSONAL_FIELDS, Rendition
 from .resolution import Resolution
 
 #: Languages written right to left (BCP 47 primary subtags).
@@ -73,11 +82,6 @@ def preview_text(resolution: Resolution, limit: int = 110) -> str:
     """The default preheader: the start of the first paragraph, cut at a word boundary."""
     text = " ".join(resolution.paragraphs[0].split()) if resolution.paragraphs else resolution.title
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
-
-
-def personal_values(name: str, email: str, unsubscribe_url: str, *, fallback_name: str = "friend") -> dict[str, str]:
-    """The values for :meth:`Rendition.personalise`; an empty name becomes ``fallback_name`` ("Dear friend,")."""
-    return {"name": " ".join(name.split()) or fallback_name, "email": email, "unsubscribe_url": unsubscribe_url}
 
 
 def environments(templates: Path) -> tuple[SandboxedEnvironment, SandboxedEnvironment]:
@@ -148,7 +152,7 @@ def _job(campaign: Campaign | None, resolution: Resolution, templates_dir: Path 
 
 
 def _render(job: _Job, recipient: Mapping[str, str]) -> tuple[str, str, str]:
-    """(subject, html before inlining, text) with the given recipient values (tokens or real)."""
+    """(subject, html before inlining, text) with the given flat recipient values (tokens or real)."""
     name = job.template
     try:
         subject = job.text_env.from_string(job.subject_source).render(**job.context)
@@ -157,10 +161,14 @@ def _render(job: _Job, recipient: Mapping[str, str]) -> tuple[str, str, str]:
     subject = " ".join(subject.split())
     if not subject:
         raise MailerError("the subject is empty", where=job.subject_where)
-    context = {**job.context, "mail": {**job.context["mail"], "subject": subject}, "recipient": dict(recipient)}
+    mail = {**job.context["mail"], "subject": subject}
+    context = {**job.context, "mail": mail, "recipient": recipient_context(recipient)}
     try:
         html = job.html_env.get_template(f"{name}.html.j2").render(context)
         text = job.text_env.get_template(f"{name}.txt.j2").render(context)
+    except FieldMisuse as exc:
+        raise MailerError(str(exc), where=_template_location(exc, job.templates),
+                          hint="recipient values are filled in after rendering: output them as they are") from None
     except (jinja2.TemplateError, *_TEMPLATE_MISTAKES) as exc:
         raise _template_error(exc, job.templates, name) from None
     return subject, html, text
@@ -181,15 +189,25 @@ def inline_css(html: str) -> str:
 
 
 def render_campaign(
-    campaign: Campaign | None, resolution: Resolution, *, templates_dir: Path | None = None
+    campaign: Campaign | None, resolution: Resolution, *, templates_dir: Path | None = None,
+    columns: Iterable[str] = (),
 ) -> Rendition:
-    """Render once with placeholder tokens, inline once: the campaign's :class:`Rendition`."""
+    """Render once with placeholder tokens, inline once: the campaign's :class:`Rendition`.
+
+    ``columns`` are the extra CSV columns every list of the run has (``recipient.fields.<column>``).
+    A recipient value used in any way but plain output is a :class:`MailerError` (see :mod:`recipient_fields`).
+    """
     job = _job(campaign, resolution, templates_dir)
-    tokens = {f: placeholder(f) for f in PERSONAL_FIELDS}
+    tokens = token_values(columns)
     subject, html, text = _render(job, tokens)
-    if any(placeholder(f) in subject for f in PERSONAL_FIELDS):
+    if "__sm_" in subject.lower():
         raise MailerError("the subject may not use recipient fields", where=job.subject_where)
-    return Rendition(subject=subject, html=inline_css(html), text=text, language=job.context["mail"]["lang"])
+    probes = probe_values(tokens)
+    _, probe_html, probe_text = _render(job, probes)
+    check_rendition(html, text, (probe_html, probe_text), probes, job.templates, job.template)
+    inlined = inline_css(html)
+    check_inlined(html, inlined, job.templates, job.template)
+    return Rendition(subject=subject, html=inlined, text=text, language=job.context["mail"]["lang"])
 
 
 def render_full(campaign: Campaign | None, resolution: Resolution, values: Mapping[str, str], *,

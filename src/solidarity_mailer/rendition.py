@@ -12,23 +12,49 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-#: The fields a template may use per recipient, as ``recipient.<field>``.
-PERSONAL_FIELDS: tuple[str, ...] = ("name", "email", "unsubscribe_url")
+#: The fields a template may use per recipient, as ``recipient.<field>`` (``lang``: the recipient's
+#: language tag, else the campaign's). A list's extra CSV column ``org`` is ``recipient.fields.org``,
+#: token field ``field_org``.
+PERSONAL_FIELDS: tuple[str, ...] = ("name", "email", "unsubscribe_url", "lang")
+FIELD_PREFIX = "field_"
+#: A CSV column usable in templates: an identifier (lower-cased, as templates see it).
+COLUMN_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
-_TOKEN_RE = re.compile(r"__sm_(" + "|".join(PERSONAL_FIELDS) + r")__")
+_TOKEN_RE = re.compile(r"__sm_(" + "|".join(PERSONAL_FIELDS) + r"|" + FIELD_PREFIX + r"[a-z][a-z0-9_]*)__")
+#: Anything that looks like a placeholder, in any case (a token mangled by a filter, say).
+TOKEN_LIKE_RE = re.compile(r"__sm_", re.IGNORECASE)
 
 
 def placeholder(field_name: str) -> str:
     """The token standing for ``field_name`` in a rendition (safe in HTML text, attributes and URLs)."""
-    if field_name not in PERSONAL_FIELDS:
+    if field_name not in PERSONAL_FIELDS and not (
+        field_name.startswith(FIELD_PREFIX) and COLUMN_RE.match(field_name[len(FIELD_PREFIX):])
+    ):
         raise KeyError(field_name)
     return f"__sm_{field_name}__"
 
 
-def _split(template: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def column_field(column: str) -> str:
+    """The token field of a CSV column (``Org`` → ``field_org``); KeyError if it is not an identifier."""
+    name = column.strip().lower()
+    if not COLUMN_RE.match(name):
+        raise KeyError(column)
+    return FIELD_PREFIX + name
+
+
+def split_tokens(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Split text at placeholder tokens: literal segments and the field names between them."""
-    parts = _TOKEN_RE.split(template)
+    parts = _TOKEN_RE.split(text)
     return tuple(parts[0::2]), tuple(parts[1::2])
+
+
+def stray_token(text: str) -> int | None:
+    """The offset of placeholder-like text (``__sm_`` in any case) that is not an exact token, else None."""
+    exact = {m.start() for m in _TOKEN_RE.finditer(text)}
+    for m in TOKEN_LIKE_RE.finditer(text):
+        if m.start() not in exact:
+            return m.start()
+    return None
 
 
 @dataclass(frozen=True)
@@ -43,15 +69,15 @@ class Rendition:
     _text_parts: tuple[tuple[str, ...], tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_html_parts", _split(self.html))
-        object.__setattr__(self, "_text_parts", _split(self.text))
+        object.__setattr__(self, "_html_parts", split_tokens(self.html))
+        object.__setattr__(self, "_text_parts", split_tokens(self.text))
 
     @staticmethod
     def _fill(parts: tuple[tuple[str, ...], tuple[str, ...]], values: Mapping[str, str]) -> str:
         literals, names = parts
         out = [literals[0]]
         for name, literal in zip(names, literals[1:], strict=True):
-            out.append(values[name])
+            out.append(values.get(name, ""))  # a column this recipient's list lacks (a test copy)
             out.append(literal)
         return "".join(out)
 
@@ -60,6 +86,3 @@ class Rendition:
         escaped = {k: html.escape(v, quote=True) for k, v in values.items()}
         return self._fill(self._html_parts, escaped), self._fill(self._text_parts, values)
 
-    def fields_used(self) -> set[str]:
-        """The personal fields this rendition actually contains."""
-        return set(self._html_parts[1]) | set(self._text_parts[1])

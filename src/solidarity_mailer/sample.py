@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email
 import hashlib
@@ -15,9 +16,10 @@ from .config import load_settings
 from .content import load_content
 from .message import MessageFactory
 from .paths import templates_dir as default_templates_dir
+from .preparation import common_columns
 from .recipient import Recipient
 from .render import personal_values, render_campaign
-from .rendition import Rendition
+from .rendition import FIELD_PREFIX, Rendition, split_tokens
 from .resolution import Resolution
 
 SAMPLE_RECIPIENT = Recipient(email="alex@example.org", key="alex@example.org", name="Alex Example",
@@ -71,17 +73,22 @@ def sample_message(
         campaign = Campaign(id="sample", path=path.resolve(), subject=rendition.subject,
                             sender=settings.sender.from_ or DEFAULT_SENDER, resolution_path=path.resolve(), lists=())
     factory = MessageFactory(campaign, rendition, settings, SAMPLE_SECRET, run_id=0, now=lambda: now)
+    used = split_tokens(rendition.html)[1] + split_tokens(rendition.text)[1]
+    columns = sorted({f[len(FIELD_PREFIX):] for f in used if f.startswith(FIELD_PREFIX)})
+    recipient = dataclasses.replace(SAMPLE_RECIPIENT, fields={c: f"[{c}]" for c in columns})
     html, text = rendition.personalise(
-        personal_values(SAMPLE_RECIPIENT.name, SAMPLE_RECIPIENT.email, factory.unsubscribe_url(SAMPLE_RECIPIENT))
+        personal_values(recipient.name, recipient.email, factory.unsubscribe_url(recipient),
+                        lang=rendition.language, fields=recipient.fields)
     )
-    return html, text, factory.build(SAMPLE_RECIPIENT).data
+    return html, text, factory.build(recipient).data
 
 
 def build_sample(path: Path, *, templates_dir: Path | None = None, now: dt.datetime | None = None) -> Sample:
     """Load FILE (campaign, resolution or plain text), render once, build the sample recipient's message."""
     campaign, resolution = load_content(path)
     templates = templates_dir or (campaign.templates_dir if campaign else None) or default_templates_dir()
-    rendition = render_campaign(campaign, resolution, templates_dir=templates)
+    lists = [p for p in campaign.lists if p.is_file()] if campaign else []
+    rendition = render_campaign(campaign, resolution, templates_dir=templates, columns=common_columns(lists))
     html, text, eml = sample_message(campaign, path, rendition, now or dt.datetime.now(dt.UTC))
     return Sample(campaign, resolution, rendition, templates, html, text, eml)
 

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select, update
 
 from . import ledger
 from .campaign import Campaign
-from .db import runs, schedules
+from .db import schedules
 from .errors import MailerError
 from .ledger import aware
 from .recurrence import Recurrence, cron_trigger, parse_at, parse_interval, zone
@@ -209,9 +209,3 @@ def cancel_run(engine: Engine, run_id: int, *, now: dt.datetime) -> ledger.Run:
     return _move_run(engine, run_id, "cancelled", ("pending", "running", "paused", "missed"), now,
                      f"cancelled by hand at {now:%Y-%m-%d %H:%M} UTC")
 
-
-def runs_in(engine: Engine, states: tuple[str, ...]) -> list[int]:
-    """Ids of runs in the given states, oldest first."""
-    with engine.connect() as conn:
-        return [int(r) for r in conn.execute(select(runs.c.id).where(runs.c.state.in_(states)).order_by(runs.c.id))
-                .scalars()]
