@@ -64,6 +64,7 @@ class DeliverySettings:
     max_attempts: int = 5
     retry_base_seconds: float = 60.0
     retry_max_seconds: float = 3600.0
+    unreachable_pause_seconds: float = 1800.0  # relay unreachable this long (backing off meanwhile): pause the run
     transport: str = "smtp"
     outbox: Path = Path("outbox")
 
@@ -165,7 +166,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "database": ("url",),
     "delivery": (
         "concurrency", "per_second", "per_hour", "max_attempts", "retry_base_seconds", "retry_max_seconds",
-        "transport", "outbox",
+        "unreachable_pause_seconds", "transport", "outbox",
     ),
     "web": ("public_base_url", "unsubscribe_mailto"),
     "scheduler": ("grace_seconds", "timezone"),
@@ -262,7 +263,7 @@ def _delivery(r: _Reader, base: Path) -> DeliverySettings:
     d = DeliverySettings()
     ints = {k: r.get("delivery", t, k, int, getattr(d, k)) for k in ("concurrency", "per_hour", "max_attempts")}
     floats = {k: r.get("delivery", t, k, float, getattr(d, k))
-              for k in ("per_second", "retry_base_seconds", "retry_max_seconds")}
+              for k in ("per_second", "retry_base_seconds", "retry_max_seconds", "unreachable_pause_seconds")}
     for key in ("concurrency", "max_attempts"):
         if ints[key] < 1:
             raise r.fail("delivery", key, "must be at least 1")

@@ -5,7 +5,11 @@ the campaign once, enqueues the audience (lists minus suppression; rows already 
 they are, so what was sent is never sent again), then feeds due rows through the rate limiter into a
 bounded queue served by N worker threads, each with its own transport (connection). Deferred rows come
 back when due. Each batch it renews its lease and looks at ``runs.state``: a run paused or cancelled by
-another process stops within a batch; a ``TransportPaused`` (auth, 4.7.x/5.7.x) pauses the run.
+another process stops within a batch; a ``TransportPaused`` (auth, 4.7.x/5.7.x) pauses the run. When the
+relay cannot be reached (connection refused, TLS/greeting failure, dropped before RCPT) the rows are given
+back uncounted and the whole run backs off (the retry policy's delays, at most ``OUTAGE_MAX_WAIT``); after
+``delivery.unreachable_pause_seconds`` of outage the run is paused with a note saying why. A run cancelled
+before it started is never resurrected, and a lost lease (another process took the run over) stops this one.
 
 After it returns, the run is ``finished`` (nothing left to send or retry), ``paused``, ``cancelled``,
 or ``pending`` (stopped early by ``limit`` or ``stop``: call again to continue).
@@ -39,6 +43,9 @@ BATCH = 200  # rows read from the ledger at a time
 STATE_EVERY = 50  # look at runs.state (paused/cancelled elsewhere?) at least every so many messages
 CHUNK = 8  # rows handed to a sender at once when the rate limit does not hold them back (fewer wake-ups)
 WAIT_SLICE = 20.0  # long waits (retry backoff, hourly limit) are cut in slices: renew the lease, watch runs.state
+OUTAGE_MAX_WAIT = 300.0  # longest back-off while the relay is unreachable (notice soon that it is back)
+STARTABLE = ("pending", "running", "paused", "finished")  # a paused run resumed by `send` is intended
+LEASE_LOST = "stopped: this process lost the run's lease (another process took the run over)"
 
 
 @dataclass
@@ -82,13 +89,14 @@ def deliver_run(
     engine: Engine, run_id: int, settings: Settings, *, transport_factory: TransportFactory | None = None,
     now: Callable[[], dt.datetime] = ledger.utcnow, sleep: Callable[[float], None] | None = None,
     stop: threading.Event | None = None, progress: bool = False, limit: int | None = None,
-    resend_uncertain: bool = False, prepared: Prepared | None = None,
+    resend_uncertain: bool = False, retry_failed: bool = False, prepared: Prepared | None = None,
 ) -> RunSummary:
     """Deliver run ``run_id`` until nothing is left to send, it pauses, is cancelled, or ``limit``/``stop``.
 
     ``now``/``sleep`` drive all timing (rate limits, backoff) so tests need not wait; by default
     ``sleep`` waits on ``stop``. Raises :class:`MailerError` for a user mistake found before sending
     (campaign, content, template, list, settings) or when another live process is sending this run.
+    ``retry_failed`` first gives the run's ``failed`` rows a fresh set of attempts.
     """
     stop = stop or threading.Event()
     sleep = sleep or stop.wait
@@ -102,9 +110,15 @@ def deliver_run(
     holder = runlease.acquire(engine, run_id, now=now())
     try:
         summary.recovered_uncertain = ledger.recover_sending(engine, run_id, now=now())
+        if not ledger.set_run_state(engine, run_id, "running", now=now(), note="", only_from=STARTABLE):
+            summary.state = ledger.run_state(engine, run_id)  # cancelled (or missed) meanwhile: leave it so
+            summary.note, summary.counts = f"the run was {summary.state} meanwhile; nothing sent", ledger.counts(
+                engine, run_id)
+            return summary
         if resend_uncertain:
             ledger.requeue_uncertain(engine, run_id, now=now())
-        ledger.set_run_state(engine, run_id, "running", now=now(), note="")
+        if retry_failed:
+            ledger.requeue_failed(engine, run_id, now=now())
         summary.enqueued = ledger.enqueue(engine, run_id, prepared.audience(), now=now())
         if prepared.stats is not None:
             summary.audience = prepared.stats.summary()
@@ -113,7 +127,8 @@ def deliver_run(
         shared = Shared(engine, run_id, writer, prepared.factory,
                         RetryPolicy(settings.delivery.max_attempts, settings.delivery.retry_base_seconds,
                                     settings.delivery.retry_max_seconds),
-                        now, prepared.suppress, stop=stop)
+                        now, prepared.suppress, stop=stop,
+                        unreachable_pause_seconds=settings.delivery.unreachable_pause_seconds)
         clock = lambda: now().timestamp()  # noqa: E731
         limiter = RateLimiter(settings.delivery.per_second, settings.delivery.per_hour, clock=clock, sleep=sleep,
                               history=(t.timestamp() for t in ledger.sent_since(
@@ -131,7 +146,7 @@ def deliver_run(
         summary.state, summary.note = _finish(shared, outcome, limit)
     finally:
         runlease.release(engine, run_id, holder)
-    summary.this_call = {k: v for k, v in shared.tally.items() if k not in ("taken", "paused")}
+    summary.this_call = {k: v for k, v in shared.tally.items() if k not in ("taken", "paused", "outage")}
     summary.counts = ledger.counts(engine, run_id)
     summary.seconds = time.monotonic() - started
     return summary
@@ -142,6 +157,14 @@ def _finish(shared: Shared, outcome: str, limit: int | None) -> tuple[str, str]:
     engine, run_id, now = shared.engine, shared.run_id, shared.now()
     if shared.paused is not None:
         return "paused", f"paused by the SMTP server: {shared.paused.reply}"
+    if outcome == "lease lost":
+        return ledger.run_state(engine, run_id), LEASE_LOST
+    if outcome == "outage":
+        minutes = (now - (shared.outage_since or now)).total_seconds() / 60
+        note = (f"paused: the SMTP server was unreachable for {minutes:.0f} min ({shared.outage_reply}); no "
+                "recipient's attempts were used; once the relay is back, send again (or `resume run`)")
+        ledger.set_run_state(engine, run_id, "paused", now=now, note=note, only_from=["running"])
+        return "paused", note
     if outcome in ("paused", "cancelled"):
         return outcome, f"the run was {outcome} by another command"
     if outcome == "done":
@@ -157,7 +180,7 @@ def _drive(
     shared: Shared, concurrency: int, factory: TransportFactory, settings: Settings, limiter: RateLimiter,
     sleep: Callable[[float], None], limit: int | None, holder: str,
 ) -> str:
-    """Run the workers and feed them; returns why feeding ended: done | limit | stopped | paused | cancelled."""
+    """Run the workers and feed them; why feeding ended: done|limit|stopped|paused|cancelled|outage|lease lost."""
     jobs: queue.Queue[list[Delivery] | None] = queue.Queue(maxsize=concurrency * 2)
     workers = [Worker(shared, factory(settings), jobs, f"sender-{i}") for i in range(concurrency)]
     for w in workers:
@@ -178,14 +201,25 @@ def _feed(
     engine, run_id, stop = shared.engine, shared.run_id, shared.stop
     fed, cursor = 0, ""
 
+    lost = threading.Event()  # the run's lease was taken over by another process
+
     def halted() -> str | None:
+        if lost.is_set():
+            return "lease lost"
         if stop.is_set():
             return "paused" if shared.paused is not None else "stopped"
         state = ledger.run_state(engine, run_id)
         if state in ("paused", "cancelled"):
             stop.set()
             return state
+        if not runlease.held(engine, run_id, holder):  # a read: cheap enough for every STATE_EVERY messages
+            return lose()
         return None
+
+    def lose() -> str:
+        lost.set()
+        stop.set()  # our senders stop at once: another process owns the run now
+        return "lease lost"
 
     def wait(seconds: float) -> str | None:
         """Sleep in slices, renewing the lease and watching runs.state; why it was halted, if it was."""
@@ -193,20 +227,40 @@ def _feed(
         slices = max(1, math.ceil(seconds / WAIT_SLICE))
         for _ in range(slices):
             sleep(seconds / slices)
-            runlease.renew(engine, run_id, holder, now=shared.now())
-            if why := halted():
+            if why := renew() or halted():
                 return why
         return None
+
+    def renew() -> str | None:
+        return None if runlease.renew(engine, run_id, holder, now=shared.now()) else lose()
+
+    def back_off() -> str | None:
+        """The relay is unreachable: wait (the policy's backoff, capped), or give up and pause the run."""
+        jobs.join()  # the senders leave what is queued (it stays pending)
+        shared.writer.flush()
+        pause_after = shared.unreachable_pause_seconds
+        failing = (shared.now() - (shared.outage_since or shared.now())).total_seconds()
+        if failing >= pause_after:
+            return "outage"
+        delay = min(shared.policy.delay(shared.outage_failures), OUTAGE_MAX_WAIT, pause_after - failing)
+        why = wait(max(delay, 0.01))
+        shared.outage.clear()
+        return why
 
     while True:
         if why := halted():
             return why
-        runlease.renew(engine, run_id, holder, now=shared.now())
+        if shared.outage.is_set():
+            if why := back_off():
+                return why
+            cursor = ""  # rows skipped during the outage are still pending: start over
+        if why := renew():
+            return why
         batch = ledger.due_batch(engine, run_id, now=shared.now(), after=cursor, limit=BATCH)
         if not batch:
             jobs.join()
             shared.writer.flush()  # everything handed out is recorded: deferred rows may now be due
-            if cursor:
+            if cursor or shared.outage.is_set():
                 cursor = ""
                 continue
             retry_at = ledger.next_retry_at(engine, run_id)
@@ -217,7 +271,7 @@ def _feed(
             continue
         chunk: list[Delivery] = []
         for i, row in enumerate(batch, 1):
-            if limit is not None and fed >= limit:
+            if (limit is not None and fed >= limit) or shared.outage.is_set():
                 break
             if i % STATE_EVERY == 0 and (why := halted()):
                 jobs.put(chunk)  # hand over what was taken: once stopped, the senders leave it pending
@@ -240,4 +294,5 @@ def _feed(
         if limit is not None and fed >= limit:
             jobs.join()
             return "limit"
-        cursor = batch[-1].address
+        if not shared.outage.is_set():
+            cursor = batch[-1].address

@@ -219,6 +219,17 @@ def requeue_uncertain(engine: Engine, run_id: int, *, now: dt.datetime) -> int:
         return int(conn.execute(stmt).rowcount)
 
 
+def requeue_failed(engine: Engine, run_id: int, *, now: dt.datetime) -> int:
+    """``failed`` rows become ``pending`` with a fresh set of attempts (``send --retry-failed``); how many.
+
+    Addresses suppressed meanwhile (a 5.1.1 bounce suppresses its address) are skipped when claimed.
+    """
+    stmt = (update(deliveries).where(deliveries.c.run_id == run_id, deliveries.c.state == "failed")
+            .values(state="pending", attempts=0, next_attempt_at=None, updated_at=now))
+    with engine.begin() as conn:
+        return int(conn.execute(stmt).rowcount)
+
+
 def _due(run_id: int, now: dt.datetime):  # type: ignore[no-untyped-def]
     return and_(deliveries.c.run_id == run_id, or_(
         deliveries.c.state == "pending",

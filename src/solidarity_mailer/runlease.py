@@ -34,9 +34,14 @@ def acquire(engine: Engine, run_id: int, *, now: dt.datetime, holder: str | None
     return holder
 
 
-def renew(engine: Engine, run_id: int, holder: str, *, now: dt.datetime) -> None:
-    """Extend the lease (the dispatcher calls this every batch)."""
-    lease.renew(engine, _name(run_id), holder, ttl=TTL, now=now)
+def renew(engine: Engine, run_id: int, holder: str, *, now: dt.datetime) -> bool:
+    """Extend the lease (the dispatcher calls this every batch); False when it was lost to another process."""
+    return lease.renew(engine, _name(run_id), holder, ttl=TTL, now=now)
+
+
+def held(engine: Engine, run_id: int, holder: str) -> bool:
+    """True while ``holder`` still holds the run's lease (a read; :func:`renew` extends it)."""
+    return lease.holder(engine, _name(run_id)) == holder
 
 
 def release(engine: Engine, run_id: int, holder: str) -> None:

@@ -4,7 +4,9 @@ For each row a worker builds the personalised message, commits the row as ``send
 the suppression list at that instant), hands the bytes over, and records the outcome: ``sent``;
 ``deferred`` with backoff (4xx, connection problems) or ``failed`` once the attempts are used up;
 ``failed`` for 5xx (5.1.1 also suppresses the address); ``uncertain`` for a drop after the final dot.
-:class:`TransportPaused` gives the row back and pauses the whole run.
+:class:`TransportPaused` gives the row back and pauses the whole run. A connection-level deferral (the
+relay cannot be reached or used: not the recipient's doing) gives the row back without counting the
+attempt and raises ``Shared.outage``: the senders leave the rest alone while the dispatcher backs off.
 """
 
 from __future__ import annotations
@@ -44,8 +46,13 @@ class Shared:
     now: Callable[[], dt.datetime]
     suppress: Suppress
     stop: threading.Event = field(default_factory=threading.Event)
+    unreachable_pause_seconds: float = 1800.0  # relay unreachable this long: the dispatcher pauses the run
     tally: Counter[str] = field(default_factory=Counter)
     paused: TransportPaused | None = None
+    outage: threading.Event = field(default_factory=threading.Event)  # the relay is unreachable: back off
+    outage_since: dt.datetime | None = None  # first connection failure since a message last got through
+    outage_failures: int = 0  # back-offs in a row
+    outage_reply: str = ""
     error: BaseException | None = None
     on_result: Callable[[str], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -55,6 +62,21 @@ class Shared:
             self.tally[state] += 1
         if self.on_result is not None:
             self.on_result(state)
+
+    def connection_failed(self, reply: str) -> None:
+        """The relay could not be reached or used: ask the dispatcher to back off the whole run."""
+        with self.lock:
+            if not self.outage.is_set():
+                self.outage_failures += 1
+                self.outage_since = self.outage_since or self.now()
+            self.outage_reply = reply
+            self.outage.set()
+
+    def connection_ok(self) -> None:
+        """A transaction went through: the outage (if any) is over."""
+        if self.outage_since is not None:
+            with self.lock:
+                self.outage_since, self.outage_failures = None, 0
 
     def pause(self, exc: TransportPaused) -> None:
         """Pause the run (once): other processes see it in ``runs.state`` at once."""
@@ -115,6 +137,12 @@ def deliver_one(shared: Shared, transport: Transport, row: Delivery) -> str:
         shared.writer.outcome(row.address, "uncertain", f"transport error: {exc!r}", shared.now())
         return "uncertain"
     outcome = outcomes.get(msg.rcpt) or next(iter(outcomes.values()))
+    if outcome.verdict is Verdict.DEFER and outcome.connection:  # the relay's trouble: the attempt does not count
+        reply = _reply(outcome)
+        shared.writer.release(row.address, f"not attempted: {reply}", shared.now())
+        shared.connection_failed(reply)
+        return "outage"
+    shared.connection_ok()
     return record(shared, row, row.attempts + 1, outcome)
 
 
@@ -133,8 +161,8 @@ class Worker(threading.Thread):
                 try:
                     if rows is None:
                         return
-                    for row in rows:
-                        if not self.shared.stop.is_set():
+                    for row in rows:  # rows skipped after stop or during an outage stay pending
+                        if not self.shared.stop.is_set() and not self.shared.outage.is_set():
                             self.shared.count(deliver_one(self.shared, self.transport, row))
                 except BaseException as exc:  # keep draining so the feeder never blocks; re-raised by it
                     with self.shared.lock:

@@ -24,11 +24,13 @@ EXIT_FAILURES = 4  # the run ended with failed recipients (`status` lists them; 
 @click.option("--limit", type=click.IntRange(min=1), help="Stop after N messages (send again to continue).")
 @click.option("--resend-uncertain", is_flag=True,
               help="Also resend messages whose delivery is uncertain (interrupted after the final dot).")
+@click.option("--retry-failed", is_flag=True,
+              help="Give the run's failed recipients a fresh set of attempts (suppressed addresses stay skipped).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Settings file (default: ./solidarity-mailer.toml).")
 @click.pass_context
 def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry_run: bool, to: tuple[str, ...],
-                 limit: int | None, resend_uncertain: bool, config_path: Path | None) -> None:
+                 limit: int | None, resend_uncertain: bool, retry_failed: bool, config_path: Path | None) -> None:
     """Send CAMPAIGN (an id in campaigns/ or a campaign file); a second send continues and never re-sends."""
     from .. import ledger, preflight
     from ..db import connect
@@ -63,7 +65,7 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: finish messages in flight, stop
     try:
         summary = deliver_run(engine, run_id, settings, stop=stop, progress=True, limit=limit,
-                              resend_uncertain=resend_uncertain)
+                              resend_uncertain=resend_uncertain, retry_failed=retry_failed)
     finally:
         signal.signal(signal.SIGINT, previous)
     for error in summary.row_errors:

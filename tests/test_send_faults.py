@@ -1,0 +1,179 @@
+"""The dispatcher through relay outages, races and lost leases, against a real aiosmtpd server and SQLite ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select, update
+
+from solidarity_mailer import ledger, schedules
+from solidarity_mailer.cli import main
+from solidarity_mailer.db import connect, deliveries, locks
+from solidarity_mailer.dispatch import LEASE_LOST, OUTAGE_MAX_WAIT, STATE_EVERY, deliver_run
+from solidarity_mailer.preparation import find_campaign
+
+from .sendkit import SECRET, SlowHandler, addresses, settings_for, write_project
+from .smtpserver import free_port
+
+PAUSED, FAILURES = 3, 4
+
+
+@pytest.fixture(autouse=True)
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOLIDARITY_MAILER_SECRET", SECRET)
+    for name in ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "DATABASE"):
+        monkeypatch.delenv(f"SOLIDARITY_MAILER_{name}", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def servers() -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        yield stack
+
+
+def start_server(stack: ExitStack, port: int, handler: SlowHandler) -> Controller:
+    """aiosmtpd on a port chosen beforehand (the relay comes back where it was)."""
+    controller = Controller(handler, hostname="127.0.0.1", port=port, decode_data=False, enable_SMTPUTF8=True)
+    controller.start()
+    stack.callback(controller.stop)
+    return controller
+
+
+def rows(tmp_path: Path) -> dict[str, tuple[str, int, str]]:
+    """address -> (state, attempts, last_reply)."""
+    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with engine.connect() as conn:
+        found = conn.execute(select(deliveries.c.address, deliveries.c.state, deliveries.c.attempts,
+                                    deliveries.c.last_reply)).all()
+    engine.dispose()
+    return {r.address: (r.state, r.attempts, r.last_reply) for r in found}
+
+
+def send(campaign: Path, config: Path, *args: str) -> int:
+    return main(["send", str(campaign), "--config", str(config), *args])
+
+
+class Clock:
+    """``now``/``sleep`` for deliver_run: time moves only when the dispatcher sleeps; hooks run on sleeps."""
+
+    def __init__(self) -> None:
+        self.t = ledger.utcnow()
+        self.slept: list[float] = []
+        self.on_sleep: list = []  # type: ignore[type-arg]
+
+    def now(self) -> dt.datetime:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += dt.timedelta(seconds=seconds)
+        for hook in self.on_sleep:
+            hook(len(self.slept))
+
+
+def open_manual_run(config: Path, campaign: Path):  # type: ignore[no-untyped-def]
+    settings = settings_for(config)
+    engine = connect(settings.database_url)
+    ledger.ensure_campaign(engine, find_campaign(str(campaign)))
+    return settings, engine, ledger.open_run(engine, "test", "manual:test", now=ledger.utcnow())
+
+
+def test_relay_outage_backs_off_the_run_without_using_attempts(tmp_path: Path, servers: ExitStack) -> None:
+    port, handler, emails = free_port(), SlowHandler(), addresses(6)
+    campaign, config = write_project(tmp_path, port, emails, max_attempts=2)  # nothing listens on the port yet
+    settings, engine, run_id = open_manual_run(config, campaign)
+    clock = Clock()
+    clock.on_sleep.append(lambda n: n == 4 and start_server(servers, port, handler))  # back after 4 back-offs
+    summary = deliver_run(engine, run_id, settings, now=clock.now, sleep=clock.sleep)
+    assert summary.state == "finished" and summary.counts["sent"] == 6 and summary.counts["failed"] == 0
+    assert Counter(handler.recipients()) == Counter(emails)  # each exactly once
+    assert {attempts for _, attempts, _ in rows(tmp_path).values()} == {1}  # the outage used no attempts
+    assert clock.slept[:4] == [0.05, 0.1, 0.2, 0.2]  # the run backed off (retry policy, capped by its maximum)
+
+
+def test_long_outage_pauses_the_run_and_send_exits_non_zero(tmp_path: Path, servers: ExitStack, capsys) -> None:  # type: ignore[no-untyped-def]
+    port, handler, emails = free_port(), SlowHandler(), addresses(5)
+    campaign, config = write_project(tmp_path, port, emails, max_attempts=2)
+    config.write_text(config.read_text().replace("[delivery]\n", "[delivery]\nunreachable_pause_seconds = 0.4\n"))
+    assert send(campaign, config) == PAUSED
+    out = capsys.readouterr().out
+    assert "paused" in out and "unreachable" in out and "connection failed" in out
+    assert {(state, attempts) for state, attempts, _ in rows(tmp_path).values()} == {("pending", 0)}
+    start_server(servers, port, handler)  # the relay is back: the next send delivers everything once
+    assert send(campaign, config) == 0
+    assert Counter(handler.recipients()) == Counter(emails)
+
+
+def test_outage_wait_is_capped_and_pause_time_honoured(tmp_path: Path) -> None:
+    emails = addresses(2)
+    campaign, config = write_project(tmp_path, free_port(), emails)
+    config.write_text(config.read_text().replace("retry_base_seconds = 0.05\nretry_max_seconds = 0.2\n",
+                                                 "retry_base_seconds = 60\nretry_max_seconds = 7200\n"
+                                                 "unreachable_pause_seconds = 1800\n"))
+    settings, engine, run_id = open_manual_run(config, campaign)
+    clock = Clock()
+    summary = deliver_run(engine, run_id, settings, now=clock.now, sleep=clock.sleep)
+    assert summary.state == "paused" and ledger.run_state(engine, run_id) == "paused"
+    assert "unreachable for 30 min" in summary.note
+    assert max(clock.slept) <= OUTAGE_MAX_WAIT and 1799 <= sum(clock.slept) <= 1801
+
+
+def test_retry_failed_requeues_failed_rows(tmp_path: Path, servers: ExitStack, capsys) -> None:  # type: ignore[no-untyped-def]
+    port, handler, emails = free_port(), SlowHandler(), addresses(4)
+    start_server(servers, port, handler)
+    handler.rcpt_replies[emails[1]] = ["550 5.2.0 mailbox temporarily disabled"]
+    handler.rcpt_replies[emails[2]] = ["550 5.1.1 no such user"]
+    campaign, config = write_project(tmp_path, port, emails)
+    assert send(campaign, config) == FAILURES
+    assert send(campaign, config) == FAILURES  # still failed: a plain send does not retry them
+    assert sorted(handler.recipients()) == [emails[0], emails[3]]
+    assert send(campaign, config, "--retry-failed") == 0
+    assert sorted(handler.recipients()) == [emails[0], emails[1], emails[3]]  # 5.1.1 was suppressed: skipped
+    assert rows(tmp_path)[emails[2]][0] == "skipped"
+
+
+def test_a_run_cancelled_while_being_prepared_is_not_resurrected(tmp_path: Path, servers: ExitStack) -> None:
+    port, handler = free_port(), SlowHandler()
+    start_server(servers, port, handler)
+    campaign, config = write_project(tmp_path, port, addresses(3))
+    settings, engine, run_id = open_manual_run(config, campaign)
+    calls: list[int] = []
+
+    def now() -> dt.datetime:  # the first clock reading is after rendering: cancel the run right there
+        if not calls:
+            schedules.cancel_run(engine, run_id, now=ledger.utcnow())
+        calls.append(1)
+        return ledger.utcnow()
+
+    summary = deliver_run(engine, run_id, settings, now=now)
+    assert summary.state == "cancelled" and "cancelled meanwhile" in summary.note
+    assert ledger.run_state(engine, run_id) == "cancelled"
+    assert handler.received == []
+
+
+def test_a_lost_lease_stops_the_run(tmp_path: Path, servers: ExitStack) -> None:
+    port, handler, emails = free_port(), SlowHandler(), addresses(150)
+    start_server(servers, port, handler)
+    campaign, config = write_project(tmp_path, port, emails, concurrency=1)
+    settings, engine, run_id = open_manual_run(config, campaign)
+
+    def take_over_at_third(server, session, envelope):  # type: ignore[no-untyped-def]
+        if envelope.rcpt_tos == [emails[2]]:  # another process takes the run's lease over
+            with engine.begin() as conn:
+                conn.execute(update(locks).where(locks.c.name == f"run:{run_id}").values(holder="elsewhere:1"))
+        return None
+
+    handler.on_data = take_over_at_third
+    summary = deliver_run(engine, run_id, settings)
+    assert summary.note == LEASE_LOST
+    assert 3 <= len(handler.received) <= STATE_EVERY + 2  # noticed within STATE_EVERY messages
+    assert summary.counts["sending"] == 0 and summary.counts["pending"] == 150 - len(handler.received)
+    with engine.connect() as conn:  # the other holder's lease is left alone
+        assert conn.execute(select(locks.c.holder).where(locks.c.name == f"run:{run_id}")).scalar() == "elsewhere:1"
