@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from solidarity_mailer import ledger
 from solidarity_mailer.db import runs
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.firing import process_due
+from solidarity_mailer.firing import MAX_RECORDED_MISSES, process_due
 from solidarity_mailer.preparation import find_campaign
 from solidarity_mailer.schedules import (
     add_schedule,
@@ -115,6 +115,18 @@ def test_recurring_outage_coalesces_and_records_every_miss(engine: Engine, campa
     notes = [n for _, _, n in all_runs(engine)]
     assert "beyond the grace period" in notes[0] and "coalesced into the firing at 2026-11-29 17:00" in notes[3]
     assert get_schedule(engine, s.id).next_fire_at == datetime(2026, 11, 29, 18, tzinfo=UTC)
+
+
+def test_a_long_outage_still_fires_the_latest_occurrence_and_counts_the_unrecorded(engine: Engine, campaign) -> None:  # type: ignore[no-untyped-def]
+    """Every minute, the daemon down 3 h, grace 1 h: the 15:01 firing runs; 100 misses recorded, 80 counted."""
+    s = add_schedule(engine, campaign, every="1m", grace_seconds=3600, now=NOW)  # first at 12:01
+    result = process_due(engine, s.id, NOW + timedelta(hours=3, minutes=1))
+    assert len(result.fired) == 1 and len(result.missed) == MAX_RECORDED_MISSES
+    rows = all_runs(engine)
+    fired = [k for k, st, _ in rows if st == "pending"]
+    assert fired == [f"sched:{s.id}:2026-11-29T15:01:00+00:00"]
+    assert "80 later occurrence(s) until 2026-11-29 15:01 UTC were not run" in rows[MAX_RECORDED_MISSES - 1][2]
+    assert get_schedule(engine, s.id).next_fire_at == NOW + timedelta(hours=3, minutes=2)
 
 
 def test_two_daemons_firing_the_same_occurrence_make_one_run(engine: Engine, campaign) -> None:  # type: ignore[no-untyped-def]

@@ -26,9 +26,10 @@ from . import ledger
 from .db import runs, schedules
 from .schedules import Schedule, fire_key, get_schedule
 
-#: At most this many missed occurrences are recorded one by one after a long outage; the last note
-#: then says how far the gap went.
+#: At most this many missed occurrences are recorded one by one after a long outage; the last recorded
+#: note then counts the rest (up to :data:`MAX_COUNTED`, beyond which it says "more than").
 MAX_RECORDED_MISSES = 100
+MAX_COUNTED = 10_000
 
 
 @dataclass
@@ -61,6 +62,37 @@ def _late(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _latest_in_grace(sched: Schedule, start: dt.datetime, now: dt.datetime,
+                     grace: dt.timedelta) -> dt.datetime | None:
+    """The latest occurrence in ``[max(start, now - grace), now]``, found without walking the whole outage."""
+    rec = sched.recurrence
+    window = now - grace
+    t: dt.datetime | None = start if start >= window else rec.next_after(window - dt.timedelta(microseconds=1))
+    chosen = None
+    while t is not None and t <= now:
+        chosen = t
+        t = rec.next_after(t)
+    return chosen
+
+
+def _misses(sched: Schedule, start: dt.datetime, now: dt.datetime,
+            chosen: dt.datetime | None) -> tuple[list[dt.datetime], int]:
+    """The first :data:`MAX_RECORDED_MISSES` due occurrences other than ``chosen``, and how many more
+    there are (counted up to just past :data:`MAX_COUNTED`)."""
+    rec = sched.recurrence
+    recorded: list[dt.datetime] = []
+    overflow = 0
+    t: dt.datetime | None = start
+    while t is not None and t <= now and overflow <= MAX_COUNTED:
+        if t != chosen:
+            if len(recorded) < MAX_RECORDED_MISSES:
+                recorded.append(t)
+            else:
+                overflow += 1
+        t = rec.next_after(t)
+    return recorded, overflow
+
+
 def process_due(engine: Engine, schedule_id: int, now: dt.datetime) -> Fired:
     """Fire or record every occurrence of the schedule due at ``now``; returns the runs created."""
     result = Fired()
@@ -69,27 +101,20 @@ def process_due(engine: Engine, schedule_id: int, now: dt.datetime) -> Fired:
     if sched.state != "active" or start is None or start > now:
         return result
     rec = sched.recurrence
-    due: list[dt.datetime] = []
-    nxt: dt.datetime | None = start
-    while nxt is not None and nxt <= now and len(due) <= MAX_RECORDED_MISSES:
-        due.append(nxt)
-        nxt = rec.next_after(nxt)
-    truncated = nxt is not None and nxt <= now
-    if truncated:
-        nxt = rec.next_after(now)
     grace = dt.timedelta(seconds=sched.grace_seconds)
-    in_grace = [t for t in due if now - t <= grace]
-    chosen = in_grace[-1] if in_grace else None
-    for t in due:
-        if t == chosen:
-            continue
+    chosen = _latest_in_grace(sched, start, now, grace)
+    recorded, overflow = _misses(sched, start, now, chosen)
+    nxt = rec.next_after(now)
+    for t in recorded:
         if chosen is not None and t < chosen and now - t <= grace:
             note = f"coalesced into the firing at {chosen:%Y-%m-%d %H:%M:%S} UTC"
         else:
             note = (f"missed: {_late((now - t).total_seconds())} late, beyond the grace period of "
                     f"{sched.grace_seconds} s (the daemon was not running)")
-        if truncated and t == due[-1]:
-            note += f"; every later occurrence until {now:%Y-%m-%d %H:%M} UTC was missed too"
+        if overflow and t == recorded[-1]:
+            more = f"more than {MAX_COUNTED}" if overflow > MAX_COUNTED else str(overflow)
+            note += (f"; {more} later occurrence(s) until {now:%Y-%m-%d %H:%M} UTC were not run either "
+                     "(not recorded one by one)")
         run_id = _record_missed(engine, sched, t, note, now)
         if run_id is not None:
             result.missed.append(run_id)
