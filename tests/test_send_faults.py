@@ -18,7 +18,7 @@ from solidarity_mailer.db import connect, deliveries, locks
 from solidarity_mailer.dispatch import LEASE_LOST, OUTAGE_MAX_WAIT, STATE_EVERY, deliver_run
 from solidarity_mailer.preparation import find_campaign
 
-from .sendkit import SECRET, SlowHandler, addresses, settings_for, write_project
+from .sendkit import SECRET, SlowHandler, addresses, settings_for, write_list, write_project
 from .smtpserver import free_port
 
 PAUSED, FAILURES = 3, 4
@@ -177,3 +177,19 @@ def test_a_lost_lease_stops_the_run(tmp_path: Path, servers: ExitStack) -> None:
     assert summary.counts["sending"] == 0 and summary.counts["pending"] == 150 - len(handler.received)
     with engine.connect() as conn:  # the other holder's lease is left alone
         assert conn.execute(select(locks.c.holder).where(locks.c.name == f"run:{run_id}")).scalar() == "elsewhere:1"
+
+
+def test_send_list_skips_waiting_rows_of_lists_no_longer_in_the_run(tmp_path: Path, servers: ExitStack) -> None:
+    port, handler, emails = free_port(), SlowHandler(), addresses(6)
+    start_server(servers, port, handler)
+    campaign, config = write_project(tmp_path, port, emails, concurrency=1)
+    other = ["b0@example.net", "b1@example.net", emails[5]]  # emails[5] is on both lists
+    write_list(tmp_path / "b.csv", other)
+    assert send(campaign, config, "--limit", "2") == 0
+    assert send(campaign, config, "--list", str(tmp_path / "b.csv")) == 0
+    assert sorted(handler.recipients()) == sorted([*emails[:2], *other])  # nothing else of the first list
+    found = rows(tmp_path)
+    assert {a: found[a][0] for a in emails[2:5]} == dict.fromkeys(emails[2:5], "skipped")
+    assert {found[a][2] for a in emails[2:5]} == {ledger.LIST_REMOVED}
+    assert send(campaign, config, "--list", str(tmp_path / "recipients" / "list.csv")) == 0  # back on the run
+    assert Counter(handler.recipients()) == Counter([*emails, *other[:2]])  # each exactly once

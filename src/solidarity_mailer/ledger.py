@@ -30,6 +30,7 @@ from .recipient import Recipient
 
 STATES = ("pending", "sending", "sent", "deferred", "failed", "uncertain", "skipped")
 RUN_STATES = ("pending", "running", "paused", "cancelled", "finished", "missed")
+LIST_REMOVED = "list removed from the run by --list"  # last_reply of rows skipped because their list left the run
 
 
 def utcnow() -> dt.datetime:
@@ -119,10 +120,24 @@ def open_run(
         return int(conn.execute(select(runs.c.id).where(runs.c.fire_key == fire_key)).scalar_one())
 
 
-def set_run_lists(engine: Engine, run_id: int, lists: Iterable[str]) -> None:
-    """Point the run at other lists (``send --list``); rows already in the run stay as they are."""
+def set_run_lists(engine: Engine, run_id: int, lists: Iterable[str], *, keep_list_ids: Iterable[str] | None = None,
+                  now: dt.datetime | None = None) -> int:
+    """Point the run at other lists (``send --list``); returns how many rows were skipped.
+
+    Rows already sent (or failed…) stay as they are. With ``keep_list_ids`` (the List-Ids of ``lists``), rows
+    of any other list still ``pending``/``deferred`` become ``skipped`` with :data:`LIST_REMOVED`, so they
+    are not sent to a list no longer in the run; :func:`enqueue` brings a row back when a list of the run
+    has its address again.
+    """
     with engine.begin() as conn:
         conn.execute(update(runs).where(runs.c.id == run_id).values(lists=json.dumps([str(x) for x in lists])))
+        if keep_list_ids is None:
+            return 0
+        stmt = (update(deliveries).where(deliveries.c.run_id == run_id,
+                                         deliveries.c.state.in_(["pending", "deferred"]),
+                                         deliveries.c.list_id.not_in(list(keep_list_ids)))
+                .values(state="skipped", last_reply=LIST_REMOVED, next_attempt_at=None, updated_at=now or utcnow()))
+        return int(conn.execute(stmt).rowcount)
 
 
 def _run(row) -> Run:  # type: ignore[no-untyped-def]
@@ -192,11 +207,18 @@ def _row(run_id: int, r: Recipient, now: dt.datetime) -> dict[str, object]:
 
 def enqueue(engine: Engine, run_id: int, recipients: Iterable[Recipient], *, now: dt.datetime,
             batch_size: int = 1000) -> int:
-    """Add ``pending`` rows for recipients not yet in the run, streaming in batches; returns rows added."""
+    """Add ``pending`` rows for recipients not yet in the run, streaming in batches; returns rows added.
+
+    A row skipped because its list left the run (:data:`LIST_REMOVED`) is pending again, on this list.
+    """
     added = 0
     it = iter(recipients)
+    insert = _insert(engine)(deliveries)
+    back = {k: insert.excluded[k] for k in ("list_id", "name", "fields", "state", "updated_at")}
+    stmt = insert.on_conflict_do_update(
+        index_elements=["run_id", "address"], set_={**back, "last_reply": ""},
+        where=and_(deliveries.c.state == "skipped", deliveries.c.last_reply == LIST_REMOVED))
     while batch := [_row(run_id, r, now) for r in islice(it, batch_size)]:
-        stmt = _insert(engine)(deliveries).on_conflict_do_nothing(index_elements=["run_id", "address"])
         with engine.begin() as conn:
             added += max(conn.execute(stmt, batch).rowcount, 0)
     return added

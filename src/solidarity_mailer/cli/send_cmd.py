@@ -17,7 +17,8 @@ EXIT_FAILURES = 4  # the run ended with failed recipients (`status` lists them; 
 @click.command("send")
 @click.argument("campaign")
 @click.option("--list", "lists", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Send to this CSV list instead of the campaign's lists (repeatable).")
+              help="Send to this CSV list instead of the campaign's lists (repeatable); recipients of other "
+                   "lists still waiting in the run are skipped.")
 @click.option("--dry-run", is_flag=True, help="Render, check the lists and count; send nothing.")
 @click.option("--to", "to", multiple=True, metavar="ADDRESS",
               help="Send one test copy ([TEST] in the subject) to ADDRESS (repeatable); the ledger is untouched.")
@@ -59,8 +60,14 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
     ledger.ensure_campaign(engine, camp)
     run_id = ledger.open_run(engine, camp.id, ledger.manual_fire_key(camp.id), lists=[str(p) for p in chosen],
                              now=ledger.utcnow())
-    if lists:
-        ledger.set_run_lists(engine, run_id, [str(p) for p in chosen])
+    if lists:  # rows of lists no longer in the run that are still waiting are skipped, not sent
+        from ..recipients import load_list_meta
+
+        dropped = ledger.set_run_lists(engine, run_id, [str(p) for p in chosen],
+                                       keep_list_ids=[load_list_meta(p).list_id for p in chosen])
+        if dropped:
+            click.echo(f"{dropped} recipient(s) still waiting from lists no longer in the run are skipped "
+                       f"({ledger.LIST_REMOVED}); see `status`", err=True)
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: finish messages in flight, stop
     try:
