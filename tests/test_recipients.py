@@ -182,7 +182,7 @@ def test_unnamed_trailing_column(tmp_path: Path) -> None:
 
 def test_addresses_normalised() -> None:
     idn = normalise_address(" Erin@XN--BCHER-KVA.Example.ORG ")
-    assert idn.email == "Erin@bücher.example.org" and idn.key == "erin@bücher.example.org"
+    assert idn.email == "Erin@bücher.example.org" and idn.key == "erin@xn--bcher-kva.example.org"
     assert idn.ascii_email == "Erin@xn--bcher-kva.example.org"
     utf8 = normalise_address("ayşe@example.org")
     assert utf8.ascii_email is None and Recipient(utf8.email, utf8.key).needs_smtputf8
@@ -220,3 +220,14 @@ def test_shipped_example_list(repo: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(MailerError, match="list file not found"):
         list(ListReader(tmp_path / "nope.csv"))
+
+
+def test_address_keys_do_not_merge_different_mailboxes() -> None:
+    """casefold() would merge straße/strasse; keys are local.lower() @ the IDNA ASCII domain."""
+    keys = {raw: normalise_address(raw).key for raw in
+            ("a@straße.de", "a@strasse.de", "straße@example.org", "strasse@example.org")}
+    assert len(set(keys.values())) == 4
+    assert keys["a@straße.de"] == "a@xn--strae-oqa.de"
+    assert normalise_address("Alice@Example.ORG").key == normalise_address("alice@example.org").key
+    upper, lower = normalise_address("Ivan@ПРИМЕР.рф").key, normalise_address("ivan@пример.рф").key
+    assert upper == lower == "ivan@xn--e1afmkfd.xn--p1ai"

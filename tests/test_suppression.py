@@ -33,7 +33,15 @@ def test_add_is_idempotent_and_case_insensitive(engine: Engine) -> None:
 def test_idn_forms_are_one_key(engine: Engine) -> None:
     suppression.add(engine, "erin@xn--bcher-kva.example.org", "complained")
     assert suppression.is_suppressed(engine, "Erin@Bücher.example.org")
-    assert suppression.suppressed_keys(engine) == {"erin@bücher.example.org"}
+    assert suppression.suppressed_keys(engine) == {"erin@xn--bcher-kva.example.org"}
+
+
+def test_strasse_and_strasse_with_eszett_are_different_mailboxes(engine: Engine) -> None:
+    suppression.add(engine, "a@strasse.de", "unsubscribed")
+    suppression.add(engine, "strasse@example.org", "unsubscribed")
+    assert suppression.is_suppressed(engine, "A@Strasse.de")
+    assert not suppression.is_suppressed(engine, "a@straße.de")
+    assert not suppression.is_suppressed(engine, "straße@example.org")
 
 
 def test_list_scope(engine: Engine) -> None:

@@ -12,7 +12,8 @@ class Recipient:
 
     ``email`` is the normalised address to send to (Unicode domain kept); ``ascii_email`` its form
     with the domain in IDNA (None when the local part itself is non-ASCII, i.e. SMTPUTF8 is needed);
-    ``key`` the case-folded de-duplication key; ``source`` where the row stands (``file:line``).
+    ``key`` the de-duplication key (local part lower-cased, domain in IDNA ASCII); ``source`` where the
+    row stands (``file:line``); ``fields`` the list's extra columns.
     """
 
     email: str

@@ -80,11 +80,17 @@ def normalise_address(raw: str) -> Address:
         raise ValueError(f"invalid email address {shown!r}: {exc}") from None
     if len(valid.local_part.encode("utf-8")) > MAX_LOCAL_PART_OCTETS:
         raise ValueError(f"invalid email address {shown!r}: the part before the @-sign is longer than 64 bytes")
-    return Address(valid.normalized, valid.ascii_email, valid.normalized.casefold())
+    return Address(valid.normalized, valid.ascii_email, _key(valid.local_part, valid.ascii_domain, valid.domain))
+
+
+def _key(local: str, ascii_domain: str | None, domain: str) -> str:
+    """``local.lower()@domain``, the domain in IDNA ASCII when it has one. Not casefold(): that would merge
+    ``a@straße.de`` with ``a@strasse.de`` (and ß/ss local parts), which are different mailboxes."""
+    return f"{local.lower()}@{(ascii_domain or domain).lower()}"
 
 
 def address_key(raw: str) -> str:
-    """The de-duplication and suppression key of an address: normalised, then case-folded."""
+    """The de-duplication and suppression key of an address: local part lower-cased @ IDNA ASCII domain."""
     return normalise_address(raw).key
 
 

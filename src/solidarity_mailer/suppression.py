@@ -1,7 +1,7 @@
 """The suppression list: addresses that must not be mailed, for every list (scope ``"*"``) or one List-Id.
 
 Rows live in the ``suppressions`` table of db.py, keyed by (address key, scope). The address key is
-:func:`~solidarity_mailer.recipients.address_key` (normalised, case-folded), the same key the audience
+:func:`~solidarity_mailer.recipients.address_key` (local part lower-cased, IDNA ASCII domain), the same key the audience
 de-duplicates on, so ``Alice@Example.org`` and ``alice@example.org`` are one entry. Reasons:
 ``unsubscribed`` (the web endpoint), ``bounced`` (bounce import), ``complained`` (feedback loops) and
 ``manual`` (maintainers). Every send consults :func:`is_suppressed` or :func:`suppressed_keys`.
@@ -55,11 +55,11 @@ class ImportCounts:
 
 
 def _lookup_key(address: str) -> str:
-    """The key for a lookup: normalised when the address is valid, else stripped and case-folded."""
+    """The key for a lookup: normalised when the address is valid, else stripped and lower-cased."""
     try:
         return address_key(address)
     except ValueError:
-        return address.strip().casefold()
+        return address.strip().lower()
 
 
 def _check(reason: str, scope: str) -> None:
