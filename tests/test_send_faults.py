@@ -193,3 +193,16 @@ def test_send_list_skips_waiting_rows_of_lists_no_longer_in_the_run(tmp_path: Pa
     assert {found[a][2] for a in emails[2:5]} == {ledger.LIST_REMOVED}
     assert send(campaign, config, "--list", str(tmp_path / "recipients" / "list.csv")) == 0  # back on the run
     assert Counter(handler.recipients()) == Counter([*emails, *other[:2]])  # each exactly once
+
+
+def test_the_ledger_commits_survive_power_loss(tmp_path: Path) -> None:
+    """WAL with synchronous=FULL: a committed ``sending`` is on disk before the message is handed over."""
+    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        assert cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert cursor.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL (NORMAL is 1)
+    finally:
+        raw.close()
+        engine.dispose()
