@@ -54,6 +54,17 @@ def test_bare_line_ends_are_normalised(smtpd, transport: SmtpTransport) -> None:
     assert len(handler.received) == 1
 
 
+def test_envelope_addresses_and_leading_dot(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
+    _, handler = smtpd
+    quoted = '"odd person"@example.org'  # not a plain addr-spec: goes through smtplib's quoting
+    data = b".first line is a dot\r\n.\r\nlast line without CRLF"
+    assert transport.send("bounce+x=y@example.org", ["a.b-c+d@example.org", quoted], data)[quoted].verdict \
+        is Verdict.SENT
+    got = handler.received[0]
+    assert (got.mail_from, got.rcpt_tos) == ("bounce+x=y@example.org", ["a.b-c+d@example.org", quoted])
+    assert got.data == data + b"\r\n"
+
+
 def test_partial_refusal_is_never_lost(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
     _, handler = smtpd
     handler.rcpt_replies["gone@example.org"] = ["550 5.1.1 no such user"]

@@ -18,12 +18,32 @@ from .base import Outcome, TransportPaused, Verdict
 
 _STATUS_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b")
 _BARE_EOL = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+# A plain ASCII addr-spec: sent as <addr> without smtplib's quoteaddr (an email-header parse, ~45 µs a call)
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 
 
 def _has_bare_eol(data: bytes) -> bool:
     """True when ``data`` has a CR or LF outside a CRLF pair (three C-speed counts, no regex scan)."""
-    crlf = data.count(b"\r\n")
-    return data.count(b"\r") != crlf or data.count(b"\n") != crlf
+    lf = data.count(b"\n")
+    return data.count(b"\r") != lf or data.count(b"\r\n") != lf
+
+
+def _wire_body(data: bytes) -> bytes:
+    """``data`` as sent after DATA: bare CR/LF made CRLF, dot-stuffed (RFC 5321 4.5.2), ending CRLF.CRLF.
+
+    With CRLF-only line ends every line starts at 0 or after CRLF, so stuffing is a C-speed ``replace``
+    (smtplib's multiline regex costs ~0.1 ms for 25 KB).
+    """
+    if _has_bare_eol(data):  # a bare CR or LF is a protocol violation (and an SMTP smuggling vector)
+        data = _BARE_EOL.sub(b"\r\n", data)
+    body = data.replace(b"\r\n.", b"\r\n..")
+    if body.startswith(b"."):
+        body = b"." + body
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return body + b".\r\n"
+
+
 _SECURITIES = ("none", "starttls", "tls")
 
 
@@ -220,7 +240,11 @@ class SmtpTransport:
             if self._dirty:
                 conn.rset()
             self._dirty = True
-            code, reply = conn.mail(mail_from, options)
+            if not options and _PLAIN_ADDRESS.fullmatch(mail_from):
+                conn.putcmd("mail", f"FROM:<{mail_from}>")
+                code, reply = conn.getreply()
+            else:
+                code, reply = conn.mail(mail_from, options)
             if code != 250:
                 outcome = classify(code, reply)
                 if code == 421:  # the server is closing before any recipient: its trouble, not theirs
@@ -228,7 +252,11 @@ class SmtpTransport:
                 return self._end(rcpts, outcome, code)
             stage = "rcpt"
             for rcpt in rcpts:
-                code, reply = conn.rcpt(rcpt)
+                if _PLAIN_ADDRESS.fullmatch(rcpt):
+                    conn.putcmd("rcpt", f"TO:<{rcpt}>")
+                    code, reply = conn.getreply()
+                else:
+                    code, reply = conn.rcpt(rcpt)
                 if code in (250, 251):
                     accepted.append(rcpt)
                     continue
@@ -242,12 +270,7 @@ class SmtpTransport:
             code, reply = conn.getreply()
             if code != 354:
                 return {**outcomes, **self._end(accepted, classify(code, reply), code)}
-            if _has_bare_eol(data):  # a bare CR or LF is a protocol violation (and an SMTP smuggling vector)
-                data = _BARE_EOL.sub(b"\r\n", data)
-            body = smtplib._quote_periods(data)  # type: ignore[attr-defined]
-            if not body.endswith(b"\r\n"):
-                body += b"\r\n"
-            conn.send(body + b".\r\n")
+            conn.send(_wire_body(data))
             stage = "after"
             code, reply = conn.getreply()
         except TransportPaused:
