@@ -76,6 +76,14 @@ def open_mailbox(path: Path) -> mailbox.Mailbox:
                               hint="give a Maildir folder or an mbox file")
         return mailbox.Maildir(path, factory=None, create=False)
     if path.is_file():
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(5)
+        except OSError as exc:
+            raise MailerError(f"cannot read the mailbox: {exc.strerror}", where=path) from None
+        if head and head != b"From ":
+            raise MailerError("not an mbox file (it does not start with a 'From ' line)", where=path,
+                              hint="give a Maildir folder or an mbox file")
         return mailbox.mbox(path, factory=None, create=False)
     raise MailerError("mailbox not found", where=path, hint="give a Maildir folder or an mbox file")
 

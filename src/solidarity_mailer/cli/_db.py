@@ -1,13 +1,22 @@
-"""Open the project's database for a command: the URL from settings (``--config``, environment, default)."""
+"""Open the project's database for a command: the URL from settings (``--config``, environment, default).
+
+A URL that names no known database, or whose driver is missing, is one :class:`MailerError` line
+naming where the URL came from, never a traceback.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from ..config import load_settings
 from ..db import connect
+from ..errors import MailerError
+
+ENV_VAR = "SOLIDARITY_MAILER_DATABASE"
 
 
 def database_url(config_path: Path | None) -> str:
@@ -15,9 +24,27 @@ def database_url(config_path: Path | None) -> str:
     return load_settings(config_path).database_url
 
 
+def connect_url(url: str, config_path: Path | None = None) -> Engine:
+    """:func:`db.connect` with a bad URL, a missing driver or an unopenable file as one clear error."""
+    try:
+        return connect(url)
+    except (ArgumentError, NoSuchModuleError, ImportError, OperationalError) as exc:
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if isinstance(exc, NoSuchModuleError):
+            why = f"no database kind '{scheme}' (use e.g. sqlite:///ledger.db or postgresql://…)"
+        elif isinstance(exc, ImportError):
+            why = f"the driver for '{scheme}' is not installed ({getattr(exc, 'name', None) or exc})"
+        elif isinstance(exc, OperationalError):
+            why = f"cannot open it: {str(exc.orig).splitlines()[0] if exc.orig else exc}"
+        else:
+            why = "not a database URL (use e.g. sqlite:///ledger.db)"
+        where = ENV_VAR if os.environ.get(ENV_VAR) else (config_path or "[database] url")
+        raise MailerError(f"database URL: {why}", where=where) from None
+
+
 def open_database(config_path: Path | None) -> Engine:
     """An engine for the configured database, its schema created if needed."""
-    return connect(database_url(config_path))
+    return connect_url(database_url(config_path), config_path)
 
 
 def existing_database(config_path: Path | None) -> Engine | None:
@@ -26,4 +53,10 @@ def existing_database(config_path: Path | None) -> Engine | None:
     prefix = "sqlite:///"
     if url.startswith(prefix) and ":memory:" not in url and not Path(url.removeprefix(prefix)).expanduser().exists():
         return None
-    return connect(url)
+    return connect_url(url, config_path)
+
+
+def read_only_database(config_path: Path | None) -> Engine:
+    """For commands that only read: the database, or an empty in-memory one when its file does not exist
+    yet (so looking creates no folder and no file)."""
+    return existing_database(config_path) or connect("sqlite://")

@@ -8,9 +8,9 @@ import click
 
 from ..bounces import DEFAULT_SOFT_LIMIT, import_mailbox
 from ..config import load_settings
-from ..db import connect
 from ..errors import MailerError
 from ..tokens import load_secret
+from ._db import open_database
 
 
 @click.group("bounces")
@@ -31,7 +31,7 @@ def import_command(mailbox_path: Path, config_path: Path | None, soft_limit: int
     except MailerError as exc:
         click.echo(f"note: unsubscribe request mails are skipped: {exc.line()}", err=True)
         secret = None
-    engine = connect(settings.database_url)
+    engine = open_database(config_path)
     summary = import_mailbox(engine, mailbox_path, soft_limit=soft_limit,
                              bounce_address=settings.sender.bounce_address, secret=secret)
     for problem in summary.problems:

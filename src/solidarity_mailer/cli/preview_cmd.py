@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import errno
-import socket
 from pathlib import Path
 
 import click
 
-from ..errors import MailerError
 from ..sample import build_sample
+from ._net import check_port
 
 HOST = "127.0.0.1"  # never another interface: the preview shows unsent mail and the local outbox
-
-
-def _check_port(port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((HOST, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise MailerError(f"port {port} on {HOST} is in use", hint="choose another with --port") from None
-            raise MailerError(f"cannot listen on {HOST}:{port}: {exc.strerror}") from None
 
 
 @click.command("preview")
@@ -39,7 +27,7 @@ def preview_command(file: Path, port: int, outbox: Path, templates_dir: Path | N
     from ..preview import create_app
 
     build_sample(file, templates_dir=templates_dir)  # a broken FILE is one clear error now, not a blank page
-    _check_port(port)
+    check_port(HOST, port)
     click.echo(f"preview of {file} on http://{HOST}:{port}/ (outbox: {outbox}); Ctrl-C to stop")
     uvicorn.run(create_app(file, templates_dir=templates_dir, outbox=outbox), host=HOST, port=port,
                 log_level="warning")

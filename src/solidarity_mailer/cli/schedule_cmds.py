@@ -30,11 +30,14 @@ def schedule_command(campaign: str, at: str | None, cron: str | None, every: str
     """Schedule CAMPAIGN (an id in campaigns/ or a campaign file) once, by cron or at an interval."""
     from ..clock import clock_from_env
     from ..config import load_settings
+    from ..errors import MailerError
     from ..overview import default_zone
     from ..preparation import find_campaign
     from ..schedules import add_schedule, default_grace
     from ._db import open_database
 
+    if tz is not None and not tz.strip():
+        raise MailerError("--tz is empty", hint="give an IANA time zone such as Europe/Berlin, or leave --tz out")
     settings = load_settings(config_path).scheduler
     engine = open_database(config_path)
     zone = tz or settings.timezone or default_zone()
@@ -56,9 +59,9 @@ def schedule_command(campaign: str, at: str | None, cron: str | None, every: str
 def campaigns_command(as_json: bool, config_path: Path | None) -> None:
     """List campaigns: schedules, next firing (in its zone and UTC), last run and its counts."""
     from ..overview import lines, overview
-    from ._db import open_database
+    from ._db import read_only_database
 
-    data = overview(open_database(config_path))
+    data = overview(read_only_database(config_path))
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:

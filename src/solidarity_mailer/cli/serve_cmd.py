@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..config import load_settings
-from ..db import connect
 from ..tokens import load_secret
+from ._db import open_database
+from ._net import check_port
 
 
 @click.command("serve")
@@ -20,7 +20,7 @@ def serve_command(host: str, port: int, config_path: Path | None) -> None:
     """Serve one-click unsubscribe (RFC 8058) and its confirmation pages; nothing else."""
     from ..web import list_names, serve
 
-    settings = load_settings(config_path)
     secret = load_secret()
-    engine = connect(settings.database_url)
+    engine = open_database(config_path)
+    check_port(host, port)
     serve(host, port, engine=engine, secret=secret, names=list_names())

@@ -17,14 +17,14 @@ from ..config import load_settings
               help="Settings file (default: ./solidarity-mailer.toml).")
 def status_command(campaign: str, as_json: bool, config_path: Path | None) -> None:
     """Show the runs of CAMPAIGN (an id or a campaign file): counts by state, failed and uncertain addresses."""
-    from ..db import connect
     from ..errors import MailerError
     from ..preparation import find_campaign
     from ..status import campaign_status
+    from ._db import read_only_database
 
-    settings = load_settings(config_path)
+    load_settings(config_path)
     camp_id = campaign if not campaign.endswith(".toml") else find_campaign(campaign).id
-    report = campaign_status(connect(settings.database_url), camp_id)
+    report = campaign_status(read_only_database(config_path), camp_id)
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return

@@ -94,7 +94,11 @@ class CaptureServer:
         """Listen; a port already in use is a :class:`MailerError`."""
         if self._controller is not None:
             return self
-        self.outbox.mkdir(parents=True, exist_ok=True)
+        try:
+            self.outbox.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MailerError(f"cannot create the outbox folder: {exc.strerror}", where=self.outbox,
+                              hint="choose another with --outbox") from None
         for _attempt in range(5):
             port = self.port or free_port(self.host)
             try:

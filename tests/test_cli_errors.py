@@ -1,0 +1,84 @@
+"""User mistakes at the command line are one `error:` line and a non-zero status, never a traceback."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from solidarity_mailer.cli import main
+
+from .sendkit import SECRET
+
+ENV = ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "DATABASE")
+
+
+@pytest.fixture(autouse=True)
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOLIDARITY_MAILER_SECRET", SECRET)
+    for name in ENV:
+        monkeypatch.delenv(f"SOLIDARITY_MAILER_{name}", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def one_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """Run the CLI; it must fail with exactly one `error:` line on stderr; return that line."""
+    assert main(argv) != 0
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1 and err.startswith("error: "), err
+    return err
+
+
+@pytest.mark.parametrize(("url", "fragment"), [
+    ("nosuch://x", "no database kind 'nosuch'"),
+    ("postgresql://u@127.0.0.1/db", "the driver for 'postgresql' is not installed"),
+    ("not a url", "not a database URL"),
+])
+@pytest.mark.parametrize("argv", [["campaigns"], ["suppressions", "list"], ["schedule", "x", "--every", "1h"]])
+def test_a_bad_database_url_is_one_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                        url: str, fragment: str, argv: list[str]) -> None:
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", url)
+    err = one_error(capsys, argv)
+    assert "SOLIDARITY_MAILER_DATABASE" in err and fragment in err
+
+
+def test_read_only_commands_create_no_database(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "state" / "ledger.db"
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{target}")
+    assert main(["campaigns", "--json"]) == 0
+    assert main(["status", "nothing", "--json"]) == 0
+    assert "no runs yet" in one_error(capsys, ["status", "nothing"])
+    assert not target.parent.exists()
+
+
+def test_catch_into_an_impossible_outbox(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "cannot create the outbox folder" in one_error(capsys, ["catch", "--port", "1", "--outbox", "/proc/nope"])
+
+
+def test_serve_on_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{tmp_path / 'ledger.db'}")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert f"port {port} on 127.0.0.1 is in use" in one_error(capsys, ["serve", "--port", str(port)])
+
+
+def test_bounces_import_of_a_file_that_is_no_mbox(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{tmp_path / 'ledger.db'}")
+    junk = tmp_path / "some.bin"
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    assert "not an mbox file" in one_error(capsys, ["bounces", "import", str(junk)])
+    empty = tmp_path / "empty.mbox"
+    empty.write_bytes(b"")
+    assert main(["bounces", "import", str(empty)]) == 0  # an empty mbox is fine: 0 messages
+
+
+def test_an_empty_time_zone_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{tmp_path / 'ledger.db'}")
+    assert "--tz is empty" in one_error(capsys, ["schedule", "x", "--every", "1h", "--tz", ""])
