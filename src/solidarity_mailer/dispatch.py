@@ -162,7 +162,8 @@ def _finish(shared: Shared, outcome: str, limit: int | None) -> tuple[str, str]:
     if outcome == "outage":
         minutes = (now - (shared.outage_since or now)).total_seconds() / 60
         note = (f"paused: the SMTP server was unreachable for {minutes:.0f} min ({shared.outage_reply}); no "
-                "recipient's attempts were used; once the relay is back, send again (or `resume run`)")
+                "recipient's attempts were used; once the relay is back, `send` again (a scheduled run: "
+                f"`solidarity-mailer resume run {run_id}`)")
         ledger.set_run_state(engine, run_id, "paused", now=now, note=note, only_from=["running"])
         return "paused", note
     if outcome in ("paused", "cancelled"):
