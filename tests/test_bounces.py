@@ -188,6 +188,16 @@ def test_mailto_unsubscribe_requests(ledger: Engine, tmp_path: Path) -> None:
     assert suppressed(ledger) == [("kim@example.org", "news.lists.example.net", "unsubscribed")]
 
 
+def test_a_mailto_request_with_a_stale_list_id_leaves_every_list_as_on_the_web(ledger: Engine, tmp_path: Path) -> None:
+    """One scope rule (suppression.unsubscribe) for web and mail: an invalid list id never keeps anyone on."""
+    secret = b"bounce-test-secret-0123456789"
+    stale = make_token(secret, "news letter (old)", "kim@example.org")
+    path, _ = build("mbox", tmp_path, {"stale": _request(f"unsubscribe-{stale}", 3)})
+    summary = import_mailbox(ledger, path, secret=secret, now=NOW)
+    assert (summary.unsubscribes, summary.suppressed, summary.problems) == (1, 1, [])
+    assert suppressed(ledger) == [("kim@example.org", "*", "unsubscribed")]
+
+
 def test_cli_import_and_errors(ledger: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", str(ledger.url))

@@ -179,6 +179,8 @@ def test_envelope_ids_and_unsubscribe(factory: MessageFactory, seed: tuple[Campa
     assert factory.build(RECIPIENTS[3]).data.count(b"List-Id: <peru-solidarity-2023.example.org>") == 1
     dotted = replace(ana, list_id="supporters.lists.example.org")
     assert parse(factory.build(dotted).data)["List-Id"] == "<supporters.lists.example.org>"
+    underscored = replace(ana, list_id="news_letter.example.org")  # valid for lists, so valid here (one rule)
+    assert parse(factory.build(underscored).data)["List-Id"] == "<news_letter.example.org>"
 
 
 INJECTIONS = ["Eve\r\nBcc: victim@example.net", "Eve\nBcc: victim@example.net", "Eve\rBcc: x", "Eve\0",

@@ -164,6 +164,16 @@ class Importer:
                     return key, original
         return None
 
+    def _unsubscribe(self, sub: Subscription) -> None:
+        """An unsubscribe request by mail: the same scope rule as the web endpoint."""
+        try:
+            _, added = suppression.unsubscribe(self.engine, sub, detail="mailto request", now=self.now)
+        except MailerError as exc:  # an address we cannot store: report, go on
+            self.summary.problems.append(f"{sub.address}: not suppressed: {exc.line()}")
+            return
+        if added:
+            self.summary.suppressed += 1
+
     def _suppress(self, address: str, reason: str, detail: str, scope: str = suppression.EVERY_LIST) -> None:
         """Suppress (idempotent); an address already suppressed everywhere keeps its reason (say, complained)."""
         if suppression.is_suppressed(self.engine, address):
@@ -200,7 +210,7 @@ class Importer:
         if parsed.kind in (Kind.OTHER, Kind.AUTOREPLY):
             sub = self._unsubscribe_request(parsed) if parsed.kind is Kind.OTHER else None
             if sub is not None:
-                self._suppress(sub.address, "unsubscribed", "mailto request", sub.list_id or suppression.EVERY_LIST)
+                self._unsubscribe(sub)
                 s.unsubscribes += 1
                 kind = "unsubscribe"
             elif parsed.kind is Kind.AUTOREPLY:

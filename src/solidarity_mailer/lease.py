@@ -17,6 +17,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .db import locks
+from .ledger import aware
 
 
 def holder_id(*, nonce: bool = False) -> str:
@@ -49,7 +50,7 @@ def try_acquire(engine: Engine, name: str, holder: str, *, ttl: dt.timedelta, no
             except IntegrityError:
                 return "another process"
             return None
-        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
+        expires = aware(row.expires_at)
         if row.holder != holder and expires > now and not process_gone(row.holder):
             return str(row.holder)
         taken = conn.execute(update(locks).where(locks.c.name == name, locks.c.holder == row.holder)

@@ -36,13 +36,13 @@ from .config import Settings
 from .errors import MailerError
 from .headers import ascii_address, check_header, format_address, parse_mailbox, verp
 from .recipient import Recipient
+from .recipients import is_list_id
 from .render import personal_values
 from .rendition import Rendition, split_tokens
 from .tokens import make_token
 
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9-]+")
 _BAD_ADDRESS = re.compile(r"[\s<>]")
-_LIST_ID_RE = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _DOMAIN_RE = re.compile(r"^[A-Za-z0-9.-]+$")
 _SIGNED_HEADERS = (
     b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Reply-To", b"List-Id", b"List-Unsubscribe",
@@ -218,7 +218,7 @@ class MessageFactory:
         """``List-Id: <list_id>`` for an RFC 2919 id (``label.namespace``), else ``<label.{domain}>``."""
         cached = self._list_ids.get(list_id)
         if cached is None:
-            if _LIST_ID_RE.match(list_id) and len(list_id) <= 255:
+            if is_list_id(list_id):
                 value = list_id
             else:
                 value = f"{_LABEL_UNSAFE.sub('-', list_id.lower()).strip('-') or 'list'}.{self.domain}"

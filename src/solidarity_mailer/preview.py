@@ -28,12 +28,12 @@ from .errors import MailerError
 from .paths import templates_dir as default_templates_dir
 from .preview_page import PAGE
 from .sample import Sample, build_sample, fingerprint, watched_files
+from .transports.outbox import list_outbox
 
 PARTS = ("html", "text", "headers", "source")
 MAIL_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; base-uri 'none'"
 _DARK_QUERY = re.compile(r"@media\s*\(\s*prefers-color-scheme\s*:\s*dark\s*\)", re.IGNORECASE)
 _SCHEME_META = re.compile(r'(<meta\s+name="(?:color-scheme|supported-color-schemes)"\s+content=")[^"]*(")', re.I)
-_EML_NAME = re.compile(r"^[\w.@+=-]{1,200}\.eml$")
 
 
 def force_scheme(html: str, scheme: str) -> str:
@@ -121,10 +121,7 @@ class PreviewState:
 
     def outbox_files(self) -> list[Path]:
         """The .eml files in the outbox, newest first."""
-        if not self.outbox.is_dir():
-            return []
-        files = [p for p in self.outbox.iterdir() if p.is_file() and _EML_NAME.match(p.name)]
-        return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
+        return list_outbox(self.outbox)
 
 
 def _part_response(view: MessageView, part: str, scheme: str) -> Response:

@@ -94,9 +94,14 @@ def address_key(raw: str) -> str:
     return normalise_address(raw).key
 
 
+def is_list_id(value: str) -> bool:
+    """True for a valid RFC 2919 List-Id (``label.namespace``, dotted words of letters, digits, - and _)."""
+    return len(value) <= 255 and bool(_LIST_ID_RE.match(value))
+
+
 def check_list_id(value: str, where: str | Path) -> str:
     """Return ``value`` if it is a valid RFC 2919 List-Id (``label.namespace``), else raise MailerError."""
-    if len(value) > 255 or not _LIST_ID_RE.match(value):
+    if not is_list_id(value):
         raise MailerError(
             f"invalid list_id {value!r}", where=where, hint='use dotted words such as "news.lists.example.org"'
         )

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from sqlalchemy import Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +25,11 @@ from sqlalchemy.exc import IntegrityError
 from .csvrows import CsvRows
 from .db import suppressions
 from .errors import MailerError
+from .ledger import aware
 from .recipients import address_key, check_list_id, normalise_address
+
+if TYPE_CHECKING:
+    from .tokens import Subscription
 
 REASONS = ("unsubscribed", "bounced", "complained", "manual")
 EVERY_LIST = "*"
@@ -70,7 +74,8 @@ def _check(reason: str, scope: str) -> None:
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """``value`` in UTC for storing; naive counts as UTC (the one rule: :func:`ledger.aware`)."""
+    return aware(value).astimezone(UTC)  # type: ignore[union-attr]
 
 
 def add(
@@ -107,6 +112,21 @@ def add(
                 .values(reason=reason, detail=detail)
             )
         return False
+
+
+def unsubscribe(engine: Engine, subscription: Subscription, *, detail: str,
+                now: datetime | None = None) -> tuple[str, bool]:
+    """Suppress what an unsubscribe token names (web page, one-click, mailto request): its list, or every
+    list when the token has no list id or one that is no longer valid (say, the list file was edited),
+    because an invalid id must not keep anyone subscribed. Returns (scope used, row is new); raises
+    :class:`MailerError` only when the address itself cannot be stored."""
+    scope = subscription.list_id or EVERY_LIST
+    try:
+        return scope, add(engine, subscription.address, "unsubscribed", scope=scope, detail=detail, now=now)
+    except MailerError:
+        if scope == EVERY_LIST:
+            raise
+    return EVERY_LIST, add(engine, subscription.address, "unsubscribed", scope=EVERY_LIST, detail=detail, now=now)
 
 
 def remove(engine: Engine, address: str, scope: str = EVERY_LIST) -> bool:
@@ -149,7 +169,7 @@ def iter_suppressions(engine: Engine, *, scope: str | None = None, reason: str |
     query = select(suppressions).where(*conditions).order_by(suppressions.c.address, suppressions.c.scope)
     with engine.connect() as conn:
         for row in conn.execute(query):
-            yield Suppression(row.address, row.scope, row.reason, row.detail, _utc(row.created_at))
+            yield Suppression(row.address, row.scope, row.reason, row.detail, aware(row.created_at))
 
 
 def export_csv(engine: Engine, fp: TextIO) -> int:
@@ -224,4 +244,4 @@ def _find(engine: Engine, key: str, scope: str) -> Suppression | None:
     query = select(suppressions).where(suppressions.c.address == key, suppressions.c.scope == scope)
     with engine.connect() as conn:
         row = conn.execute(query).first()
-    return None if row is None else Suppression(row.address, row.scope, row.reason, row.detail, _utc(row.created_at))
+    return None if row is None else Suppression(row.address, row.scope, row.reason, row.detail, aware(row.created_at))

@@ -137,17 +137,8 @@ class UnsubscribeApp:
         return verify_token(self.secret, request.path_params["token"])
 
     def _add(self, sub: Subscription, detail: str) -> str:
-        """Write the suppression; returns the scope used. A list id that is no longer valid (say, the list
-        file was edited) must not keep anyone subscribed: then the address leaves every list."""
-        scope = sub.list_id or suppression.EVERY_LIST
-        try:
-            suppression.add(self.engine, sub.address, "unsubscribed", scope=scope, detail=detail)
-        except MailerError:
-            if scope == suppression.EVERY_LIST:
-                raise
-            scope = suppression.EVERY_LIST
-            suppression.add(self.engine, sub.address, "unsubscribed", scope=scope, detail=detail)
-        return scope
+        """Write the suppression (see :func:`suppression.unsubscribe`); returns the scope used."""
+        return suppression.unsubscribe(self.engine, sub, detail=detail)[0]
 
     async def _suppress(self, sub: Subscription, detail: str) -> Response | None:
         """Suppress at once; an error page when the token's address cannot be stored (never a traceback)."""

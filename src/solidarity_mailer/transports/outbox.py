@@ -53,9 +53,13 @@ def write_eml(outbox: Path, mail_from: str, rcpt_tos: Sequence[str], data: bytes
     return target
 
 
+_EML_NAME = re.compile(r"^[\w.@+=-]{1,200}\.eml$")
+
+
 def list_outbox(outbox: Path) -> list[Path]:
-    """The stored messages, newest first (temporary files excluded)."""
+    """The stored messages, newest first (by modification time, then name); temporary, hidden and oddly
+    named files are left out (the preview page links each name)."""
     if not outbox.is_dir():
         return []
-    files = [p for p in outbox.glob("*.eml") if not p.name.startswith(".")]
-    return sorted(files, key=lambda p: p.name, reverse=True)
+    files = [p for p in outbox.iterdir() if not p.name.startswith(".") and _EML_NAME.match(p.name) and p.is_file()]
+    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
