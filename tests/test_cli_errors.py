@@ -9,7 +9,7 @@ import pytest
 
 from solidarity_mailer.cli import main
 
-from .sendkit import SECRET
+from .sendkit import REPO, SECRET
 
 ENV = ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "DATABASE")
 
@@ -35,7 +35,9 @@ def one_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     ("postgresql://u@127.0.0.1/db", "the driver for 'postgresql' is not installed"),
     ("not a url", "not a database URL"),
 ])
-@pytest.mark.parametrize("argv", [["campaigns"], ["suppressions", "list"], ["schedule", "x", "--every", "1h"]])
+@pytest.mark.parametrize("argv", [["campaigns"], ["suppressions", "list"], ["schedule", "x", "--every", "1h"],
+                                  ["send", str(REPO / "campaigns" / "peru-solidarity-2023.toml"), "--dry-run"],
+                                  ["run"]])
 def test_a_bad_database_url_is_one_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
                                         url: str, fragment: str, argv: list[str]) -> None:
     monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", url)

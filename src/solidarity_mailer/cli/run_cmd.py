@@ -19,6 +19,7 @@ def run_command(config_path: Path | None, wait: bool, verbose: bool) -> None:
     from ..clock import TEST_CLOCK_ENV, clock_from_env
     from ..config import load_settings
     from ..daemon import Daemon
+    from ._db import connect_url
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         datefmt="%Y-%m-%dT%H:%M:%S%z")
@@ -26,6 +27,7 @@ def run_command(config_path: Path | None, wait: bool, verbose: bool) -> None:
     clock = clock_from_env()
     if getattr(clock, "speed", None) is not None:
         logging.getLogger("solidarity_mailer.daemon").warning("TEST clock from %s in use", TEST_CLOCK_ENV)
-    daemon = Daemon(load_settings(config_path), clock=clock)
+    settings = load_settings(config_path)
+    daemon = Daemon(settings, engine=connect_url(settings.database_url, config_path), clock=clock)
     daemon.start(wait=wait)
     daemon.serve()

@@ -34,9 +34,9 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
                  limit: int | None, resend_uncertain: bool, retry_failed: bool, config_path: Path | None) -> None:
     """Send CAMPAIGN (an id in campaigns/ or a campaign file); a second send continues and never re-sends."""
     from .. import ledger, preflight
-    from ..db import connect
     from ..dispatch import deliver_run
     from ..preparation import find_campaign, lists_for
+    from ._db import connect_url
 
     settings = load_settings(config_path)
     camp = find_campaign(campaign)
@@ -45,7 +45,7 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
         for address, outcome in outcomes.items():
             click.echo(f"{address}: {outcome.verdict.value} {outcome.code or ''} {outcome.reply}".rstrip())
         ctx.exit(0 if all(o.verdict.value == "sent" for o in outcomes.values()) else 1)
-    engine = connect(settings.database_url)
+    engine = connect_url(settings.database_url, config_path)
     if dry_run:
         report = preflight.dry_run(engine, camp, settings, lists)
         for error in report.stats.errors:
