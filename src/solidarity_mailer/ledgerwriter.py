@@ -85,6 +85,12 @@ def outcome_values(run_id: int, address: str, state: str, reply: str, now: dt.da
             "sent": now if state == "sent" else None}
 
 
+def _held_lock() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
 @dataclass
 class _Request:
     """A claim (or, with ``address`` None, a flush) waiting for the writer's next COMMIT."""
@@ -92,7 +98,7 @@ class _Request:
     address: str | None = None
     message_id: str = ""
     now: dt.datetime | None = None
-    done: threading.Event = field(default_factory=threading.Event)
+    done: threading.Lock = field(default_factory=_held_lock)  # released once committed (cheaper than an Event)
     result: Claim | None = None
     error: BaseException | None = None
 
@@ -125,7 +131,7 @@ class LedgerWriter:
 
     def _wait(self, request: _Request) -> _Request:
         self._requests.put(request)
-        request.done.wait()
+        request.done.acquire()
         if request.error is not None:
             raise request.error
         return request
@@ -179,7 +185,8 @@ class LedgerWriter:
                 if outcomes or batch:
                     self._write(raw, outcomes, batch)
                 for request in batch:
-                    request.done.set()
+                    if request is not _STOP:  # nobody waits for it (and it is shared by every writer)
+                        request.done.release()
                 if any(request is _STOP for request in batch):
                     return
         finally:
