@@ -7,6 +7,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from solidarity_mailer.config import Settings, load_settings
@@ -16,6 +17,15 @@ from .smtpserver import RecordingHandler
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "campaigns" / "peru-solidarity-2023.resolution.toml"
 SECRET = "test-secret-0123456789abcdef"
+_OVERRIDES = ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "DATABASE")
+
+
+def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test's environment: the test secret, no SOLIDARITY_MAILER_* override from outside, cwd = tmp_path."""
+    monkeypatch.setenv("SOLIDARITY_MAILER_SECRET", SECRET)
+    for name in _OVERRIDES:
+        monkeypatch.delenv(f"SOLIDARITY_MAILER_{name}", raising=False)
+    monkeypatch.chdir(tmp_path)
 
 
 @dataclass

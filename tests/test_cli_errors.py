@@ -9,17 +9,12 @@ import pytest
 
 from solidarity_mailer.cli import main
 
-from .sendkit import REPO, SECRET
-
-ENV = ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "DATABASE")
+from .sendkit import REPO, clean_environment
 
 
 @pytest.fixture(autouse=True)
 def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOLIDARITY_MAILER_SECRET", SECRET)
-    for name in ENV:
-        monkeypatch.delenv(f"SOLIDARITY_MAILER_{name}", raising=False)
-    monkeypatch.chdir(tmp_path)
+    clean_environment(tmp_path, monkeypatch)
 
 
 def one_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,15 +17,11 @@ from solidarity_mailer.preview import force_scheme, view_of_eml
 from solidarity_mailer.sample import build_sample
 
 from .browser import chromium, luminance, parse_color
+from .processes import cli_command, served
 from .smtpserver import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 CAMPAIGN = Path("campaigns/peru-solidarity-2023.toml")
-
-
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("solidarity-mailer")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "solidarity_mailer.cli"]
 
 
 @pytest.fixture
@@ -47,33 +41,9 @@ def project(tmp_path: Path) -> Path:
 def preview_server(project: Path, *extra: str) -> Iterator[str]:
     """Run `solidarity-mailer preview` in PROJECT on a free port until the block ends."""
     port = free_port()
-    proc = subprocess.Popen([*_cli(), "preview", str(CAMPAIGN), "--port", str(port), *extra], cwd=project,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if proc.poll() is not None:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                raise RuntimeError(f"preview exited with {proc.returncode}: {out}")
-            try:
-                if httpx.get(f"{base}/version", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("preview did not answer within 20 s")
-            time.sleep(0.1)
+    with served(["preview", str(CAMPAIGN), "--port", str(port), *extra], f"{base}/version", cwd=project):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
 
 
 def test_force_scheme_switches_the_dark_block() -> None:
@@ -131,10 +101,11 @@ def test_preview_reports_a_busy_port_and_a_missing_file(project: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        run = subprocess.run([*_cli(), "preview", str(CAMPAIGN), "--port", str(port)], cwd=project,
+        run = subprocess.run([*cli_command(), "preview", str(CAMPAIGN), "--port", str(port)], cwd=project,
                              capture_output=True, text=True, timeout=30)
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and f"port {port}" in run.stderr
-    run = subprocess.run([*_cli(), "preview", "missing.toml"], cwd=project, capture_output=True, text=True, timeout=30)
+    run = subprocess.run([*cli_command(), "preview", "missing.toml"], cwd=project, capture_output=True, text=True,
+                         timeout=30)
     assert run.returncode == 2 and "missing.toml: file not found" in run.stderr
 
 

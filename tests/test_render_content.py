@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import subprocess
-import sys
 from email import policy
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from solidarity_mailer.render import render_campaign
 from solidarity_mailer.resolution import Resolution, save_resolution
 from solidarity_mailer.sample import HTML_WARN_BYTES, build_sample, html_part_size
 
+from .processes import cli_command
 from .resolution_factory import SAMPLE_VALUES, make_resolution
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,14 +85,10 @@ def test_other_resolution_is_escaped_and_directional() -> None:
     assert len(tree.xpath("//ol/li")) == len(resolution.demands.items) == 4  # type: ignore[union-attr]
 
 
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("solidarity-mailer")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "solidarity_mailer.cli"]
-
-
 def test_render_command_writes_html_text_and_a_whole_message(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    run = subprocess.run([*_cli(), "render", str(SEED), "--out", str(out)], capture_output=True, text=True, timeout=60)
+    run = subprocess.run([*cli_command(), "render", str(SEED), "--out", str(out)], capture_output=True, text=True,
+                         timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
     html = (out / "message.html").read_text(encoding="utf-8")
@@ -112,12 +108,12 @@ def test_render_command_writes_html_text_and_a_whole_message(tmp_path: Path) -> 
 
 
 def test_render_command_imports_plain_text_and_warns_when_big(tmp_path: Path) -> None:
-    run = subprocess.run([*_cli(), "render", str(OTHER), "--out", str(tmp_path / "o")], capture_output=True,
+    run = subprocess.run([*cli_command(), "render", str(OTHER), "--out", str(tmp_path / "o")], capture_output=True,
                          text=True, timeout=60)
     assert run.returncode == 0 and "Equal rights" in (tmp_path / "o" / "message.txt").read_text(encoding="utf-8")
     big = make_resolution(paragraphs=tuple(f"Paragraph {i} " + "solidarity " * 120 for i in range(80)), demands=None)
     save_resolution(big, tmp_path / "big.toml")
-    run = subprocess.run([*_cli(), "render", str(tmp_path / "big.toml"), "--out", str(tmp_path / "b")],
+    run = subprocess.run([*cli_command(), "render", str(tmp_path / "big.toml"), "--out", str(tmp_path / "b")],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0
     assert "warning: the HTML part is over 90 KB encoded" in run.stderr
@@ -126,7 +122,7 @@ def test_render_command_imports_plain_text_and_warns_when_big(tmp_path: Path) ->
 def test_render_command_errors_are_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("title = 'x'\n", encoding="utf-8")
-    run = subprocess.run([*_cli(), "render", str(bad), "--out", str(tmp_path / "o")], capture_output=True,
+    run = subprocess.run([*cli_command(), "render", str(bad), "--out", str(tmp_path / "o")], capture_output=True,
                          text=True, timeout=60)
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and "missing key 'date'" in run.stderr and "Traceback" not in run.stderr

@@ -16,19 +16,15 @@ from solidarity_mailer.cli import main
 from solidarity_mailer.db import connect, deliveries, suppressions
 from solidarity_mailer.dispatch import STATE_EVERY
 
-from .sendkit import SECRET, SlowHandler, addresses, write_project
+from .sendkit import SlowHandler, addresses, clean_environment, write_project
 from .smtpserver import Credentials, RecordingHandler, drop_connection, smtp_server
 
 PAUSED, FAILURES = 3, 4  # `send` exit statuses: the run is paused; it ended with failed recipients
-ENV = ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "DATABASE")
 
 
 @pytest.fixture(autouse=True)
 def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOLIDARITY_MAILER_SECRET", SECRET)
-    for name in ENV:
-        monkeypatch.delenv(f"SOLIDARITY_MAILER_{name}", raising=False)
-    monkeypatch.chdir(tmp_path)
+    clean_environment(tmp_path, monkeypatch)
 
 
 @pytest.fixture
