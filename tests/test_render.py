@@ -122,29 +122,23 @@ def _line_of(path: Path, needle: str) -> int:
     return next(n for n, t in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in t)
 
 
-def test_template_syntax_error_names_file_and_line(tmp_path: Path, repo: Path) -> None:
-    templates = _broken_templates(tmp_path, repo, "{% endfor %}", "{% endfro %}")
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "said"),
+    [
+        ("{% endfor %}", "{% endfro %}", "endfro", "syntax"),  # a syntax error
+        ("{{ resolution.title }}</h1>", "{{ resolution.titel }}</h1>", "titel", "titel"),  # an undefined name
+        ("{{ resolution.title }}</h1>", "{{ resolution.title + 1 }}</h1>", "+ 1", ""),  # a failing expression
+    ],
+)
+def test_template_mistake_names_file_and_line(
+    tmp_path: Path, repo: Path, old: str, new: str, needle: str, said: str
+) -> None:
+    templates = _broken_templates(tmp_path, repo, old, new)
     with pytest.raises(MailerError) as info:
         render_campaign(None, make_resolution(), templates_dir=templates)
-    line = _line_of(templates / "resolution.html.j2", "endfro")
+    line = _line_of(templates / "resolution.html.j2", needle)
     assert info.value.where == f"{templates / 'resolution.html.j2'}:{line}"
-    assert "syntax" in info.value.what
-
-
-def test_undefined_variable_names_file_and_line(tmp_path: Path, repo: Path) -> None:
-    templates = _broken_templates(tmp_path, repo, "{{ resolution.title }}</h1>", "{{ resolution.titel }}</h1>")
-    with pytest.raises(MailerError) as info:
-        render_campaign(None, make_resolution(), templates_dir=templates)
-    line = _line_of(templates / "resolution.html.j2", "titel")
-    assert info.value.where == f"{templates / 'resolution.html.j2'}:{line}"
-    assert "titel" in info.value.what
-
-
-def test_a_failing_expression_names_file_and_line(tmp_path: Path, repo: Path) -> None:
-    templates = _broken_templates(tmp_path, repo, "{{ resolution.title }}</h1>", "{{ resolution.title + 1 }}</h1>")
-    with pytest.raises(MailerError) as info:
-        render_campaign(None, make_resolution(), templates_dir=templates)
-    assert info.value.where == f"{templates / 'resolution.html.j2'}:{_line_of(templates / 'resolution.html.j2', '+ 1')}"
+    assert said in info.value.what
 
 
 def test_unknown_recipient_field_is_an_error(tmp_path: Path, repo: Path) -> None:

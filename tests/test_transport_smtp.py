@@ -121,14 +121,7 @@ def test_drop_after_final_dot_is_uncertain(smtpd, transport: SmtpTransport) -> N
 
 def test_drop_before_final_dot_is_deferred(smtpd) -> None:  # type: ignore[no-untyped-def]
     controller, handler = smtpd
-    accept = handler.handle_RCPT
-
-    async def vanish_on_b(server, session, envelope, address, options):  # type: ignore[no-untyped-def]
-        if address.startswith("b@"):
-            server.transport.abort()
-        return await accept(server, session, envelope, address, options)
-
-    handler.handle_RCPT = vanish_on_b  # type: ignore[method-assign]  (before the first connection)
+    handler.vanish_at_rcpt.add("b@example.org")
     t = SmtpTransport(controller.hostname, controller.port, timeout=5)
     result = t.send("s@example.org", ["a@example.org", "b@example.org"], MSG)
     assert {o.verdict for o in result.values()} == {Verdict.DEFER}
@@ -161,14 +154,7 @@ def test_unreachable_server_defers() -> None:
 
 def test_drop_before_rcpt_is_a_connection_failure_drop_at_rcpt_is_not(smtpd) -> None:  # type: ignore[no-untyped-def]
     controller, handler = smtpd
-    accept = handler.handle_RCPT
-
-    async def vanish_on_b(server, session, envelope, address, options):  # type: ignore[no-untyped-def]
-        if address.startswith("b@"):
-            server.transport.abort()
-        return await accept(server, session, envelope, address, options)
-
-    handler.handle_RCPT = vanish_on_b  # type: ignore[method-assign]
+    handler.vanish_at_rcpt.add("b@example.org")
     t = SmtpTransport(controller.hostname, controller.port, timeout=5)
     assert not t.send("s@example.org", ["b@example.org"], MSG)["b@example.org"].connection
     t.close()
