@@ -46,20 +46,23 @@ class RecordingHandler:
     ``rcpt_replies[address]`` is a list of replies handed out in turn ("451 4.3.0 try later", …);
     when it runs out the recipient is accepted. ``data_replies`` likewise for the end of DATA.
     ``on_data`` may be set to a callable run at the end of DATA (e.g. to drop the connection);
-    ``vanish_at_rcpt`` names addresses at whose RCPT the server drops the connection.
+    ``vanish_at_rcpt`` names addresses at whose RCPT the server drops the connection (once each).
     """
 
     received: list[Received] = field(default_factory=list)
     rcpt_replies: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     data_replies: list[str] = field(default_factory=list)
     on_data: Callable[[SMTP, Session, Envelope], str | None] | None = None
-    vanish_at_rcpt: set[str] = field(default_factory=set)  # addresses at whose RCPT the connection drops
+    vanish_at_rcpt: set[str] = field(default_factory=set)  # addresses at whose RCPT the connection drops, once
+    dropped_at_rcpt: list[str] = field(default_factory=list)  # the addresses it dropped at, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
         if address.lower() in self.vanish_at_rcpt:
+            self.vanish_at_rcpt.discard(address.lower())  # once: the retry finds the server well again
+            self.dropped_at_rcpt.append(address)
             assert server.transport is not None
             server.transport.abort()  # the connection drops in the middle of RCPT, before any reply
         with self.lock:
