@@ -67,6 +67,7 @@ class DeliverySettings:
     unreachable_pause_seconds: float = 1800.0  # relay unreachable this long (backing off meanwhile): pause the run
     transport: str = "smtp"
     outbox: Path = Path("outbox")
+    sender_processes: bool = True  # smtp: build and send in one process per connection (uses every core)
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "database": ("url",),
     "delivery": (
         "concurrency", "per_second", "per_hour", "max_attempts", "retry_base_seconds", "retry_max_seconds",
-        "unreachable_pause_seconds", "transport", "outbox",
+        "unreachable_pause_seconds", "transport", "outbox", "sender_processes",
     ),
     "web": ("public_base_url", "unsubscribe_mailto"),
     "scheduler": ("grace_seconds", "timezone"),
@@ -276,7 +277,8 @@ def _delivery(r: _Reader, base: Path) -> DeliverySettings:
     if transport not in TRANSPORTS:
         raise r.fail("delivery", "transport", f"{transport!r} must be one of {', '.join(TRANSPORTS)}")
     outbox = base / r.get("delivery", t, "outbox", str, str(d.outbox))
-    return DeliverySettings(transport=transport, outbox=outbox, **ints, **floats)
+    processes = r.get("delivery", t, "sender_processes", bool, d.sender_processes)
+    return DeliverySettings(transport=transport, outbox=outbox, sender_processes=processes, **ints, **floats)
 
 
 def _web(r: _Reader) -> WebSettings:

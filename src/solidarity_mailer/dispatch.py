@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 
 from . import ledger, runlease
 from .config import Settings
+from .couriers import Courier, start_couriers
 from .ledger import Delivery
 from .ledgerwriter import LedgerWriter
 from .preparation import Prepared, prepare_run
@@ -79,12 +80,6 @@ class RunSummary:
         return f"{text}. {self.note}" if self.note else text
 
 
-def _default_transport(settings: Settings) -> Transport:
-    from .transports import make_transport
-
-    return make_transport(settings)  # type: ignore[no-any-return]
-
-
 def deliver_run(
     engine: Engine, run_id: int, settings: Settings, *, transport_factory: TransportFactory | None = None,
     now: Callable[[], dt.datetime] = ledger.utcnow, sleep: Callable[[float], None] | None = None,
@@ -119,30 +114,14 @@ def deliver_run(
             ledger.requeue_uncertain(engine, run_id, now=now())
         if retry_failed:
             ledger.requeue_failed(engine, run_id, now=now())
-        summary.enqueued = ledger.enqueue(engine, run_id, prepared.audience(), now=now())
-        if prepared.stats is not None:
-            summary.audience = prepared.stats.summary()
-            summary.row_errors = [str(e) for e in prepared.stats.errors[:50]]
-        writer = LedgerWriter(engine, run_id).start()
-        shared = Shared(engine, run_id, writer, prepared.factory,
-                        RetryPolicy(settings.delivery.max_attempts, settings.delivery.retry_base_seconds,
-                                    settings.delivery.retry_max_seconds),
-                        now, prepared.suppress, stop=stop,
-                        unreachable_pause_seconds=settings.delivery.unreachable_pause_seconds)
-        clock = lambda: now().timestamp()  # noqa: E731
-        limiter = RateLimiter(settings.delivery.per_second, settings.delivery.per_hour, clock=clock, sleep=sleep,
-                              history=(t.timestamp() for t in ledger.sent_since(
-                                  engine, now() - dt.timedelta(seconds=HOUR))))
-        factory = transport_factory or _default_transport
-        with Progress(progress, ledger.count_due(engine, run_id, now=now()), run.campaign_id) as bar:
-            shared.on_result = bar.advance
-            try:
-                outcome = _drive(shared, settings.delivery.concurrency, factory, settings, limiter, sleep, limit,
-                                 holder)
-            finally:
-                writer.close()  # every outcome committed
-        if shared.error is not None:
-            raise shared.error
+        # sender processes start while the audience is enqueued
+        couriers = start_couriers(settings, prepared.factory, settings.delivery.concurrency, transport_factory)
+        try:
+            outcome, shared = _enqueue_and_send(engine, run_id, settings, prepared, couriers, summary, now, sleep,
+                                                stop, progress, limit, holder)
+        finally:
+            for courier in couriers:
+                courier.close()
         summary.state, summary.note = _finish(shared, outcome, limit)
     finally:
         runlease.release(engine, run_id, holder)
@@ -150,6 +129,36 @@ def deliver_run(
     summary.counts = ledger.counts(engine, run_id)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _enqueue_and_send(
+    engine: Engine, run_id: int, settings: Settings, prepared: Prepared, couriers: list[Courier],
+    summary: RunSummary, now: Callable[[], dt.datetime], sleep: Callable[[float], None], stop: threading.Event,
+    progress: bool, limit: int | None, holder: str,
+) -> tuple[str, Shared]:
+    """Enqueue the audience, then feed the senders; returns why feeding ended and the shared state."""
+    summary.enqueued = ledger.enqueue(engine, run_id, prepared.audience(), now=now())
+    if prepared.stats is not None:
+        summary.audience = prepared.stats.summary()
+        summary.row_errors = [str(e) for e in prepared.stats.errors[:50]]
+    writer = LedgerWriter(engine, run_id).start()
+    delivery = settings.delivery
+    shared = Shared(engine, run_id, writer, prepared.factory,
+                    RetryPolicy(delivery.max_attempts, delivery.retry_base_seconds, delivery.retry_max_seconds),
+                    now, prepared.suppress, stop=stop, unreachable_pause_seconds=delivery.unreachable_pause_seconds)
+    clock = lambda: now().timestamp()  # noqa: E731
+    last_hour = ledger.sent_since(engine, now() - dt.timedelta(seconds=HOUR))
+    limiter = RateLimiter(delivery.per_second, delivery.per_hour, clock=clock, sleep=sleep,
+                          history=(t.timestamp() for t in last_hour))
+    with Progress(progress, ledger.count_due(engine, run_id, now=now()), summary.campaign_id) as bar:
+        shared.on_result = bar.advance
+        try:
+            outcome = _drive(shared, couriers, limiter, sleep, limit, holder)
+        finally:
+            writer.close()  # every outcome committed
+    if shared.error is not None:
+        raise shared.error
+    return outcome, shared
 
 
 def _finish(shared: Shared, outcome: str, limit: int | None) -> tuple[str, str]:
@@ -178,12 +187,12 @@ def _finish(shared: Shared, outcome: str, limit: int | None) -> tuple[str, str]:
 
 
 def _drive(
-    shared: Shared, concurrency: int, factory: TransportFactory, settings: Settings, limiter: RateLimiter,
-    sleep: Callable[[float], None], limit: int | None, holder: str,
+    shared: Shared, couriers: list[Courier], limiter: RateLimiter, sleep: Callable[[float], None], limit: int | None,
+    holder: str,
 ) -> str:
     """Run the workers and feed them; why feeding ended: done|limit|stopped|paused|cancelled|outage|lease lost."""
-    jobs: queue.Queue[list[Delivery] | None] = queue.Queue(maxsize=concurrency * 2)
-    workers = [Worker(shared, factory(settings), jobs, f"sender-{i}") for i in range(concurrency)]
+    jobs: queue.Queue[list[Delivery] | None] = queue.Queue(maxsize=len(couriers) * 2)
+    workers = [Worker(shared, courier, jobs, f"sender-{i}") for i, courier in enumerate(couriers)]
     for w in workers:
         w.start()
     try:

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from .campaign import Campaign
 from .db import campaigns, deliveries, runs
+from .delivery import Delivery as Delivery  # re-exported: the row type of this ledger
 from .recipient import Recipient
 
 STATES = ("pending", "sending", "sent", "deferred", "failed", "uncertain", "skipped")
@@ -64,27 +65,6 @@ class Run:
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """A delivery row as the dispatcher needs it."""
-
-    address: str
-    name: str
-    list_id: str
-    fields: str
-    state: str
-    attempts: int
-
-    def recipient(self) -> Recipient:
-        """The recipient this row was enqueued for."""
-        data = json.loads(self.fields)
-        return Recipient(
-            email=data.get("email") or self.address, key=self.address, name=self.name, lang=data.get("lang"),
-            ascii_email=data.get("ascii_email"), list_id=self.list_id, source=data.get("source", ""),
-            fields=data.get("extra", {}),
-        )
 
 
 class Claim(Enum):

@@ -30,14 +30,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
 from email.utils import format_datetime
+from typing import Any
 
 from .campaign import Campaign
 from .config import Settings
 from .errors import MailerError
 from .headers import ascii_address, check_header, format_address, parse_mailbox, verp
 from .recipient import Recipient
+from .recipient_fields import personal_values
 from .recipients import is_list_id
-from .render import personal_values
 from .rendition import Rendition, split_tokens
 from .tokens import make_token
 
@@ -201,9 +202,17 @@ class MessageFactory:
 
     # -- per recipient ---------------------------------------------------------------------------
 
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        """Pickles as its inputs (a sender process rebuilds it); a custom ``now`` is not carried over."""
+        return (MessageFactory, (self.campaign, self.rendition, self.settings, self.secret, self.run_id))
+
     def message_id(self, recipient: Recipient) -> str:
         """``<r{run}.{16 hex}@{domain}>``: the same for the same (run, recipient), unguessable otherwise."""
-        mac = hmac.new(self._msgid_key, f"{self.run_id}\0{recipient.key}".encode(), hashlib.sha256)
+        return self.message_id_for(recipient.key)
+
+    def message_id_for(self, key: str) -> str:
+        """The Message-ID of the recipient whose address key is ``key`` (the ledger's ``address``)."""
+        mac = hmac.new(self._msgid_key, f"{self.run_id}\0{key}".encode(), hashlib.sha256)
         return f"<r{self.run_id}.{mac.hexdigest()[:16]}@{self.domain}>"
 
     def list_id(self, recipient: Recipient) -> str:

@@ -1,7 +1,8 @@
 """Sender threads: each owns one transport (one SMTP connection, reused) and delivers rows from a bounded queue.
 
-For each row a worker builds the personalised message, commits the row as ``sending`` (which also checks
-the suppression list at that instant), hands the bytes over, and records the outcome: ``sent``;
+For each row a worker commits the row as ``sending`` (which also checks the suppression list at that
+instant), has its courier (``couriers.py``: in this thread, or in a sender process) build the personalised
+message and hand it over, and records the outcome: ``sent``;
 ``deferred`` with backoff (4xx, connection problems) or ``failed`` once the attempts are used up;
 ``failed`` for 5xx (5.1.1 also suppresses the address); ``uncertain`` for a drop after the final dot.
 :class:`TransportPaused` gives the row back and pauses the whole run. A connection-level deferral (the
@@ -23,11 +24,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from . import ledger
-from .errors import MailerError
+from .couriers import Courier, CourierLost
 from .ledger import Claim, Delivery
 from .ledgerwriter import LedgerWriter
 from .retry import RetryPolicy
-from .transports.base import Outcome, Transport, TransportPaused, Verdict
+from .transports.base import Outcome, TransportPaused, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -110,33 +111,35 @@ def record(shared: Shared, row: Delivery, attempts: int, outcome: Outcome) -> st
     return state
 
 
-def deliver_one(shared: Shared, transport: Transport, row: Delivery) -> str:
-    """Deliver one row; returns what happened (a delivery state, ``taken`` or ``paused``)."""
-    try:
-        msg = shared.factory.build(row.recipient())
-        message_id = msg.message_id
-    except MailerError as exc:  # this recipient cannot be written as a message: fail it alone
-        msg, message_id = None, ""
-        build_error = exc.line()
+def deliver_one(shared: Shared, courier: Courier, row: Delivery) -> str:
+    """Deliver one row; returns what happened (a delivery state, ``taken``, ``skipped``, ``paused`` or ``outage``).
+
+    :class:`CourierLost` (the sender process died with the row in hand) records the row ``uncertain`` and
+    propagates: the worker stops the run.
+    """
+    message_id = shared.factory.message_id_for(row.address)
     claim = shared.writer.claim(row.address, message_id, shared.now())  # committed before the hand-over
     if claim is Claim.SUPPRESSED:
         return "skipped"
     if claim is Claim.TAKEN:
         return "taken"
-    if msg is None:
-        shared.writer.outcome(row.address, "failed", build_error, shared.now())
-        return "failed"
     try:
-        outcomes = transport.send(msg.mail_from, [msg.rcpt], msg.data, smtputf8=msg.smtputf8)
-    except TransportPaused as exc:
-        shared.writer.release(row.address, exc.reply, shared.now())
-        shared.pause(exc)
+        handover = courier.deliver(row)
+    except CourierLost as exc:
+        shared.writer.outcome(row.address, "uncertain", f"{exc}: maybe delivered", shared.now())
+        shared.count("uncertain")
+        raise
+    if handover.build_error:  # this recipient cannot be written as a message: fail it alone
+        shared.writer.outcome(row.address, "failed", handover.build_error, shared.now())
+        return "failed"
+    if handover.paused is not None:
+        shared.writer.release(row.address, handover.paused.reply, shared.now())
+        shared.pause(handover.paused)
         return "paused"
-    except Exception as exc:  # a transport bug: whether the message left is unknown
-        log.exception("transport error for %s", row.address)
-        shared.writer.outcome(row.address, "uncertain", f"transport error: {exc!r}", shared.now())
+    if handover.outcome is None:  # a transport bug: whether the message left is unknown
+        shared.writer.outcome(row.address, "uncertain", handover.error, shared.now())
         return "uncertain"
-    outcome = outcomes.get(msg.rcpt) or next(iter(outcomes.values()))
+    outcome = handover.outcome
     if outcome.verdict is Verdict.DEFER and outcome.connection:  # the relay's trouble: the attempt does not count
         reply = _reply(outcome)
         shared.writer.release(row.address, f"not attempted: {reply}", shared.now())
@@ -149,10 +152,10 @@ def deliver_one(shared: Shared, transport: Transport, row: Delivery) -> str:
 class Worker(threading.Thread):
     """Takes lists of rows from ``jobs`` until it gets ``None``; after ``shared.stop`` it only drains the queue."""
 
-    def __init__(self, shared: Shared, transport: Transport, jobs: queue.Queue[list[Delivery] | None],
+    def __init__(self, shared: Shared, courier: Courier, jobs: queue.Queue[list[Delivery] | None],
                  name: str) -> None:
         super().__init__(name=name, daemon=True)
-        self.shared, self.transport, self.jobs = shared, transport, jobs
+        self.shared, self.courier, self.jobs = shared, courier, jobs
 
     def run(self) -> None:
         try:
@@ -163,7 +166,7 @@ class Worker(threading.Thread):
                         return
                     for row in rows:  # rows skipped after stop or during an outage stay pending
                         if not self.shared.stop.is_set() and not self.shared.outage.is_set():
-                            self.shared.count(deliver_one(self.shared, self.transport, row))
+                            self.shared.count(deliver_one(self.shared, self.courier, row))
                 except BaseException as exc:  # keep draining so the feeder never blocks; re-raised by it
                     with self.shared.lock:
                         self.shared.error = self.shared.error or exc
@@ -172,6 +175,6 @@ class Worker(threading.Thread):
                     self.jobs.task_done()
         finally:
             try:
-                self.transport.close()
+                self.courier.close()
             except Exception:  # closing must not hide what happened
-                log.exception("closing the transport")
+                log.exception("closing the courier")

@@ -50,6 +50,9 @@ class TransportPaused(Exception):
         self.code = code
         self.status = status
 
+    def __reduce__(self) -> tuple[type, tuple[str, int, str]]:
+        return (TransportPaused, (self.reply, self.code, self.status))  # crosses the sender-process pipe whole
+
 
 class Transport(Protocol):
     """Delivers one prepared message to one or more envelope recipients."""
