@@ -1,18 +1,22 @@
-"""Couriers: build one row's message and hand it to a transport, in the sender thread or in a sender process.
+"""Couriers: the dispatcher's end of one sender, which builds each row's message and hands it to a transport.
 
-A worker thread (``workers.py``) commits its row as ``sending`` and then asks its courier to deliver it.
-:class:`InlineCourier` builds and sends in that thread. :class:`ProcessCourier` owns a sender process (one
-SMTP connection) that holds its own copy of the campaign's message factory: the thread passes the row over
-a pipe and waits for the :class:`Handover`. Building and the SMTP dialogue are most of the CPU a message
-costs, so with sender processes they run on every core instead of taking turns for one interpreter lock,
-while the ledger (claims and outcomes) stays in the dispatching process, exactly as before.
+A sender owns one transport (one SMTP connection) and its own copy of the campaign's message factory. The
+dispatcher's single delivery loop (``workers.py``) commits a row as ``sending``, passes it to a sender
+with :meth:`Courier.submit`, and collects the :class:`Handover` with :meth:`Courier.receive` when the
+courier's ``connection`` is readable; it waits on all of them at once. Building and the SMTP dialogue
+are most of the CPU a message costs, so with sender processes they run on every core instead of taking
+turns for one interpreter lock, while the ledger (claims and outcomes) stays in the dispatching process.
 
-Sender processes are forked by a small launcher process (``python -m solidarity_mailer.couriers``: one
-interpreter start per run, the campaign unpickled once, and never a fork of the multi-threaded dispatcher
-itself). They ignore SIGINT and SIGTERM (the dispatcher decides when to stop; Ctrl-C must not cut a
-transaction in half) and exit when their socket closes, so a dispatcher killed outright leaves no sender
-behind: each finishes the message in hand and exits. A sender that dies mid-message is reported as
-:class:`CourierLost`; the dispatcher records that row ``uncertain`` and stops the run.
+- For the ``smtp`` transport the senders are processes forked by a small launcher
+  (``python -m solidarity_mailer.couriers``: one interpreter start per run, the campaign unpickled once,
+  never a fork of the multi-threaded dispatcher itself). They ignore SIGINT and SIGTERM (the dispatcher
+  decides when to stop; Ctrl-C must not cut a transaction in half) and exit when their socket closes, so a
+  dispatcher killed outright leaves no sender behind: each finishes the message in hand and exits.
+- Other transports, custom transport factories and ``[delivery] sender_processes = false`` use sender
+  threads that run the very same loop (:func:`serve`) over an in-process pipe.
+
+A sender that dies with a row in hand is reported as :class:`CourierLost`; the dispatcher records that
+row ``uncertain`` and stops the run.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from .delivery import Delivery
 from .errors import MailerError
@@ -36,7 +43,8 @@ from .transports.base import Outcome, Transport, TransportPaused
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT = 60.0  # seconds a new sender process may take to report ready
+START_TIMEOUT = 60.0  # seconds a new sender may take to report ready
+PICKLE = pickle.HIGHEST_PROTOCOL  # rows and hand-overs cross the pipes as plain pickles (C speed)
 CLOSE_TIMEOUT = 30.0  # seconds the senders may take to finish the message in hand and close their connections
 
 
@@ -51,21 +59,10 @@ class Handover:
 
 
 class CourierLost(MailerError):
-    """The sender process died or stopped answering: whether the message in hand left is unknown."""
+    """The sender died or stopped answering: whether the message in hand left is unknown."""
 
     def __init__(self, what: str) -> None:
         super().__init__(what, hint="the message it had is recorded uncertain; send again to continue")
-
-
-class Courier(Protocol):
-    """Builds and hands over one row's message; the row is already committed as ``sending``."""
-
-    def deliver(self, row: Delivery) -> Handover:
-        """Build the row's message and hand it to the transport; never raises for an SMTP reply."""
-        ...
-
-    def close(self) -> None:
-        """Close the connection (and the sender process, if any); idempotent."""
 
 
 def hand_over(factory: Any, transport: Transport, row: Delivery) -> Handover:
@@ -78,51 +75,89 @@ def hand_over(factory: Any, transport: Transport, row: Delivery) -> Handover:
         outcomes = transport.send(msg.mail_from, [msg.rcpt], msg.data, smtputf8=msg.smtputf8)
     except TransportPaused as exc:
         return Handover(paused=exc)
-    except Exception as exc:
+    except Exception as exc:  # a transport bug: the row becomes uncertain, the run goes on
         log.exception("transport error for %s", row.address)
         return Handover(error=f"transport error: {exc!r}")
     return Handover(outcome=outcomes.get(msg.rcpt) or next(iter(outcomes.values())))
 
 
-class InlineCourier:
-    """Builds and sends in the calling thread (non-SMTP transports, custom transport factories)."""
+def serve(conn: Connection, factory: Any, make_transport: Callable[[], Transport]) -> None:
+    """A sender's loop: report ready, then deliver each row received until ``None`` or the pipe closes.
 
-    def __init__(self, factory: Any, transport: Transport) -> None:
-        self.factory, self.transport = factory, transport
-
-    def deliver(self, row: Delivery) -> Handover:
-        """See :class:`Courier`."""
-        return hand_over(self.factory, self.transport, row)
-
-    def close(self) -> None:
-        """Close the transport."""
-        self.transport.close()
-
-
-def _serve(conn: Connection, factory: Any, settings: Any) -> None:
-    """One sender: report ready, then deliver each row received until ``None`` or the pipe closes."""
-    from .transports import make_transport
-
+    After a :class:`TransportPaused` it sends nothing more: later rows get the same pause back (and are
+    given back to the ledger uncounted), as the run is pausing.
+    """
     try:
-        transport = make_transport(settings)
+        transport = make_transport()
     except Exception as exc:
-        conn.send(("error", f"the sender process could not start: {exc!r}"))
+        conn.send(("error", exc.line() if isinstance(exc, MailerError) else f"cannot start a sender: {exc!r}"))
         return
-    conn.send(("ready", None))
+    conn.send(("ready", ""))
+    paused: Handover | None = None  # once the server refused us, the rows still in hand are not attempted
     try:
         while True:
             try:
-                item = conn.recv()
+                item = pickle.loads(conn.recv_bytes())
             except EOFError:  # the dispatcher is gone: nothing more to do
                 return
             if item is None:
                 return
-            conn.send(hand_over(factory, transport, Delivery(*item)))
+            handover = paused or hand_over(factory, transport, Delivery(*item))
+            if handover.paused is not None:
+                paused = handover
+            conn.send_bytes(pickle.dumps(handover, PICKLE))
     finally:
         try:
             transport.close()
-        except Exception:
+        except Exception:  # closing must not hide what happened
             log.exception("closing the transport")
+
+
+class Courier:
+    """The dispatcher's end of one sender (a thread or a process)."""
+
+    def __init__(self, connection: Connection, name: str, on_close: Callable[[], None]) -> None:
+        self.connection, self.name, self._on_close = connection, name, on_close
+
+    def _lost(self, what: str) -> CourierLost:
+        return CourierLost(f"sender {self.name} {what}")
+
+    def wait_ready(self) -> None:
+        """Wait for the sender to start (its transport made); a :class:`MailerError` when it could not."""
+        if not self.connection.poll(START_TIMEOUT):
+            raise self._lost(f"did not start within {START_TIMEOUT:.0f}s")
+        try:
+            kind, detail = self.connection.recv()
+        except (EOFError, OSError):
+            raise self._lost("exited while starting") from None
+        if kind != "ready":
+            raise MailerError(str(detail))
+
+    def submit(self, row: Delivery) -> None:
+        """Queue ``row`` (already committed ``sending``) for the sender; it delivers its rows in order."""
+        try:
+            self.connection.send_bytes(pickle.dumps(
+                (row.address, row.name, row.list_id, row.fields, row.state, row.attempts), PICKLE))
+        except OSError:
+            raise self._lost(f"is gone; it was given {row.address}") from None
+
+    def receive(self) -> Handover:
+        """The :class:`Handover` of the oldest row submitted (blocks until it comes); :class:`CourierLost` if
+        it never will."""
+        try:
+            handover: Handover = pickle.loads(self.connection.recv_bytes())
+        except (EOFError, OSError):
+            raise self._lost("died while sending") from None
+        return handover
+
+    def close(self) -> None:
+        """Ask the sender to close its connection and stop. Idempotent."""
+        if self.connection.closed:
+            return
+        with contextlib.suppress(OSError):
+            self.connection.send_bytes(pickle.dumps(None))
+        self.connection.close()
+        self._on_close()
 
 
 def launch(fds: list[int]) -> None:
@@ -131,6 +166,8 @@ def launch(fds: list[int]) -> None:
     Forking from this small single-threaded process (never from the dispatcher, which has threads) is safe,
     and the campaign is unpickled once for all senders.
     """
+    from .transports import make_transport
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     factory, settings = pickle.load(sys.stdin.buffer)
@@ -143,7 +180,7 @@ def launch(fds: list[int]) -> None:
                     os.close(other)
             code = 0
             try:
-                _serve(Connection(fd), factory, settings)
+                serve(Connection(fd), factory, lambda: make_transport(settings))
             except BaseException:
                 log.exception("sender process")
                 code = 1
@@ -157,7 +194,7 @@ def launch(fds: list[int]) -> None:
 
 
 class _Launcher:
-    """The launcher process of one run's senders (``python -m solidarity_mailer.couriers FD…``)."""
+    """The launcher process of one run's senders; waits for it (killing it if it hangs) after the last close."""
 
     def __init__(self, factory: Any, settings: Any, count: int) -> None:
         pairs = [socket.socketpair() for _ in range(count)]
@@ -172,90 +209,44 @@ class _Launcher:
                 theirs.close()
         self.connections = [Connection(ours.detach()) for ours, _ in pairs]
         assert self.process.stdin is not None
-        try:
+        with contextlib.suppress(OSError):  # the launcher died at once: each courier reports it when started
             self.process.stdin.write(pickle.dumps((factory, settings)))
             self.process.stdin.close()
-        except OSError:  # the launcher died at once: each courier reports it when asked to deliver
-            pass
         self.open = count
 
-    def exit_code(self, wait: float) -> int | None:
-        try:
-            return self.process.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            return None
-
     def closed_one(self) -> None:
-        """One sender was told to stop; after the last, wait for the launcher (kill it if it hangs)."""
         self.open -= 1
-        if self.open == 0 and self.exit_code(CLOSE_TIMEOUT) is None:
-            self.process.kill()
-            self.process.wait()
+        if self.open == 0:
+            try:
+                self.process.wait(timeout=CLOSE_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
-class ProcessCourier:
-    """One sender process (forked by the launcher) with its own transport and its own copy of the factory."""
+def _thread_courier(factory: Any, make: Callable[[], Transport], name: str) -> Courier:
+    ours, theirs = Pipe()
+    thread = threading.Thread(target=serve, args=(theirs, factory, make), name=name, daemon=True)
+    thread.start()
 
-    def __init__(self, launcher: _Launcher, index: int) -> None:
-        self._launcher, self._conn, self.name = launcher, launcher.connections[index], f"sender-{index}"
-        self._ready = False
+    def joined() -> None:
+        thread.join(CLOSE_TIMEOUT)
+        theirs.close()
 
-    def _lost(self, what: str) -> CourierLost:
-        code = self._launcher.exit_code(0.5)
-        suffix = f" (launcher exit code {code})" if code else ""
-        return CourierLost(f"sender process {self.name} {what}{suffix}")
-
-    def _wait_ready(self) -> None:
-        if not self._conn.poll(START_TIMEOUT):
-            raise self._lost(f"did not start within {START_TIMEOUT:.0f}s")
-        try:
-            kind, detail = self._conn.recv()
-        except (EOFError, OSError):
-            raise self._lost("exited while starting") from None
-        if kind != "ready":
-            raise MailerError(str(detail))
-        self._ready = True
-
-    def deliver(self, row: Delivery) -> Handover:
-        """See :class:`Courier`; :class:`CourierLost` when the sender process died with the row in hand."""
-        if not self._ready:
-            self._wait_ready()
-        try:
-            self._conn.send((row.address, row.name, row.list_id, row.fields, row.state, row.attempts))
-            handover: Handover = self._conn.recv()
-        except (EOFError, OSError):
-            raise self._lost(f"died while sending to {row.address}") from None
-        return handover
-
-    def close(self) -> None:
-        """Ask the sender to close its connection and exit (the last one waits for the launcher). Idempotent."""
-        if self._conn.closed:
-            return
-        with contextlib.suppress(OSError):
-            self._conn.send(None)
-        self._conn.close()
-        self._launcher.closed_one()
+    return Courier(ours, name, joined)
 
 
-def start_couriers(settings: Any, factory: Any, count: int, transport_factory: Any = None) -> list[Courier]:
+def start_couriers(settings: Any, factory: Any, count: int,
+                   transport_factory: Callable[[Any], Transport] | None = None) -> list[Courier]:
     """``count`` couriers: sender processes for the ``smtp`` transport (unless ``[delivery] sender_processes =
-    false``), else inline ones around ``transport_factory(settings)`` (default: ``make_transport``)."""
-    couriers: list[Courier] = []
-    try:
-        if transport_factory is None and settings.delivery.transport == "smtp" and settings.delivery.sender_processes:
-            launcher = _Launcher(factory, settings, count)
-            couriers += [ProcessCourier(launcher, i) for i in range(count)]
-        else:
-            from .transports import make_transport
+    false``), else sender threads around ``transport_factory(settings)`` (default: ``make_transport``)."""
+    if transport_factory is None and settings.delivery.transport == "smtp" and settings.delivery.sender_processes:
+        launcher = _Launcher(factory, settings, count)
+        return [Courier(conn, f"process {i}", launcher.closed_one) for i, conn in enumerate(launcher.connections)]
+    from .transports import make_transport
 
-            make = transport_factory or make_transport
-            for _ in range(count):
-                couriers.append(InlineCourier(factory, make(settings)))
-    except BaseException:
-        for courier in couriers:
-            courier.close()
-        raise
-    return couriers
+    make = transport_factory or make_transport
+    return [_thread_courier(factory, lambda: make(settings), f"sender-{i}") for i in range(count)]
 
 
 if __name__ == "__main__":  # run as the launcher: use the importable module, so pickles name its classes

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +36,7 @@ from .progress import Progress
 from .ratelimit import HOUR, RateLimiter
 from .retry import RetryPolicy
 from .transports.base import Transport
-from .workers import Shared, Worker
+from .workers import DeliveryLoop, JobQueue, Shared
 
 TransportFactory = Callable[[Settings], Transport]
 BATCH = 200  # rows read from the ledger at a time
@@ -190,22 +189,20 @@ def _drive(
     shared: Shared, couriers: list[Courier], limiter: RateLimiter, sleep: Callable[[float], None], limit: int | None,
     holder: str,
 ) -> str:
-    """Run the workers and feed them; why feeding ended: done|limit|stopped|paused|cancelled|outage|lease lost."""
-    jobs: queue.Queue[list[Delivery] | None] = queue.Queue(maxsize=len(couriers) * 2)
-    workers = [Worker(shared, courier, jobs, f"sender-{i}") for i, courier in enumerate(couriers)]
-    for w in workers:
-        w.start()
+    """Run the delivery loop and feed it; why feeding ended: done|limit|stopped|paused|cancelled|outage|lease lost."""
+    jobs = JobQueue(maxsize=len(couriers) * 2)
+    loop = DeliveryLoop(shared, couriers, jobs)
+    loop.start()
     try:
         return _feed(shared, jobs, limiter, sleep, limit, holder)
     finally:
-        for _ in workers:
-            jobs.put(None)
-        for w in workers:
-            w.join()
+        jobs.put(None)
+        loop.join()
+        jobs.waker.close()
 
 
 def _feed(
-    shared: Shared, jobs: queue.Queue[list[Delivery] | None], limiter: RateLimiter, sleep: Callable[[float], None],
+    shared: Shared, jobs: JobQueue, limiter: RateLimiter, sleep: Callable[[float], None],
     limit: int | None, holder: str,
 ) -> str:
     engine, run_id, stop = shared.engine, shared.run_id, shared.stop
@@ -218,11 +215,11 @@ def _feed(
             return "lease lost"
         if stop.is_set():
             return "paused" if shared.paused is not None else "stopped"
-        state = ledger.run_state(engine, run_id)
+        state, holding = runlease.watch(engine, run_id)  # one read: cheap enough for every STATE_EVERY messages
         if state in ("paused", "cancelled"):
             stop.set()
             return state
-        if not runlease.held(engine, run_id, holder):  # a read: cheap enough for every STATE_EVERY messages
+        if holding != holder:
             return lose()
         return None
 

@@ -1,4 +1,4 @@
-"""Delivery state transitions, written by one thread with group commit.
+"""Delivery state transitions, written on one connection with group commit.
 
 The rule stays: a row is committed as ``sending`` BEFORE its message is handed over — ``claim``
 returns only after the COMMIT. Outcomes (``sent``, ``deferred``, ``failed``, ``uncertain``) are queued
@@ -13,9 +13,7 @@ overhead was most of the ledger's cost). Each claim is a guarded ``UPDATE … WH
 from __future__ import annotations
 
 import datetime as dt
-import queue
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, text
@@ -52,10 +50,18 @@ class _Statement:
         self.sql = str(compiled)
         self.order = compiled.positiontup  # positional paramstyles (SQLite's qmark); None for named ones
         self.to_db = DateTime(timezone=True).dialect_impl(engine.dialect).bind_processor(engine.dialect)
+        self._last: tuple[Any, Any] = (None, None)  # the last timestamp converted (a batch shares its `now`)
+
+    def _time(self, value: Any) -> Any:
+        if value is None or self.to_db is None:
+            return value
+        if self._last[0] != value:
+            self._last = (value, self.to_db(value))
+        return self._last[1]
 
     def params(self, values: dict[str, Any]) -> Any:
         if self.to_db is not None:
-            values = {k: (self.to_db(v) if k in _TIMES and v is not None else v) for k, v in values.items()}
+            values = {k: (self._time(v) if k in _TIMES else v) for k, v in values.items()}
         return tuple(values[k] for k in self.order) if self.order else values
 
 
@@ -85,128 +91,99 @@ def outcome_values(run_id: int, address: str, state: str, reply: str, now: dt.da
             "sent": now if state == "sent" else None}
 
 
-def _held_lock() -> threading.Lock:
-    lock = threading.Lock()
-    lock.acquire()
-    return lock
-
-
-@dataclass
-class _Request:
-    """A claim (or, with ``address`` None, a flush) waiting for the writer's next COMMIT."""
-
-    address: str | None = None
-    message_id: str = ""
-    now: dt.datetime | None = None
-    done: threading.Lock = field(default_factory=_held_lock)  # released once committed (cheaper than an Event)
-    result: Claim | None = None
-    error: BaseException | None = None
-
-
-_STOP = _Request()
-
-
 class LedgerWriter:
-    """The single writer of one run's delivery rows: a thread with one DBAPI connection and group commit.
+    """The single writer of one run's delivery rows: one DBAPI connection, outcomes committed with the claims.
 
-    Claims from all sender threads that arrive together share one transaction; :meth:`claim` returns
-    after its COMMIT. :meth:`outcome` only queues: outcomes ride along with the next claims, or are
-    committed within ``linger`` seconds when no claim comes (and on :meth:`flush`). A crash in between
-    leaves those rows ``sending``, i.e. ``uncertain``: never lost, never silently resent.
+    :meth:`claim_many` runs in the caller's thread (the delivery loop, which claims for all senders at once)
+    and returns after its COMMIT. :meth:`outcome` and :meth:`release` only queue: they ride along with the
+    next claims, or a background thread commits them within ``linger`` seconds when no claim comes (and
+    :meth:`flush` does at once). A crash in between leaves those rows ``sending``, i.e. ``uncertain``: never
+    lost, never silently resent. A write error is raised to the caller, and again by :meth:`flush` and
+    :meth:`close`.
     """
 
-    def __init__(self, engine: Engine, run_id: int, *, max_batch: int = 256, linger: float = 0.05) -> None:
-        self.engine, self.run_id, self.max_batch, self.linger = engine, run_id, max_batch, linger
+    def __init__(self, engine: Engine, run_id: int, *, linger: float = 0.05) -> None:
+        self.engine, self.run_id, self.linger = engine, run_id, linger
         self.statements = Statements(engine)
-        self._requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
         self._outcomes: list[tuple[_Statement, dict[str, Any]]] = []
-        self._lock = threading.Lock()  # guards _outcomes
-        self._thread = threading.Thread(target=self._loop, name=f"ledger-{run_id}", daemon=True)
+        self._queue_lock = threading.Lock()  # guards _outcomes
+        self._db_lock = threading.Lock()  # guards the connection
+        self._raw: Any = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._linger, name=f"ledger-{run_id}", daemon=True)
         self.error: BaseException | None = None
 
     def start(self) -> LedgerWriter:
-        """Start the writer thread."""
+        """Open the connection and start the background committer."""
+        self._raw = self.engine.raw_connection()
         self._thread.start()
         return self
 
-    def _wait(self, request: _Request) -> _Request:
-        self._requests.put(request)
-        request.done.acquire()
-        if request.error is not None:
-            raise request.error
-        return request
-
     def claim(self, address: str, message_id: str, now: dt.datetime) -> Claim:
         """Commit the row as ``sending`` (or ``skipped`` if suppressed); returns after the COMMIT."""
-        result = self._wait(_Request(address, message_id, now)).result
-        assert result is not None
-        return result
+        return self.claim_many([(address, message_id, now)])[0]
+
+    def claim_many(self, claims: list[tuple[str, str, dt.datetime]]) -> list[Claim]:
+        """:meth:`claim` for several rows ``(address, message_id, now)`` in one COMMIT; results in order."""
+        return self._write(claims)
 
     def outcome(self, address: str, state: str, reply: str, now: dt.datetime,
                 retry_at: dt.datetime | None = None) -> None:
         """Queue a hand-over's outcome for the next commit."""
         values = outcome_values(self.run_id, address, state, reply, now, retry_at)
-        with self._lock:
+        with self._queue_lock:
             self._outcomes.append((self.statements.done, values))
 
     def release(self, address: str, reply: str, now: dt.datetime) -> None:
         """Queue giving a ``sending`` row back (nothing was handed over; the attempt does not count)."""
         values = {"run": self.run_id, "addr": address, "reply": reply[:2000], "now": now}
-        with self._lock:
+        with self._queue_lock:
             self._outcomes.append((self.statements.release, values))
 
     def flush(self) -> None:
         """Return once everything queued so far is committed; re-raise a write error."""
-        self._wait(_Request())
+        self._write([])
 
     def close(self) -> None:
-        """Commit what is queued and stop the thread; re-raise a write error."""
-        if self._thread.is_alive():
-            self._requests.put(_STOP)
-            self._thread.join()
-        if self.error is not None:
-            raise self.error
-
-    def _loop(self) -> None:
-        raw = self.engine.raw_connection()
+        """Commit what is queued, stop the background committer and close; re-raise a write error."""
+        if self._raw is None:
+            return
+        self._stop.set()
+        self._thread.join()
         try:
-            while True:
-                try:
-                    batch = [self._requests.get(timeout=self.linger)]
-                except queue.Empty:
-                    batch = []
-                while batch and len(batch) < self.max_batch:
-                    try:
-                        batch.append(self._requests.get_nowait())
-                    except queue.Empty:
-                        break
-                with self._lock:
-                    outcomes, self._outcomes = self._outcomes, []
-                if outcomes or batch:
-                    self._write(raw, outcomes, batch)
-                for request in batch:
-                    if request is not _STOP:  # nobody waits for it (and it is shared by every writer)
-                        request.done.release()
-                if any(request is _STOP for request in batch):
-                    return
+            self.flush()
         finally:
-            raw.close()
+            with self._db_lock:
+                self._raw.close()
 
-    def _write(self, raw: Any, outcomes: list[tuple[_Statement, dict[str, Any]]], batch: list[_Request]) -> None:
-        st = self.statements
-        try:
-            cursor = raw.cursor()
+    def _linger(self) -> None:
+        while not self._stop.wait(self.linger):
+            if self._outcomes and self.error is None:
+                try:
+                    self._write([])
+                except BaseException:  # recorded in self.error: raised to the next caller
+                    return
+
+    def _write(self, claims: list[tuple[str, str, dt.datetime]]) -> list[Claim]:
+        with self._db_lock:
+            if self.error is not None:
+                raise self.error
+            with self._queue_lock:
+                outcomes, self._outcomes = self._outcomes, []
+            if not outcomes and not claims:
+                return []
+            raw, st = self._raw, self.statements
             try:
-                for stmt, values in outcomes:  # outcomes first: a retried row's outcome precedes its claim
-                    cursor.execute(stmt.sql, stmt.params(values))
-                for r in batch:
-                    if r.address is not None:
-                        r.result = st.claim_row(cursor, self.run_id, r.address, r.message_id, r.now)  # type: ignore[arg-type]
-            finally:
-                cursor.close()
-            raw.commit()
-        except BaseException as exc:
-            raw.rollback()
-            self.error = self.error or exc
-            for r in batch:
-                r.error = exc
+                cursor = raw.cursor()
+                try:
+                    for stmt, values in outcomes:  # outcomes first: a retried row's outcome precedes its claim
+                        cursor.execute(stmt.sql, stmt.params(values))
+                    results = [st.claim_row(cursor, self.run_id, *claim) for claim in claims]
+                finally:
+                    cursor.close()
+                raw.commit()
+            except BaseException as exc:
+                raw.rollback()
+                self.error = exc
+                raise
+            return results

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from . import lease
 from .errors import MailerError
@@ -39,9 +39,14 @@ def renew(engine: Engine, run_id: int, holder: str, *, now: dt.datetime) -> bool
     return lease.renew(engine, _name(run_id), holder, ttl=TTL, now=now)
 
 
-def held(engine: Engine, run_id: int, holder: str) -> bool:
-    """True while ``holder`` still holds the run's lease (a read; :func:`renew` extends it)."""
-    return lease.holder(engine, _name(run_id)) == holder
+_WATCH = text("SELECT runs.state, locks.holder FROM runs LEFT JOIN locks ON locks.name = :lock WHERE runs.id = :run")
+
+
+def watch(engine: Engine, run_id: int) -> tuple[str, str | None]:
+    """The run's state and its lease holder in one read (the dispatcher looks every few dozen messages)."""
+    with engine.connect() as conn:
+        state, holder = conn.execute(_WATCH, {"lock": _name(run_id), "run": run_id}).one()
+    return str(state), holder
 
 
 def release(engine: Engine, run_id: int, holder: str) -> None:

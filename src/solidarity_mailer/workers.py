@@ -1,8 +1,8 @@
-"""Sender threads: each owns one transport (one SMTP connection, reused) and delivers rows from a bounded queue.
+"""The delivery loop: one thread claims rows, hands them to the senders (``couriers.py``) and records outcomes.
 
-For each row a worker commits the row as ``sending`` (which also checks the suppression list at that
-instant), has its courier (``couriers.py``: in this thread, or in a sender process) build the personalised
-message and hand it over, and records the outcome: ``sent``;
+Rows come from the feeder's bounded :class:`JobQueue`. For the idle senders, the loop commits their rows
+as ``sending`` in one transaction (which also checks the suppression list at that instant), passes each
+sender its row (it builds the personalised message and hands it over), and records each outcome: ``sent``;
 ``deferred`` with backoff (4xx, connection problems) or ``failed`` once the attempts are used up;
 ``failed`` for 5xx (5.1.1 also suppresses the address); ``uncertain`` for a drop after the final dot.
 :class:`TransportPaused` gives the row back and pauses the whole run. A connection-level deferral (the
@@ -12,25 +12,30 @@ attempt and raises ``Shared.outage``: the senders leave the rest alone while the
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import queue
+import socket
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import wait
 from typing import Any
 
 from sqlalchemy import Engine
 
 from . import ledger
-from .couriers import Courier, CourierLost
+from .couriers import CLOSE_TIMEOUT, Courier, CourierLost, Handover
 from .ledger import Claim, Delivery
 from .ledgerwriter import LedgerWriter
 from .retry import RetryPolicy
 from .transports.base import Outcome, TransportPaused, Verdict
 
 log = logging.getLogger(__name__)
+
+IN_HAND = 2  # rows a sender holds: the one it is sending and the next, already committed `sending`
 
 Suppress = Callable[[Engine, str, str], object]  # (engine, address, detail)
 
@@ -111,24 +116,9 @@ def record(shared: Shared, row: Delivery, attempts: int, outcome: Outcome) -> st
     return state
 
 
-def deliver_one(shared: Shared, courier: Courier, row: Delivery) -> str:
-    """Deliver one row; returns what happened (a delivery state, ``taken``, ``skipped``, ``paused`` or ``outage``).
-
-    :class:`CourierLost` (the sender process died with the row in hand) records the row ``uncertain`` and
-    propagates: the worker stops the run.
-    """
-    message_id = shared.factory.message_id_for(row.address)
-    claim = shared.writer.claim(row.address, message_id, shared.now())  # committed before the hand-over
-    if claim is Claim.SUPPRESSED:
-        return "skipped"
-    if claim is Claim.TAKEN:
-        return "taken"
-    try:
-        handover = courier.deliver(row)
-    except CourierLost as exc:
-        shared.writer.outcome(row.address, "uncertain", f"{exc}: maybe delivered", shared.now())
-        shared.count("uncertain")
-        raise
+def settle(shared: Shared, row: Delivery, handover: Handover) -> str:
+    """Record what became of a ``sending`` row's hand-over; returns what happened (a delivery state,
+    ``paused`` or ``outage``)."""
     if handover.build_error:  # this recipient cannot be written as a message: fail it alone
         shared.writer.outcome(row.address, "failed", handover.build_error, shared.now())
         return "failed"
@@ -149,32 +139,201 @@ def deliver_one(shared: Shared, courier: Courier, row: Delivery) -> str:
     return record(shared, row, row.attempts + 1, outcome)
 
 
-class Worker(threading.Thread):
-    """Takes lists of rows from ``jobs`` until it gets ``None``; after ``shared.stop`` it only drains the queue."""
+class Waker:
+    """A socket pair: :meth:`notify` (from any thread) makes :meth:`fileno` readable until :meth:`clear`,
+    so one thread can wait for it and for its senders' pipes at once."""
 
-    def __init__(self, shared: Shared, courier: Courier, jobs: queue.Queue[list[Delivery] | None],
-                 name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self.shared, self.courier, self.jobs = shared, courier, jobs
+    def __init__(self) -> None:
+        self._r, self._w = socket.socketpair()
+        self._r.setblocking(False)
+        self._w.setblocking(False)
+
+    def notify(self) -> None:
+        with contextlib.suppress(BlockingIOError):  # a full buffer is readable already
+            self._w.send(b"\0")
+
+    def fileno(self) -> int:
+        return self._r.fileno()
+
+    def clear(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while self._r.recv(4096):
+                pass
+
+    def close(self) -> None:
+        self._r.close()
+        self._w.close()
+
+
+class JobQueue(queue.Queue[list[Delivery] | None]):
+    """The feeder's bounded queue of row lists; every ``put`` also notifies :attr:`waker`."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self.waker = Waker()
+
+    def put(self, item: list[Delivery] | None, block: bool = True, timeout: float | None = None) -> None:
+        super().put(item, block, timeout)
+        self.waker.notify()
+
+
+class _Chunk:
+    """One list of rows from the queue: ``task_done`` once each of its rows is settled or left pending."""
+
+    def __init__(self, jobs: JobQueue, size: int) -> None:
+        self.jobs, self.left = jobs, size
+        if size == 0:
+            jobs.task_done()
+
+    def one_done(self) -> None:
+        self.left -= 1
+        if self.left == 0:
+            self.jobs.task_done()
+
+
+class DeliveryLoop(threading.Thread):
+    """One thread drives every courier: it takes rows from ``jobs`` until ``None``, claims rows for all the
+    senders with room in one COMMIT (with the outcomes queued since the last), hands them over, and
+    settles each :class:`Handover` as it comes back.
+
+    Each sender holds up to :data:`IN_HAND` rows: the one it is sending and the next, already committed
+    ``sending``, so the COMMIT of a row overlaps the SMTP transaction before it. If the process dies, at
+    most that many rows per connection are left ``uncertain``.
+
+    While ``shared.stop`` or ``shared.outage`` is set it starts nothing new (queued rows stay pending) but
+    still collects what is in hand. After an error it records it in
+    ``shared.error``, stops the run, and keeps draining the queue so the feeder never blocks.
+    """
+
+    def __init__(self, shared: Shared, couriers: list[Courier], jobs: JobQueue) -> None:
+        super().__init__(name="delivery", daemon=True)
+        self.shared, self.couriers, self.jobs = shared, couriers, jobs
+        self.rows: deque[tuple[Delivery, _Chunk]] = deque()  # taken from the queue, not yet claimed
+        self.in_hand: dict[Courier, deque[tuple[Delivery, _Chunk]]] = {c: deque() for c in couriers}
+        self.by_connection = {c.connection: c for c in couriers}
+        self.closing = False  # the feeder sent None
 
     def run(self) -> None:
         try:
-            while True:
-                rows = self.jobs.get()
-                try:
-                    if rows is None:
-                        return
-                    for row in rows:  # rows skipped after stop or during an outage stay pending
-                        if not self.shared.stop.is_set() and not self.shared.outage.is_set():
-                            self.shared.count(deliver_one(self.shared, self.courier, row))
-                except BaseException as exc:  # keep draining so the feeder never blocks; re-raised by it
-                    with self.shared.lock:
-                        self.shared.error = self.shared.error or exc
-                    self.shared.stop.set()
-                finally:
-                    self.jobs.task_done()
-        finally:
             try:
-                self.courier.close()
-            except Exception:  # closing must not hide what happened
-                log.exception("closing the courier")
+                for courier in self.couriers:
+                    courier.wait_ready()
+                self._loop()
+            except BaseException as exc:  # re-raised by the dispatcher
+                with self.shared.lock:
+                    self.shared.error = self.shared.error or exc
+                self.shared.stop.set()
+                self._collect_in_hand()
+                self._drain()
+        finally:
+            for courier in self.couriers:
+                try:
+                    courier.close()
+                except Exception:  # closing must not hide what happened
+                    log.exception("closing %s", courier.name)
+
+    def _halted(self) -> bool:
+        return self.shared.stop.is_set() or self.shared.outage.is_set()
+
+    def _room(self) -> list[Courier]:
+        """One entry per free place in a sender's hands, emptiest senders first."""
+        free = sorted(self.couriers, key=lambda c: len(self.in_hand[c]))
+        return [c for n in range(IN_HAND) for c in free if len(self.in_hand[c]) <= n]
+
+    def _take_rows(self, room: int) -> bool:
+        """Move rows from the queue to ``rows`` (without blocking) up to ``room``; True once it is empty."""
+        while len(self.rows) < room and not self.closing:
+            try:
+                chunk = self.jobs.get_nowait()
+            except queue.Empty:
+                return True
+            if chunk is None:
+                self.closing = True
+                self.jobs.task_done()
+                return False
+            tracker = _Chunk(self.jobs, len(chunk))
+            self.rows.extend((row, tracker) for row in chunk)
+        return False
+
+    def _fill(self) -> bool:
+        """Start rows until the senders' hands are full, the queue is empty or closing; True when there is
+        room left (so the loop should wait for the queue too: it saw it empty, its wake-up is armed)."""
+        while True:
+            room = self._room()
+            empty = self._take_rows(len(room))
+            self._start(room)
+            if not self._room():
+                return False
+            if self.rows:  # claims that came back suppressed/taken left places free
+                continue
+            if self.closing:
+                return False
+            if empty:
+                return True
+
+    def _start(self, room: list[Courier]) -> None:
+        """Claim rows for ``room`` (one COMMIT) and hand them over; rows are left pending when halted."""
+        shared = self.shared
+        if self._halted():
+            while self.rows:
+                self.rows.popleft()[1].one_done()
+            return
+        taken = [(*self.rows.popleft(), courier) for courier in room[:len(self.rows)]]
+        if not taken:
+            return
+        now = shared.now()
+        claims = shared.writer.claim_many([(row.address, shared.factory.message_id_for(row.address), now)
+                                           for row, _, _ in taken])  # committed before the hand-over
+        for (row, tracker, courier), claim in zip(taken, claims, strict=True):
+            if claim is Claim.CLAIMED:
+                self.in_hand[courier].append((row, tracker))
+                courier.submit(row)
+            else:
+                shared.count("skipped" if claim is Claim.SUPPRESSED else "taken")
+                tracker.one_done()
+
+    def _finish(self, courier: Courier) -> None:
+        """Settle the oldest row ``courier`` has in hand."""
+        try:
+            handover = courier.receive()
+        except CourierLost as exc:
+            while self.in_hand[courier]:  # whatever it had may or may not have left
+                row, tracker = self.in_hand[courier].popleft()
+                self.shared.writer.outcome(row.address, "uncertain", f"{exc.what}: maybe delivered",
+                                           self.shared.now())
+                self.shared.count("uncertain")
+                tracker.one_done()
+            raise
+        row, tracker = self.in_hand[courier].popleft()
+        self.shared.count(settle(self.shared, row, handover))
+        tracker.one_done()
+
+    def _loop(self) -> None:
+        while True:
+            wants_rows = self._fill()
+            busy = [c.connection for c in self.couriers if self.in_hand[c]]
+            if self.closing and not self.rows and not busy:
+                return
+            for ready in wait([*busy, self.jobs.waker] if wants_rows else busy):
+                if ready is self.jobs.waker:
+                    self.jobs.waker.clear()
+                else:
+                    self._finish(self.by_connection[ready])  # type: ignore[index]
+
+    def _collect_in_hand(self) -> None:
+        """After an error: record what the senders still had in hand, as far as they still answer."""
+        for courier in self.couriers:
+            try:
+                while self.in_hand[courier] and courier.connection.poll(CLOSE_TIMEOUT):
+                    self._finish(courier)
+            except BaseException:  # that sender is gone too; its rows stay `sending` (uncertain)
+                log.exception("collecting %s", courier.name)
+        while self.rows:
+            self.rows.popleft()[1].one_done()
+
+    def _drain(self) -> None:
+        """Take (and leave pending) whatever the feeder still queues, until it sends ``None``."""
+        while not self.closing:
+            chunk = self.jobs.get()
+            self.closing = chunk is None
+            self.jobs.task_done()
