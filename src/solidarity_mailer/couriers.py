@@ -119,17 +119,17 @@ class Courier:
     def __init__(self, connection: Connection, name: str, on_close: Callable[[], None]) -> None:
         self.connection, self.name, self._on_close = connection, name, on_close
 
-    def _lost(self, what: str) -> CourierLost:
+    def lost(self, what: str) -> CourierLost:
         return CourierLost(f"sender {self.name} {what}")
 
     def wait_ready(self) -> None:
         """Wait for the sender to start (its transport made); a :class:`MailerError` when it could not."""
         if not self.connection.poll(START_TIMEOUT):
-            raise self._lost(f"did not start within {START_TIMEOUT:.0f}s")
+            raise self.lost(f"did not start within {START_TIMEOUT:.0f}s")
         try:
             kind, detail = self.connection.recv()
         except (EOFError, OSError):
-            raise self._lost("exited while starting") from None
+            raise self.lost("exited while starting") from None
         if kind != "ready":
             raise MailerError(str(detail))
 
@@ -139,7 +139,7 @@ class Courier:
             self.connection.send_bytes(pickle.dumps(
                 (row.address, row.name, row.list_id, row.fields, row.state, row.attempts), PICKLE))
         except OSError:
-            raise self._lost(f"is gone; it was given {row.address}") from None
+            raise self.lost(f"is gone; it was given {row.address}") from None
 
     def receive(self) -> Handover:
         """The :class:`Handover` of the oldest row submitted (blocks until it comes); :class:`CourierLost` if
@@ -147,7 +147,7 @@ class Courier:
         try:
             handover: Handover = pickle.loads(self.connection.recv_bytes())
         except (EOFError, OSError):
-            raise self._lost("died while sending") from None
+            raise self.lost("died while sending") from None
         return handover
 
     def close(self) -> None:

@@ -212,8 +212,8 @@ class MessageFactory:
 
     def message_id_for(self, key: str) -> str:
         """The Message-ID of the recipient whose address key is ``key`` (the ledger's ``address``)."""
-        mac = hmac.new(self._msgid_key, f"{self.run_id}\0{key}".encode(), hashlib.sha256)
-        return f"<r{self.run_id}.{mac.hexdigest()[:16]}@{self.domain}>"
+        mac = hmac.digest(self._msgid_key, f"{self.run_id}\0{key}".encode(), "sha256")
+        return f"<r{self.run_id}.{mac[:8].hex()}@{self.domain}>"
 
     def list_id(self, recipient: Recipient) -> str:
         """The list an unsubscribe applies to: the recipient's list, else the campaign id."""

@@ -16,12 +16,12 @@ import contextlib
 import datetime as dt
 import logging
 import queue
+import selectors
 import socket
 import threading
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
 from typing import Any
 
 from sqlalchemy import Engine
@@ -210,7 +210,6 @@ class DeliveryLoop(threading.Thread):
         self.shared, self.couriers, self.jobs = shared, couriers, jobs
         self.rows: deque[tuple[Delivery, _Chunk]] = deque()  # taken from the queue, not yet claimed
         self.in_hand: dict[Courier, deque[tuple[Delivery, _Chunk]]] = {c: deque() for c in couriers}
-        self.by_connection = {c.connection: c for c in couriers}
         self.closing = False  # the feeder sent None
 
     def run(self) -> None:
@@ -255,21 +254,14 @@ class DeliveryLoop(threading.Thread):
             self.rows.extend((row, tracker) for row in chunk)
         return False
 
-    def _fill(self) -> bool:
-        """Start rows until the senders' hands are full, the queue is empty or closing; True when there is
-        room left (so the loop should wait for the queue too: it saw it empty, its wake-up is armed)."""
+    def _fill(self) -> None:
+        """Start rows until the senders' hands are full, the queue is empty (its waker armed) or closing."""
         while True:
             room = self._room()
             empty = self._take_rows(len(room))
             self._start(room)
-            if not self._room():
-                return False
-            if self.rows:  # claims that came back suppressed/taken left places free
-                continue
-            if self.closing:
-                return False
-            if empty:
-                return True
+            if not self._room() or (not self.rows and (self.closing or empty)):
+                return  # (rows left with room: claims that came back suppressed/taken freed places)
 
     def _start(self, room: list[Courier]) -> None:
         """Claim rows for ``room`` (one COMMIT) and hand them over; rows are left pending when halted."""
@@ -293,8 +285,10 @@ class DeliveryLoop(threading.Thread):
                 tracker.one_done()
 
     def _finish(self, courier: Courier) -> None:
-        """Settle the oldest row ``courier`` has in hand."""
+        """Settle the oldest row ``courier`` has in hand (its connection is readable)."""
         try:
+            if not self.in_hand[courier]:  # readable with nothing in hand: it is gone
+                raise courier.lost("exited")
             handover = courier.receive()
         except CourierLost as exc:
             while self.in_hand[courier]:  # whatever it had may or may not have left
@@ -309,16 +303,19 @@ class DeliveryLoop(threading.Thread):
         tracker.one_done()
 
     def _loop(self) -> None:
-        while True:
-            wants_rows = self._fill()
-            busy = [c.connection for c in self.couriers if self.in_hand[c]]
-            if self.closing and not self.rows and not busy:
-                return
-            for ready in wait([*busy, self.jobs.waker] if wants_rows else busy):
-                if ready is self.jobs.waker:
-                    self.jobs.waker.clear()
-                else:
-                    self._finish(self.by_connection[ready])  # type: ignore[index]
+        with selectors.DefaultSelector() as selector:  # registered once: every sender, and the queue's waker
+            for courier in self.couriers:
+                selector.register(courier.connection, selectors.EVENT_READ, courier)
+            selector.register(self.jobs.waker, selectors.EVENT_READ, None)
+            while True:
+                self._fill()
+                if self.closing and not self.rows and not any(self.in_hand.values()):
+                    return
+                for key, _ in selector.select():
+                    if key.data is None:
+                        self.jobs.waker.clear()  # new rows (taken by _fill when a sender has room)
+                    else:
+                        self._finish(key.data)
 
     def _collect_in_hand(self) -> None:
         """After an error: record what the senders still had in hand, as far as they still answer."""
