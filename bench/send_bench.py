@@ -7,7 +7,8 @@
    same number of connections (threads), no ledger.
 3. Peak RSS of ``deliver_run`` for 100,000 recipients, in a subprocess (``resource.getrusage``).
 
-Prints msgs/s for both and the ratio (target >= 0.75), and the peak RSS (target < 100 MB).
+Prints msgs/s for both and the ratio (target >= 0.75), the time ``deliver_run`` spent enqueuing the list,
+and the peak RSS (target < 100 MB) of the dispatcher and of its whole process tree (sender processes).
 Installs Debian's ``postfix`` package for ``/usr/sbin/smtp-sink`` if missing (never starts postfix).
 
     python bench/send_bench.py [--messages 10000] [--connections 4] [--rss-recipients 100000]
@@ -73,8 +74,9 @@ def make_project(root: Path, port: int, n: int, connections: int) -> tuple[Path,
     return campaign, config
 
 
-def run_ours(root: Path, port: int, n: int, connections: int) -> tuple[float, dict[str, int]]:
-    """deliver_run end to end (render, enqueue, send with the ledger); returns (seconds, ledger counts)."""
+def run_ours(root: Path, port: int, n: int, connections: int) -> tuple[float, float, dict[str, int]]:
+    """deliver_run end to end (render, enqueue, send with the ledger); returns (seconds, seconds of them spent
+    enqueuing the lists, ledger counts)."""
     from tests.sendkit import settings_for
 
     from solidarity_mailer import ledger
@@ -92,7 +94,7 @@ def run_ours(root: Path, port: int, n: int, connections: int) -> tuple[float, di
     summary = deliver_run(engine, run_id, settings)
     seconds = time.perf_counter() - started
     engine.dispose()
-    return seconds, summary.counts
+    return seconds, summary.enqueue_seconds, summary.counts
 
 
 def prebuilt(root: Path, port: int, n: int) -> list[tuple[str, str, bytes]]:
@@ -142,16 +144,53 @@ def run_smtplib(port: int, messages: list[tuple[str, str, bytes]], connections: 
     return time.perf_counter() - started
 
 
-def child_rss(root: str, port: int, n: int, connections: int) -> None:
-    """In a subprocess: deliver n recipients, print the peak RSS in MB.
+def _tree_rss_kb(root_pid: int) -> int:
+    """The summed VmRSS of ``root_pid`` and all its descendants (the dispatcher, the launcher, the senders)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, grew = {root_pid}, True
+    while grew:
+        found = {pid for pid, ppid in parents.items() if ppid in tree} - tree
+        tree |= found
+        grew = bool(found)
+    total = 0
+    for pid in tree:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return total
 
-    The peak is this process's own high-water mark (``VmHWM``); ``getrusage``'s ``ru_maxrss`` would
-    include the parent's size at fork time, which Linux keeps across ``exec``.
+
+def child_rss(root: str, port: int, n: int, connections: int) -> None:
+    """In a subprocess: deliver n recipients, print the peak RSS in MB of this process and of its whole tree.
+
+    The dispatcher's peak is its own high-water mark (``VmHWM``; ``getrusage``'s ``ru_maxrss`` would include
+    the parent's size at fork time, which Linux keeps across ``exec``). The tree's (dispatcher + launcher +
+    sender processes) is the highest sum of their RSS sampled every 50 ms; shared pages count once per
+    process, so it overstates.
     """
-    seconds, counts = run_ours(Path(root), port, n, connections)
+    peak_tree = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            peak_tree[0] = max(peak_tree[0], _tree_rss_kb(os.getpid()))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    seconds, _, counts = run_ours(Path(root), port, n, connections)
+    done.set()
+    sampler.join()
     status = Path("/proc/self/status").read_text()
     peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
-    print(f"{peak_kb / 1024:.1f} {seconds:.2f} {counts['sent']}")
+    print(f"{peak_kb / 1024:.1f} {peak_tree[0] / 1024:.1f} {seconds:.2f} {counts['sent']}")
 
 
 def main() -> None:
@@ -173,14 +212,15 @@ def main() -> None:
         n, c = args.messages, args.connections
         messages = prebuilt(tmp / "prebuilt", port, n)
         size = sum(len(m[2]) for m in messages) / n
-        ours, base, bare = [], [], []
+        ours, base, bare, enqueue = [], [], [], []
         for i in range(args.rounds):
             base.append(run_smtplib(port, messages, c))
             bare.append(run_smtplib(port, messages, c, transport=True))
-            seconds, counts = run_ours(tmp / f"ours-{i}", port, n, c)
+            seconds, enqueuing, counts = run_ours(tmp / f"ours-{i}", port, n, c)
             if counts["sent"] != n:
                 raise SystemExit(f"solidarity-mailer sent {counts['sent']} of {n}: {counts}")
             ours.append(seconds)
+            enqueue.append(enqueuing)
         del messages  # the child's memory is measured on its own, but keep the machine's free
         ours_rate, base_rate, bare_rate = n / min(ours), n / min(base), n / min(bare)
         print(f"{n} messages of {size / 1024:.1f} KB (text+html), {c} connections, smtp-sink on 127.0.0.1:{port}")
@@ -189,14 +229,19 @@ def main() -> None:
               "ledger)")
         print(f"  solidarity-mailer deliver_run:    {ours_rate:8.0f} msgs/s  (render + enqueue + ledger; best of"
               f" {args.rounds})")
+        best = ours.index(min(ours))
+        sending = n / (ours[best] - enqueue[best])
+        print(f"    of which enqueuing the list:    {enqueue[best]:8.2f} s    (read, validate, insert {n} rows)")
+        print(f"    sending alone:                  {sending:8.0f} msgs/s  (ratio {sending / base_rate:.2f})")
         print(f"  ratio: {ours_rate / base_rate:.2f} (target >= 0.75)")
         rss_dir = tmp / "rss"
         rss_dir.mkdir()
         out = subprocess.run([sys.executable, __file__, "--child-rss", str(rss_dir), str(port),
                               "--rss-recipients", str(args.rss_recipients), "--connections", str(c)],
                              capture_output=True, text=True, check=True).stdout.split()
-        peak, seconds, sent = float(out[0]), float(out[1]), int(out[2])
-        print(f"  peak RSS for {args.rss_recipients} recipients: {peak:.1f} MB (target < 100 MB); "
+        peak, tree, seconds, sent = float(out[0]), float(out[1]), float(out[2]), int(out[3])
+        print(f"  peak RSS for {args.rss_recipients} recipients: dispatcher {peak:.1f} MB (target < 100 MB); "
+              f"with the launcher and {c} sender processes {tree:.1f} MB (summed RSS); "
               f"sent {sent} in {seconds:.0f}s ({sent / seconds:.0f} msgs/s)")
     finally:
         sink.terminate()

@@ -61,6 +61,7 @@ class RunSummary:
     this_call: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    enqueue_seconds: float = 0.0  # of ``seconds``: reading, validating and enqueuing the lists
     audience: str = ""  # "N valid, M invalid, D duplicates, S suppressed" for the lists read this time
     row_errors: list[str] = field(default_factory=list)  # invalid rows (file:line: what), at most 50
 
@@ -136,7 +137,9 @@ def _enqueue_and_send(
     progress: bool, limit: int | None, holder: str,
 ) -> tuple[str, Shared]:
     """Enqueue the audience, then feed the senders; returns why feeding ended and the shared state."""
+    started = time.monotonic()
     summary.enqueued = ledger.enqueue(engine, run_id, prepared.audience(), now=now())
+    summary.enqueue_seconds = time.monotonic() - started
     if prepared.stats is not None:
         summary.audience = prepared.stats.summary()
         summary.row_errors = [str(e) for e in prepared.stats.errors[:50]]

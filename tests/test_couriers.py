@@ -1,0 +1,130 @@
+"""Sender processes (``couriers.py``) against a real aiosmtpd server and SQLite ledger: one that dies with
+messages in hand, sender threads when processes are switched off, and no process left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from solidarity_mailer.cli import main
+from solidarity_mailer.workers import IN_HAND
+
+from .sendkit import SlowHandler, addresses, clean_environment, write_project
+from .smtpserver import smtp_server
+
+
+@pytest.fixture(autouse=True)
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clean_environment(tmp_path, monkeypatch)
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def sender_pids() -> set[int]:
+    """This test process's sender launcher and the senders it forked (``python -m solidarity_mailer.couriers``)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"solidarity_mailer.couriers" in cmdline:
+                found.add(int(entry.name))
+    launchers = {pid for pid in found if _parent(pid) == os.getpid()}
+    return launchers | {pid for pid in found if _parent(pid) in launchers}
+
+
+def send(campaign: Path, config: Path, *args: str) -> int:
+    return main(["send", str(campaign), "--config", str(config), *args])
+
+
+def test_a_sender_killed_with_messages_in_hand_stops_the_run_and_loses_no_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emails = addresses(12)
+    killed: list[int] = []
+
+    class KillSenderAtFifth(SlowHandler):
+        async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+            reply = await super().handle_DATA(server, session, envelope)  # recorded: the message did arrive
+            if envelope.rcpt_tos == [emails[4]] and not killed:  # once
+                running = sender_pids()
+                for pid in running:
+                    if _parent(pid) in running:  # a sender forked by the launcher, not the launcher itself
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append(pid)
+            return reply
+
+    handler = KillSenderAtFifth()
+    with smtp_server(handler) as (controller, _):
+        campaign, config = write_project(tmp_path, controller.port, emails, concurrency=1)
+        code = send(campaign, config)
+        err = capsys.readouterr().err
+        assert killed, "no sender process was found to kill"
+        assert code != 0
+        assert "sender process 0 died while sending" in err and "send again to continue" in err
+        assert "Traceback" not in err
+        assert not sender_pids()  # the launcher is gone too
+
+        assert send(campaign, config) == 0  # the rest, once each
+        capsys.readouterr()
+        main(["status", "test", "--config", str(config), "--json"])
+        run = json.loads(capsys.readouterr().out)["runs"][0]
+        uncertain = {p["address"] for p in run["problems"] if p["state"] == "uncertain"}
+        assert emails[4] in uncertain and len(uncertain) <= IN_HAND  # what it had in hand: maybe delivered
+        copies = Counter(handler.recipients())
+        assert set(copies) | uncertain == set(emails)  # nobody lost
+        assert all(n == 1 for n in copies.values())  # nobody sent twice
+
+        assert send(campaign, config, "--resend-uncertain") == 0
+        copies = Counter(handler.recipients())
+        assert set(copies) == set(emails)
+        assert {a for a, n in copies.items() if n > 1} <= uncertain
+
+
+def test_sender_threads_when_sender_processes_are_off(tmp_path: Path) -> None:
+    emails = addresses(10)
+    seen_processes: list[set[int]] = []
+
+    class Watching(SlowHandler):
+        async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+            seen_processes.append(sender_pids())
+            return await super().handle_DATA(server, session, envelope)
+
+    handler = Watching()
+    with smtp_server(handler) as (controller, _):
+        campaign, config = write_project(tmp_path, controller.port, emails, concurrency=3)
+        config.write_text(config.read_text().replace("[delivery]\n", "[delivery]\nsender_processes = false\n"))
+        assert send(campaign, config) == 0
+    assert Counter(handler.recipients()) == Counter(emails)
+    assert seen_processes and not any(seen_processes)  # threads in the dispatcher did the sending
+
+
+def test_sender_processes_send_everything_once_and_leave_nothing_behind(tmp_path: Path) -> None:
+    emails = addresses(40)
+    seen_processes: list[set[int]] = []
+
+    class Watching(SlowHandler):
+        async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+            seen_processes.append(sender_pids())
+            return await super().handle_DATA(server, session, envelope)
+
+    handler = Watching()
+    with smtp_server(handler) as (controller, _):
+        campaign, config = write_project(tmp_path, controller.port, emails, concurrency=3)
+        assert send(campaign, config) == 0
+        assert Counter(handler.recipients()) == Counter(emails)
+    assert max(len(p) for p in seen_processes) == 4  # the launcher and three senders
+    assert not sender_pids()
