@@ -144,8 +144,9 @@ def run_smtplib(port: int, messages: list[tuple[str, str, bytes]], connections: 
     return time.perf_counter() - started
 
 
-def _tree_rss_kb(root_pid: int) -> int:
-    """The summed VmRSS of ``root_pid`` and all its descendants (the dispatcher, the launcher, the senders)."""
+def _tree_memory_kb(root_pid: int) -> tuple[int, int]:
+    """The summed RSS and PSS of ``root_pid`` and all its descendants (the dispatcher, the launcher, the
+    senders). PSS splits each shared page among the processes sharing it: the tree's real footprint."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -158,14 +159,18 @@ def _tree_rss_kb(root_pid: int) -> int:
         found = {pid for pid, ppid in parents.items() if ppid in tree} - tree
         tree |= found
         grew = bool(found)
-    total = 0
+    rss = pss = 0
     for pid in tree:
         try:
-            status = Path(f"/proc/{pid}/status").read_text()
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
         except OSError:
             continue
-        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-    return total
+        for line in rollup.splitlines():
+            if line.startswith("Rss:"):
+                rss += int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss += int(line.split()[1])
+    return rss, pss
 
 
 def child_rss(root: str, port: int, n: int, connections: int) -> None:
@@ -173,15 +178,16 @@ def child_rss(root: str, port: int, n: int, connections: int) -> None:
 
     The dispatcher's peak is its own high-water mark (``VmHWM``; ``getrusage``'s ``ru_maxrss`` would include
     the parent's size at fork time, which Linux keeps across ``exec``). The tree's (dispatcher + launcher +
-    sender processes) is the highest sum of their RSS sampled every 50 ms; shared pages count once per
-    process, so it overstates.
+    sender processes) is the highest sum of their PSS (and of their RSS, which counts shared pages in each
+    process) sampled every 50 ms.
     """
-    peak_tree = [0]
+    peak_tree = [0, 0]
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.05):
-            peak_tree[0] = max(peak_tree[0], _tree_rss_kb(os.getpid()))
+            rss, pss = _tree_memory_kb(os.getpid())
+            peak_tree[:] = [max(peak_tree[0], rss), max(peak_tree[1], pss)]
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -190,7 +196,7 @@ def child_rss(root: str, port: int, n: int, connections: int) -> None:
     sampler.join()
     status = Path("/proc/self/status").read_text()
     peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
-    print(f"{peak_kb / 1024:.1f} {peak_tree[0] / 1024:.1f} {seconds:.2f} {counts['sent']}")
+    print(f"{peak_kb / 1024:.1f} {peak_tree[0] / 1024:.1f} {peak_tree[1] / 1024:.1f} {seconds:.2f} {counts['sent']}")
 
 
 def main() -> None:
@@ -239,10 +245,11 @@ def main() -> None:
         out = subprocess.run([sys.executable, __file__, "--child-rss", str(rss_dir), str(port),
                               "--rss-recipients", str(args.rss_recipients), "--connections", str(c)],
                              capture_output=True, text=True, check=True).stdout.split()
-        peak, tree, seconds, sent = float(out[0]), float(out[1]), float(out[2]), int(out[3])
+        peak, rss, pss, seconds = float(out[0]), float(out[1]), float(out[2]), float(out[3])
+        sent = int(out[4])
         print(f"  peak RSS for {args.rss_recipients} recipients: dispatcher {peak:.1f} MB (target < 100 MB); "
-              f"with the launcher and {c} sender processes {tree:.1f} MB (summed RSS); "
-              f"sent {sent} in {seconds:.0f}s ({sent / seconds:.0f} msgs/s)")
+              f"with the launcher and {c} sender processes {pss:.1f} MB PSS ({rss:.1f} MB summed RSS, shared "
+              f"pages counted in each); sent {sent} in {seconds:.0f}s ({sent / seconds:.0f} msgs/s)")
     finally:
         sink.terminate()
         sink.wait()

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,17 @@ def sender_pids() -> set[int]:
                 found.add(int(entry.name))
     launchers = {pid for pid in found if _parent(pid) == os.getpid()}
     return launchers | {pid for pid in found if _parent(pid) in launchers}
+
+
+@dataclass
+class Watching(SlowHandler):
+    """Records, at each message, which sender processes of this test are running."""
+
+    seen_processes: list[set[int]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.seen_processes.append(sender_pids())
+        return await super().handle_DATA(server, session, envelope)
 
 
 def send(campaign: Path, config: Path, *args: str) -> int:
@@ -96,35 +108,21 @@ def test_a_sender_killed_with_messages_in_hand_stops_the_run_and_loses_no_one(
 
 def test_sender_threads_when_sender_processes_are_off(tmp_path: Path) -> None:
     emails = addresses(10)
-    seen_processes: list[set[int]] = []
-
-    class Watching(SlowHandler):
-        async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-            seen_processes.append(sender_pids())
-            return await super().handle_DATA(server, session, envelope)
-
     handler = Watching()
     with smtp_server(handler) as (controller, _):
         campaign, config = write_project(tmp_path, controller.port, emails, concurrency=3)
         config.write_text(config.read_text().replace("[delivery]\n", "[delivery]\nsender_processes = false\n"))
         assert send(campaign, config) == 0
     assert Counter(handler.recipients()) == Counter(emails)
-    assert seen_processes and not any(seen_processes)  # threads in the dispatcher did the sending
+    assert handler.seen_processes and not any(handler.seen_processes)  # threads in the dispatcher did the sending
 
 
 def test_sender_processes_send_everything_once_and_leave_nothing_behind(tmp_path: Path) -> None:
     emails = addresses(40)
-    seen_processes: list[set[int]] = []
-
-    class Watching(SlowHandler):
-        async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-            seen_processes.append(sender_pids())
-            return await super().handle_DATA(server, session, envelope)
-
     handler = Watching()
     with smtp_server(handler) as (controller, _):
         campaign, config = write_project(tmp_path, controller.port, emails, concurrency=3)
         assert send(campaign, config) == 0
         assert Counter(handler.recipients()) == Counter(emails)
-    assert max(len(p) for p in seen_processes) == 4  # the launcher and three senders
+    assert max(len(p) for p in handler.seen_processes) == 4  # the launcher and three senders
     assert not sender_pids()

@@ -3,7 +3,8 @@
 :func:`deliver_run` is the whole API (the CLI's ``send`` and the scheduler daemon call it). It renders
 the campaign once, enqueues the audience (lists minus suppression; rows already in the run are kept as
 they are, so what was sent is never sent again), then feeds due rows through the rate limiter into a
-bounded queue served by N worker threads, each with its own transport (connection). Deferred rows come
+bounded queue served by the delivery loop (``workers.py``), which claims them and hands them to N senders
+(``couriers.py``: processes for SMTP), each with its own connection. Deferred rows come
 back when due. Each batch it renews its lease and looks at ``runs.state``: a run paused or cancelled by
 another process stops within a batch; a ``TransportPaused`` (auth, 4.7.x/5.7.x) pauses the run. When the
 relay cannot be reached (connection refused, TLS/greeting failure, dropped before RCPT) the rows are given
