@@ -3,9 +3,12 @@ messages in hand, sender threads when processes are switched off, and no process
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
+import sqlite3
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +16,16 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from solidarity_mailer import ledger
 from solidarity_mailer.cli import main
+from solidarity_mailer.db import connect
+from solidarity_mailer.dispatch import deliver_run
+from solidarity_mailer.ledgerwriter import LedgerWriter
+from solidarity_mailer.message import MessageFactory
+from solidarity_mailer.preparation import find_campaign
 from solidarity_mailer.workers import IN_HAND
 
-from .sendkit import SlowHandler, addresses, clean_environment, write_project
+from .sendkit import SlowHandler, addresses, clean_environment, settings_for, write_project
 from .smtpserver import smtp_server
 
 
@@ -126,3 +135,88 @@ def test_sender_processes_send_everything_once_and_leave_nothing_behind(tmp_path
         assert Counter(handler.recipients()) == Counter(emails)
     assert max(len(p) for p in handler.seen_processes) == 4  # the launcher and three senders
     assert not sender_pids()
+
+
+def _run_in_thread(fn, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+    """``fn()`` in a thread: its result or exception, or a failure if it hangs."""
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), "deliver_run hung"
+    return box
+
+
+def _open_run(tmp_path: Path, port: int, emails: list[str], **kwargs):  # type: ignore[no-untyped-def]
+    campaign, config = write_project(tmp_path, port, emails, **kwargs)
+    settings = settings_for(config)
+    engine = connect(settings.database_url)
+    ledger.ensure_campaign(engine, find_campaign(str(campaign)))
+    return settings, engine, ledger.open_run(engine, "test", "manual:test", now=ledger.utcnow())
+
+
+def test_a_ledger_error_mid_run_stops_it_without_hanging_and_loses_no_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim that fails (here: the database refuses the write; no real server produces it on demand) is
+    raised by deliver_run; nothing stays `sending`, and the next run sends everyone else exactly once."""
+    emails = addresses(30)
+    handler = SlowHandler()
+    calls = [0]
+    real_claim = LedgerWriter.claim_many
+
+    def failing_claim(self, claims):  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        if calls[0] == 3:
+            raise sqlite3.OperationalError("database is locked")
+        return real_claim(self, claims)
+
+    with smtp_server(handler) as (controller, _):
+        settings, engine, run_id = _open_run(tmp_path, controller.port, emails, concurrency=2)
+        monkeypatch.setattr(LedgerWriter, "claim_many", failing_claim)
+        box = _run_in_thread(lambda: deliver_run(engine, run_id, settings))
+        assert isinstance(box.get("error"), sqlite3.OperationalError)
+        assert not sender_pids()
+        monkeypatch.setattr(LedgerWriter, "claim_many", real_claim)
+        states = Counter(ledger.counts(engine, run_id))
+        assert states["sending"] == 0
+        summary = deliver_run(engine, run_id, settings)
+        assert summary.state == "finished"
+    uncertain = {p.address for p in ledger.problems(engine, run_id) if p.state == "uncertain"}
+    copies = Counter(handler.recipients())
+    assert set(copies) | uncertain == set(emails)
+    assert all(n == 1 for n in copies.values())
+
+
+def test_a_message_that_cannot_be_built_fails_alone_in_a_sender_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug while building one recipient's message (not a MailerError) fails that recipient; the sender
+    goes on (it used to die silently and leave the run waiting for it)."""
+    emails = addresses(8)
+    handler = SlowHandler()
+    real_build = MessageFactory.build
+
+    def build(self, recipient):  # type: ignore[no-untyped-def]
+        if recipient.key == emails[3]:
+            raise ValueError("boom")
+        return real_build(self, recipient)
+
+    monkeypatch.setattr(MessageFactory, "build", build)
+    with smtp_server(handler) as (controller, _):
+        settings, engine, run_id = _open_run(tmp_path, controller.port, emails, concurrency=2)
+        settings = dataclasses.replace(settings, delivery=dataclasses.replace(settings.delivery,
+                                                                                sender_processes=False))
+        box = _run_in_thread(lambda: deliver_run(engine, run_id, settings))
+    assert "error" not in box, box
+    [problem] = ledger.problems(engine, run_id)
+    assert (problem.address, problem.state) == (emails[3], "failed")
+    assert "cannot build the message" in problem.last_reply
+    assert Counter(handler.recipients()) == Counter(e for e in emails if e != emails[3])

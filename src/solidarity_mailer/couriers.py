@@ -71,6 +71,9 @@ def hand_over(factory: Any, transport: Transport, row: Delivery) -> Handover:
         msg = factory.build(row.recipient())
     except MailerError as exc:
         return Handover(build_error=exc.line())
+    except Exception as exc:  # a bug for this recipient: fail it alone, nothing was sent
+        log.exception("building the message for %s", row.address)
+        return Handover(build_error=f"cannot build the message: {exc!r}")
     try:
         outcomes = transport.send(msg.mail_from, [msg.rcpt], msg.data, smtputf8=msg.smtputf8)
     except TransportPaused as exc:
@@ -88,29 +91,35 @@ def serve(conn: Connection, factory: Any, make_transport: Callable[[], Transport
     given back to the ledger uncounted), as the run is pausing.
     """
     try:
-        transport = make_transport()
-    except Exception as exc:
-        conn.send(("error", exc.line() if isinstance(exc, MailerError) else f"cannot start a sender: {exc!r}"))
-        return
-    conn.send(("ready", ""))
-    paused: Handover | None = None  # once the server refused us, the rows still in hand are not attempted
-    try:
-        while True:
-            try:
-                item = pickle.loads(conn.recv_bytes())
-            except EOFError:  # the dispatcher is gone: nothing more to do
-                return
-            if item is None:
-                return
-            handover = paused or hand_over(factory, transport, Delivery(*item))
-            if handover.paused is not None:
-                paused = handover
-            conn.send_bytes(pickle.dumps(handover, PICKLE))
-    finally:
         try:
-            transport.close()
-        except Exception:  # closing must not hide what happened
-            log.exception("closing the transport")
+            transport = make_transport()
+        except Exception as exc:
+            conn.send(("error", exc.line() if isinstance(exc, MailerError) else f"cannot start a sender: {exc!r}"))
+            return
+        conn.send(("ready", ""))
+        try:
+            _deliver_rows(conn, factory, transport)
+        finally:
+            try:
+                transport.close()
+            except Exception:  # closing must not hide what happened
+                log.exception("closing the transport")
+    except (EOFError, BrokenPipeError, ConnectionResetError):  # the dispatcher is gone: nothing more to do
+        return
+    finally:
+        conn.close()  # however it ends, the dispatcher's end sees EOF (never waits for a dead sender)
+
+
+def _deliver_rows(conn: Connection, factory: Any, transport: Transport) -> None:
+    paused: Handover | None = None  # once the server refused us, the rows still in hand are not attempted
+    while True:
+        item = pickle.loads(conn.recv_bytes())
+        if item is None:
+            return
+        handover = paused or hand_over(factory, transport, Delivery(*item))
+        if handover.paused is not None:
+            paused = handover
+        conn.send_bytes(pickle.dumps(handover, PICKLE))
 
 
 class Courier:
@@ -118,18 +127,20 @@ class Courier:
 
     def __init__(self, connection: Connection, name: str, on_close: Callable[[], None]) -> None:
         self.connection, self.name, self._on_close = connection, name, on_close
+        self._closing = threading.Lock()
 
     def lost(self, what: str) -> CourierLost:
         return CourierLost(f"sender {self.name} {what}")
 
     def wait_ready(self) -> None:
         """Wait for the sender to start (its transport made); a :class:`MailerError` when it could not."""
+        hint = "nothing was sent; see the messages above, then send again"
         if not self.connection.poll(START_TIMEOUT):
-            raise self.lost(f"did not start within {START_TIMEOUT:.0f}s")
+            raise MailerError(f"sender {self.name} did not start within {START_TIMEOUT:.0f}s", hint=hint)
         try:
             kind, detail = self.connection.recv()
         except (EOFError, OSError):
-            raise self.lost("exited while starting") from None
+            raise MailerError(f"sender {self.name} exited while starting", hint=hint) from None
         if kind != "ready":
             raise MailerError(str(detail))
 
@@ -151,12 +162,13 @@ class Courier:
         return handover
 
     def close(self) -> None:
-        """Ask the sender to close its connection and stop. Idempotent."""
-        if self.connection.closed:
-            return
-        with contextlib.suppress(OSError):
-            self.connection.send_bytes(pickle.dumps(None))
-        self.connection.close()
+        """Ask the sender to close its connection and stop. Idempotent and thread-safe."""
+        with self._closing:
+            if self.connection.closed:
+                return
+            with contextlib.suppress(OSError):
+                self.connection.send_bytes(pickle.dumps(None))
+            self.connection.close()
         self._on_close()
 
 
@@ -170,7 +182,13 @@ def launch(fds: list[int]) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    factory, settings = pickle.load(sys.stdin.buffer)
+    try:
+        factory, settings = pickle.load(sys.stdin.buffer)
+    except Exception as exc:  # tell each courier why, instead of a bare EOF
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                Connection(fd).send(("error", f"the sender launcher could not read the campaign: {exc!r}"))
+        raise SystemExit(1) from None
     children = []
     for fd in fds:
         pid = os.fork()
@@ -197,31 +215,37 @@ class _Launcher:
     """The launcher process of one run's senders; waits for it (killing it if it hangs) after the last close."""
 
     def __init__(self, factory: Any, settings: Any, count: int) -> None:
+        payload = pickle.dumps((factory, settings))  # before anything starts: nothing to clean up if it fails
+        self._lock = threading.Lock()
         pairs = [socket.socketpair() for _ in range(count)]
         fds = [theirs.fileno() for _, theirs in pairs]
         src = str(Path(__file__).resolve().parents[1])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
         try:
             self.process = subprocess.Popen([sys.executable, "-m", __name__, *map(str, fds)], pass_fds=fds,
-                                            stdin=subprocess.PIPE, env=env)
+                                            stdin=subprocess.PIPE, env=env, start_new_session=True)
         finally:
             for _, theirs in pairs:
                 theirs.close()
         self.connections = [Connection(ours.detach()) for ours, _ in pairs]
         assert self.process.stdin is not None
         with contextlib.suppress(OSError):  # the launcher died at once: each courier reports it when started
-            self.process.stdin.write(pickle.dumps((factory, settings)))
+            self.process.stdin.write(payload)
             self.process.stdin.close()
         self.open = count
 
     def closed_one(self) -> None:
-        self.open -= 1
-        if self.open == 0:
-            try:
-                self.process.wait(timeout=CLOSE_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """One sender was told to stop; after the last, wait for them all (kill their group if they hang)."""
+        with self._lock:
+            self.open -= 1
+            if self.open != 0:
+                return
+        try:
+            self.process.wait(timeout=CLOSE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)  # the launcher and its senders (own session)
+            self.process.wait()
 
 
 def _thread_courier(factory: Any, make: Callable[[], Transport], name: str) -> Courier:

@@ -199,6 +199,9 @@ def _drive(
     loop.start()
     try:
         return _feed(shared, jobs, limiter, sleep, limit, holder)
+    except BaseException:
+        shared.stop.set()  # the loop starts nothing more; what it holds is still recorded
+        raise
     finally:
         jobs.put(None)
         loop.join()

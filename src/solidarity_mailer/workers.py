@@ -19,6 +19,7 @@ import queue
 import selectors
 import socket
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from . import ledger
-from .couriers import CLOSE_TIMEOUT, Courier, CourierLost, Handover
+from .couriers import Courier, CourierLost, Handover
 from .ledger import Claim, Delivery
 from .ledgerwriter import LedgerWriter
 from .retry import RetryPolicy
@@ -36,6 +37,7 @@ from .transports.base import Outcome, TransportPaused, Verdict
 log = logging.getLogger(__name__)
 
 IN_HAND = 2  # rows a sender holds: the one it is sending and the next, already committed `sending`
+COLLECT_SECONDS = 120.0  # after an error: how long the senders may take to report the rows they hold
 
 Suppress = Callable[[Engine, str, str], object]  # (engine, address, detail)
 
@@ -178,16 +180,27 @@ class JobQueue(queue.Queue[list[Delivery] | None]):
 
 
 class _Chunk:
-    """One list of rows from the queue: ``task_done`` once each of its rows is settled or left pending."""
+    """One list of rows from the queue: ``task_done`` once each of its rows is settled or left pending.
 
-    def __init__(self, jobs: JobQueue, size: int) -> None:
-        self.jobs, self.left = jobs, size
+    ``open`` holds the chunks not yet done, so after an error the loop can let every one of them go
+    (:meth:`abandon`) and the feeder's ``jobs.join()`` never waits for rows lost on an error path.
+    """
+
+    def __init__(self, jobs: JobQueue, size: int, open_chunks: set[_Chunk]) -> None:
+        self.jobs, self.left, self.open = jobs, size, open_chunks
+        open_chunks.add(self)
         if size == 0:
-            jobs.task_done()
+            self.abandon()
 
     def one_done(self) -> None:
         self.left -= 1
         if self.left == 0:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Done, whatever became of the rest of its rows."""
+        if self in self.open:
+            self.open.discard(self)
             self.jobs.task_done()
 
 
@@ -211,6 +224,7 @@ class DeliveryLoop(threading.Thread):
         self.rows: deque[tuple[Delivery, _Chunk]] = deque()  # taken from the queue, not yet claimed
         self.in_hand: dict[Courier, deque[tuple[Delivery, _Chunk]]] = {c: deque() for c in couriers}
         self.closing = False  # the feeder sent None
+        self.open_chunks: set[_Chunk] = set()
 
     def run(self) -> None:
         try:
@@ -222,8 +236,12 @@ class DeliveryLoop(threading.Thread):
                 with self.shared.lock:
                     self.shared.error = self.shared.error or exc
                 self.shared.stop.set()
-                self._collect_in_hand()
-                self._drain()
+                try:
+                    self._collect_in_hand()
+                finally:
+                    for chunk in list(self.open_chunks):  # rows lost on the error path: the feeder must not wait
+                        chunk.abandon()
+                    self._drain()
         finally:
             for courier in self.couriers:
                 try:
@@ -250,7 +268,7 @@ class DeliveryLoop(threading.Thread):
                 self.closing = True
                 self.jobs.task_done()
                 return False
-            tracker = _Chunk(self.jobs, len(chunk))
+            tracker = _Chunk(self.jobs, len(chunk), self.open_chunks)
             self.rows.extend((row, tracker) for row in chunk)
         return False
 
@@ -276,13 +294,18 @@ class DeliveryLoop(threading.Thread):
         now = shared.now()
         claims = shared.writer.claim_many([(row.address, shared.factory.message_id_for(row.address), now)
                                            for row, _, _ in taken])  # committed before the hand-over
-        for (row, tracker, courier), claim in zip(taken, claims, strict=True):
-            if claim is Claim.CLAIMED:
-                self.in_hand[courier].append((row, tracker))
-                courier.submit(row)
-            else:
+        for i, ((row, tracker, courier), claim) in enumerate(zip(taken, claims, strict=True)):
+            if claim is not Claim.CLAIMED:
                 shared.count("skipped" if claim is Claim.SUPPRESSED else "taken")
                 tracker.one_done()
+                continue
+            try:
+                courier.submit(row)
+            except CourierLost:  # this row and the rest were claimed but never handed over: give them back
+                for later, _, _ in (t for t, c in zip(taken[i:], claims[i:], strict=True) if c is Claim.CLAIMED):
+                    shared.writer.release(later.address, "not attempted: its sender process died", shared.now())
+                raise
+            self.in_hand[courier].append((row, tracker))
 
     def _finish(self, courier: Courier) -> None:
         """Settle the oldest row ``courier`` has in hand (its connection is readable)."""
@@ -299,8 +322,10 @@ class DeliveryLoop(threading.Thread):
                 tracker.one_done()
             raise
         row, tracker = self.in_hand[courier].popleft()
-        self.shared.count(settle(self.shared, row, handover))
-        tracker.one_done()
+        try:
+            self.shared.count(settle(self.shared, row, handover))
+        finally:
+            tracker.one_done()
 
     def _loop(self) -> None:
         with selectors.DefaultSelector() as selector:  # registered once: every sender, and the queue's waker
@@ -318,15 +343,20 @@ class DeliveryLoop(threading.Thread):
                         self._finish(key.data)
 
     def _collect_in_hand(self) -> None:
-        """After an error: record what the senders still had in hand, as far as they still answer."""
+        """After an error: record what the senders still had in hand, as far as they answer in time; rows a
+        sender does not answer for are recorded ``uncertain`` (they may still go out)."""
+        deadline = time.monotonic() + COLLECT_SECONDS
         for courier in self.couriers:
             try:
-                while self.in_hand[courier] and courier.connection.poll(CLOSE_TIMEOUT):
+                while self.in_hand[courier] and courier.connection.poll(max(deadline - time.monotonic(), 0.0)):
                     self._finish(courier)
-            except BaseException:  # that sender is gone too; its rows stay `sending` (uncertain)
+            except BaseException:  # that sender is gone too: what it had is recorded below
                 log.exception("collecting %s", courier.name)
-        while self.rows:
-            self.rows.popleft()[1].one_done()
+            for row, _ in self.in_hand[courier]:
+                self.shared.writer.outcome(row.address, "uncertain", "the run stopped with the message in a "
+                                           "sender's hands: maybe delivered", self.shared.now())
+            self.in_hand[courier].clear()
+        self.rows.clear()
 
     def _drain(self) -> None:
         """Take (and leave pending) whatever the feeder still queues, until it sends ``None``."""
