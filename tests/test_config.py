@@ -56,7 +56,7 @@ def test_defaults_without_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert s.source is None
     assert (s.smtp.host, s.smtp.port, s.smtp.security, s.smtp.username) == ("localhost", 25, "none", None)
     assert s.database_url == f"sqlite:///{tmp_path.resolve()}/solidarity-mailer.db"
-    assert s.delivery.transport == "smtp" and s.dkim is None
+    assert s.delivery.transport == "smtp" and s.delivery.sender_processes and s.dkim is None
 
 
 def test_full_file_and_password_from_named_env(tmp_path: Path) -> None:
@@ -97,6 +97,7 @@ def test_port_defaults_follow_security(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         ('[smtp]\nhots = "x"\n', "[smtp] hots: unknown key"),
+        ('[delivery]\nsender_processes = "yes"\n', "[delivery] sender_processes: must be bool"),
         ('[smtp]\nport = "25"\n', "[smtp] port: must be int"),
         ("[smtp]\nport = 70000\n", "[smtp] port: 70000 is out of range"),
         ("[smtp]\nport = true\n", "[smtp] port: must be int"),
