@@ -290,14 +290,15 @@ def _feed(
             if i % STATE_EVERY == 0 and (why := halted()):
                 jobs.put(chunk)  # hand over what was taken: once stopped, the senders leave it pending
                 return why
-            waiting = limiter.wait_time()
-            if waiting > 0.0 and chunk:
-                jobs.put(chunk)  # do not hold rows back while the rate limit makes us wait
-                chunk = []
-            if waiting > 0.5 and (why := wait(waiting)):
-                return why
-            if not limiter.acquire(stop.is_set):
-                break
+            if limiter.limited:
+                waiting = limiter.wait_time()
+                if waiting > 0.0 and chunk:
+                    jobs.put(chunk)  # do not hold rows back while the rate limit makes us wait
+                    chunk = []
+                if waiting > 0.5 and (why := wait(waiting)):
+                    return why
+                if not limiter.acquire(stop.is_set):
+                    break
             chunk.append(row)
             fed += 1
             if len(chunk) >= CHUNK:

@@ -63,6 +63,11 @@ class RateLimiter:
             return 0.0
         return max((1.0 - self._tokens) / self.per_second, _EPSILON)
 
+    @property
+    def limited(self) -> bool:
+        """False when both limits are 0 (unlimited): nothing to wait for or to count."""
+        return bool(self.per_second or self.per_hour)
+
     def wait_time(self) -> float:
         """Seconds until a message may go (0 when it may go now); takes nothing."""
         with self._lock:
