@@ -144,33 +144,20 @@ def run_smtplib(port: int, messages: list[tuple[str, str, bytes]], connections: 
     return time.perf_counter() - started
 
 
-def _tree_memory_kb(root_pid: int) -> tuple[int, int]:
-    """The summed RSS and PSS of ``root_pid`` and all its descendants (the dispatcher, the launcher, the
-    senders). PSS splits each shared page among the processes sharing it: the tree's real footprint."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    tree, grew = {root_pid}, True
-    while grew:
-        found = {pid for pid, ppid in parents.items() if ppid in tree} - tree
-        tree |= found
-        grew = bool(found)
+def _tree_memory_kb() -> tuple[int, int]:
+    """The summed RSS and PSS (KB) of this process and all its descendants (the launcher, the senders).
+    PSS splits each shared page among the processes sharing it: the tree's real footprint."""
+    import psutil
+
+    me = psutil.Process()
     rss = pss = 0
-    for pid in tree:
+    for proc in (me, *me.children(recursive=True)):
         try:
-            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-        except OSError:
+            info = proc.memory_full_info()
+        except psutil.Error:  # it ended meanwhile
             continue
-        for line in rollup.splitlines():
-            if line.startswith("Rss:"):
-                rss += int(line.split()[1])
-            elif line.startswith("Pss:"):
-                pss += int(line.split()[1])
-    return rss, pss
+        rss, pss = rss + info.rss, pss + info.pss
+    return rss // 1024, pss // 1024
 
 
 def child_rss(root: str, port: int, n: int, connections: int) -> None:
@@ -186,7 +173,7 @@ def child_rss(root: str, port: int, n: int, connections: int) -> None:
 
     def sample() -> None:
         while not done.wait(0.05):
-            rss, pss = _tree_memory_kb(os.getpid())
+            rss, pss = _tree_memory_kb()
             peak_tree[:] = [max(peak_tree[0], rss), max(peak_tree[1], pss)]
 
     sampler = threading.Thread(target=sample, daemon=True)

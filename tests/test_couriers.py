@@ -10,22 +10,21 @@ import signal
 import sqlite3
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import pytest
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from solidarity_mailer import ledger
 from solidarity_mailer.cli import main
 from solidarity_mailer.db import connect
+from solidarity_mailer.deliveryloop import IN_HAND
 from solidarity_mailer.dispatch import deliver_run
 from solidarity_mailer.ledgerwriter import LedgerWriter
 from solidarity_mailer.message import MessageFactory
 from solidarity_mailer.preparation import find_campaign
-from solidarity_mailer.workers import IN_HAND
 
-from .sendkit import SlowHandler, addresses, clean_environment, settings_for, write_project
+from .sendkit import addresses, clean_environment, settings_for, write_project
 from .smtpserver import smtp_server
 
 
@@ -34,37 +33,22 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     clean_environment(tmp_path, monkeypatch)
 
 
-def _parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
 def sender_pids() -> set[int]:
-    """This test process's sender launcher and the senders it forked (``python -m solidarity_mailer.couriers``)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"solidarity_mailer.couriers" in cmdline:
-                found.add(int(entry.name))
-    launchers = {pid for pid in found if _parent(pid) == os.getpid()}
-    return launchers | {pid for pid in found if _parent(pid) in launchers}
+    """This test process's sender launcher(s) and the senders they forked (``python -m solidarity_mailer.couriers``)."""
+    found: set[int] = set()
+    for child in psutil.Process().children():
+        try:
+            if any("solidarity_mailer.couriers" in arg for arg in child.cmdline()):
+                found |= {child.pid, *(sender.pid for sender in child.children())}
+        except psutil.Error:  # it ended meanwhile
+            continue
+    return found
 
 
-@dataclass
-class Watching(SlowHandler):
-    """Records, at each message, which sender processes of this test are running."""
-
-    seen_processes: list[set[int]] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.seen_processes.append(sender_pids())
-        return await super().handle_DATA(server, session, envelope)
+def senders_only() -> list[int]:
+    """The forked senders (not their launcher)."""
+    return [sender.pid for child in psutil.Process().children() for sender in child.children()
+            if "solidarity_mailer.couriers" in " ".join(sender.cmdline())]
 
 
 def send(campaign: Path, config: Path, *args: str) -> int:
@@ -77,19 +61,14 @@ def test_a_sender_killed_with_messages_in_hand_stops_the_run_and_loses_no_one(
     emails = addresses(12)
     killed: list[int] = []
 
-    class KillSenderAtFifth(SlowHandler):
-        async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-            reply = await super().handle_DATA(server, session, envelope)  # recorded: the message did arrive
-            if envelope.rcpt_tos == [emails[4]] and not killed:  # once
-                running = sender_pids()
-                for pid in running:
-                    if _parent(pid) in running:  # a sender forked by the launcher, not the launcher itself
-                        os.kill(pid, signal.SIGKILL)
-                        killed.append(pid)
-            return reply
+    def kill_sender_at_fifth(server, session, envelope):  # type: ignore[no-untyped-def]
+        if envelope.rcpt_tos == [emails[4]] and not killed:  # once; the message is still recorded (it arrived)
+            for pid in senders_only():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
 
-    handler = KillSenderAtFifth()
-    with smtp_server(handler) as (controller, _):
+    with smtp_server() as (controller, handler):
+        handler.on_data = kill_sender_at_fifth
         campaign, config = write_project(tmp_path, controller.port, emails, concurrency=1)
         code = send(campaign, config)
         err = capsys.readouterr().err
@@ -117,23 +96,25 @@ def test_a_sender_killed_with_messages_in_hand_stops_the_run_and_loses_no_one(
 
 def test_sender_threads_when_sender_processes_are_off(tmp_path: Path) -> None:
     emails = addresses(10)
-    handler = Watching()
-    with smtp_server(handler) as (controller, _):
+    seen: list[set[int]] = []
+    with smtp_server() as (controller, handler):
+        handler.on_data = lambda *_: seen.append(sender_pids())
         campaign, config = write_project(tmp_path, controller.port, emails, concurrency=3)
         config.write_text(config.read_text().replace("[delivery]\n", "[delivery]\nsender_processes = false\n"))
         assert send(campaign, config) == 0
     assert Counter(handler.recipients()) == Counter(emails)
-    assert handler.seen_processes and not any(handler.seen_processes)  # threads in the dispatcher did the sending
+    assert seen and not any(seen)  # threads in the dispatcher did the sending
 
 
 def test_sender_processes_send_everything_once_and_leave_nothing_behind(tmp_path: Path) -> None:
     emails = addresses(40)
-    handler = Watching()
-    with smtp_server(handler) as (controller, _):
+    seen: list[set[int]] = []
+    with smtp_server() as (controller, handler):
+        handler.on_data = lambda *_: seen.append(sender_pids())
         campaign, config = write_project(tmp_path, controller.port, emails, concurrency=3)
         assert send(campaign, config) == 0
         assert Counter(handler.recipients()) == Counter(emails)
-    assert max(len(p) for p in handler.seen_processes) == 4  # the launcher and three senders
+    assert max(len(p) for p in seen) == 4  # the launcher and three senders
     assert not sender_pids()
 
 
@@ -168,7 +149,6 @@ def test_a_ledger_error_mid_run_stops_it_without_hanging_and_loses_no_one(
     """A claim that fails (here: the database refuses the write; no real server produces it on demand) is
     raised by deliver_run; nothing stays `sending`, and the next run sends everyone else exactly once."""
     emails = addresses(30)
-    handler = SlowHandler()
     calls = [0]
     real_claim = LedgerWriter.claim_many
 
@@ -178,7 +158,7 @@ def test_a_ledger_error_mid_run_stops_it_without_hanging_and_loses_no_one(
             raise sqlite3.OperationalError("database is locked")
         return real_claim(self, claims)
 
-    with smtp_server(handler) as (controller, _):
+    with smtp_server() as (controller, handler):
         settings, engine, run_id = _open_run(tmp_path, controller.port, emails, concurrency=2)
         monkeypatch.setattr(LedgerWriter, "claim_many", failing_claim)
         box = _run_in_thread(lambda: deliver_run(engine, run_id, settings))
@@ -201,7 +181,6 @@ def test_a_message_that_cannot_be_built_fails_alone_in_a_sender_thread(
     """A bug while building one recipient's message (not a MailerError) fails that recipient; the sender
     goes on (it used to die silently and leave the run waiting for it)."""
     emails = addresses(8)
-    handler = SlowHandler()
     real_build = MessageFactory.build
 
     def build(self, recipient):  # type: ignore[no-untyped-def]
@@ -210,7 +189,7 @@ def test_a_message_that_cannot_be_built_fails_alone_in_a_sender_thread(
         return real_build(self, recipient)
 
     monkeypatch.setattr(MessageFactory, "build", build)
-    with smtp_server(handler) as (controller, _):
+    with smtp_server() as (controller, handler):
         settings, engine, run_id = _open_run(tmp_path, controller.port, emails, concurrency=2)
         settings = dataclasses.replace(settings, delivery=dataclasses.replace(settings.delivery,
                                                                                 sender_processes=False))

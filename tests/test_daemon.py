@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from solidarity_mailer.workers import IN_HAND
+from solidarity_mailer.deliveryloop import IN_HAND
 
 from .daemonproc import CAMPAIGN, Daemon, Env, delivery_states, local_at, run_rows, wait_for, write_list
 from .smtpserver import RecordingHandler, smtp_server

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from solidarity_mailer.workers import IN_HAND
+from solidarity_mailer.deliveryloop import IN_HAND
 
 from .sendkit import SECRET, SlowHandler, addresses, write_project
 from .smtpserver import smtp_server

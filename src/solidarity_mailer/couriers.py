@@ -1,7 +1,7 @@
 """Couriers: the dispatcher's end of one sender, which builds each row's message and hands it to a transport.
 
 A sender owns one transport (one SMTP connection) and its own copy of the campaign's message factory. The
-dispatcher's single delivery loop (``workers.py``) commits a row as ``sending``, passes it to a sender
+dispatcher's single delivery loop (``deliveryloop.py``) commits a row as ``sending``, passes it to a sender
 with :meth:`Courier.submit`, and collects the :class:`Handover` with :meth:`Courier.receive` when the
 courier's ``connection`` is readable; it waits on all of them at once. Building and the SMTP dialogue
 are most of the CPU a message costs, so with sender processes they run on every core instead of taking
@@ -84,6 +84,16 @@ def hand_over(factory: Any, transport: Transport, row: Delivery) -> Handover:
     return Handover(outcome=outcomes.get(msg.rcpt) or next(iter(outcomes.values())))
 
 
+def send(conn: Connection, obj: object) -> None:
+    """One message on a sender's pipe: a plain pickle (C speed), framed by the connection."""
+    conn.send_bytes(pickle.dumps(obj, PICKLE))
+
+
+def receive(conn: Connection) -> Any:
+    """The next message on a sender's pipe (EOFError when the other end is gone)."""
+    return pickle.loads(conn.recv_bytes())
+
+
 def serve(conn: Connection, factory: Any, make_transport: Callable[[], Transport]) -> None:
     """A sender's loop: report ready, then deliver each row received until ``None`` or the pipe closes.
 
@@ -94,9 +104,9 @@ def serve(conn: Connection, factory: Any, make_transport: Callable[[], Transport
         try:
             transport = make_transport()
         except Exception as exc:
-            conn.send(("error", exc.line() if isinstance(exc, MailerError) else f"cannot start a sender: {exc!r}"))
+            send(conn, ("error", exc.line() if isinstance(exc, MailerError) else f"cannot start a sender: {exc!r}"))
             return
-        conn.send(("ready", ""))
+        send(conn, ("ready", ""))
         try:
             _deliver_rows(conn, factory, transport)
         finally:
@@ -113,13 +123,13 @@ def serve(conn: Connection, factory: Any, make_transport: Callable[[], Transport
 def _deliver_rows(conn: Connection, factory: Any, transport: Transport) -> None:
     paused: Handover | None = None  # once the server refused us, the rows still in hand are not attempted
     while True:
-        item = pickle.loads(conn.recv_bytes())
+        item = receive(conn)
         if item is None:
             return
         handover = paused or hand_over(factory, transport, Delivery(*item))
         if handover.paused is not None:
             paused = handover
-        conn.send_bytes(pickle.dumps(handover, PICKLE))
+        send(conn, handover)
 
 
 class Courier:
@@ -138,7 +148,7 @@ class Courier:
         if not self.connection.poll(START_TIMEOUT):
             raise MailerError(f"sender {self.name} did not start within {START_TIMEOUT:.0f}s", hint=hint)
         try:
-            kind, detail = self.connection.recv()
+            kind, detail = receive(self.connection)
         except (EOFError, OSError):
             raise MailerError(f"sender {self.name} exited while starting", hint=hint) from None
         if kind != "ready":
@@ -147,8 +157,7 @@ class Courier:
     def submit(self, row: Delivery) -> None:
         """Queue ``row`` (already committed ``sending``) for the sender; it delivers its rows in order."""
         try:
-            self.connection.send_bytes(pickle.dumps(
-                (row.address, row.name, row.list_id, row.fields, row.state, row.attempts), PICKLE))
+            send(self.connection, (row.address, row.name, row.list_id, row.fields, row.state, row.attempts))
         except OSError:
             raise self.lost(f"is gone; it was given {row.address}") from None
 
@@ -156,7 +165,7 @@ class Courier:
         """The :class:`Handover` of the oldest row submitted (blocks until it comes); :class:`CourierLost` if
         it never will."""
         try:
-            handover: Handover = pickle.loads(self.connection.recv_bytes())
+            handover: Handover = receive(self.connection)
         except (EOFError, OSError):
             raise self.lost("died while sending") from None
         return handover
@@ -167,7 +176,7 @@ class Courier:
             if self.connection.closed:
                 return
             with contextlib.suppress(OSError):
-                self.connection.send_bytes(pickle.dumps(None))
+                send(self.connection, None)
             self.connection.close()
         self._on_close()
 
@@ -187,7 +196,7 @@ def launch(fds: list[int]) -> None:
     except Exception as exc:  # tell each courier why, instead of a bare EOF
         for fd in fds:
             with contextlib.suppress(OSError):
-                Connection(fd).send(("error", f"the sender launcher could not read the campaign: {exc!r}"))
+                send(Connection(fd), ("error", f"the sender launcher could not read the campaign: {exc!r}"))
         raise SystemExit(1) from None
     children = []
     for fd in fds:

@@ -3,7 +3,7 @@
 :func:`deliver_run` is the whole API (the CLI's ``send`` and the scheduler daemon call it). It renders
 the campaign once, enqueues the audience (lists minus suppression; rows already in the run are kept as
 they are, so what was sent is never sent again), then feeds due rows through the rate limiter into a
-bounded queue served by the delivery loop (``workers.py``), which claims them and hands them to N senders
+bounded queue served by the delivery loop (``deliveryloop.py``), which claims them and hands them to N senders
 (``couriers.py``: processes for SMTP), each with its own connection. Deferred rows come
 back when due. Each batch it renews its lease and looks at ``runs.state``: a run paused or cancelled by
 another process stops within a batch; a ``TransportPaused`` (auth, 4.7.x/5.7.x) pauses the run. When the
@@ -30,14 +30,15 @@ from sqlalchemy import Engine
 from . import ledger, runlease
 from .config import Settings
 from .couriers import Courier, start_couriers
+from .deliveryloop import DeliveryLoop, JobQueue
 from .ledger import Delivery
 from .ledgerwriter import LedgerWriter
+from .outcomes import Shared
 from .preparation import Prepared, prepare_run
 from .progress import Progress
 from .ratelimit import HOUR, RateLimiter
 from .retry import RetryPolicy
 from .transports.base import Transport
-from .workers import DeliveryLoop, JobQueue, Shared
 
 TransportFactory = Callable[[Settings], Transport]
 BATCH = 200  # rows read from the ledger at a time

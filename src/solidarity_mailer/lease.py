@@ -65,12 +65,6 @@ def renew(engine: Engine, name: str, holder: str, *, ttl: dt.timedelta, now: dt.
                                  .values(expires_at=now + ttl)).rowcount)
 
 
-def holder(engine: Engine, name: str) -> str | None:
-    """Who holds lease ``name`` (expired or not), or None."""
-    with engine.connect() as conn:
-        return conn.execute(select(locks.c.holder).where(locks.c.name == name)).scalar_one_or_none()
-
-
 def release(engine: Engine, name: str, holder: str) -> None:
     """Give the lease up, if ``holder`` still has it."""
     with engine.begin() as conn:

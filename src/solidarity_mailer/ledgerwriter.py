@@ -1,6 +1,6 @@
 """Delivery state transitions, written on one connection with group commit.
 
-The rule stays: a row is committed as ``sending`` BEFORE its message is handed over — ``claim``
+The rule stays: a row is committed as ``sending`` BEFORE its message is handed over — ``claim_many``
 returns only after the COMMIT. Outcomes (``sent``, ``deferred``, ``failed``, ``uncertain``) are queued
 and committed together with the next claims, a few milliseconds later: if the process dies in between,
 the row is still ``sending`` and becomes ``uncertain`` (maybe delivered), never lost and never silently
@@ -119,12 +119,9 @@ class LedgerWriter:
         self._thread.start()
         return self
 
-    def claim(self, address: str, message_id: str, now: dt.datetime) -> Claim:
-        """Commit the row as ``sending`` (or ``skipped`` if suppressed); returns after the COMMIT."""
-        return self.claim_many([(address, message_id, now)])[0]
-
     def claim_many(self, claims: list[tuple[str, str, dt.datetime]]) -> list[Claim]:
-        """:meth:`claim` for several rows ``(address, message_id, now)`` in one COMMIT; results in order."""
+        """Commit rows ``(address, message_id, now)`` as ``sending`` (or ``skipped`` if suppressed) in one
+        COMMIT; returns after it, the results in order."""
         return self._write(claims)
 
     def outcome(self, address: str, state: str, reply: str, now: dt.datetime,
