@@ -190,7 +190,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--rss-recipients", type=int, default=100_000)
+    parser.add_argument("--rss-recipients", type=int, default=100_000, help="0: skip the memory run")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best of each is kept")
     parser.add_argument("--child-rss", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -227,6 +227,8 @@ def main() -> None:
         print(f"    of which enqueuing the list:    {enqueue[best]:8.2f} s    (read, validate, insert {n} rows)")
         print(f"    sending alone:                  {sending:8.0f} msgs/s  (ratio {sending / base_rate:.2f})")
         print(f"  ratio: {ours_rate / base_rate:.2f} (target >= 0.75)")
+        if not args.rss_recipients:
+            return
         rss_dir = tmp / "rss"
         rss_dir.mkdir()
         out = subprocess.run([sys.executable, __file__, "--child-rss", str(rss_dir), str(port),

@@ -44,18 +44,41 @@ class RecordingHandler:
     """Accepts mail and records it; replies can be injected per recipient or per DATA.
 
     ``rcpt_replies[address]`` is a list of replies handed out in turn ("451 4.3.0 try later", …);
-    when it runs out the recipient is accepted. ``data_replies`` likewise for the end of DATA.
+    when it runs out the recipient is accepted. ``mail_replies`` likewise for MAIL FROM, and
+    ``data_replies`` for the end of DATA.
     ``on_data`` may be set to a callable run at the end of DATA (e.g. to drop the connection);
     ``vanish_at_rcpt`` names addresses at whose RCPT the server drops the connection (once each).
+    ``pipelining`` advertises PIPELINING (RFC 2920) in the EHLO reply, as Postfix, Exim and the large
+    providers do (aiosmtpd reads pipelined commands in order but does not say so by itself).
     """
 
     received: list[Received] = field(default_factory=list)
     rcpt_replies: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    mail_replies: list[str] = field(default_factory=list)
     data_replies: list[str] = field(default_factory=list)
     on_data: Callable[[SMTP, Session, Envelope], str | None] | None = None
     vanish_at_rcpt: set[str] = field(default_factory=set)  # addresses at whose RCPT the connection drops, once
     dropped_at_rcpt: list[str] = field(default_factory=list)  # the addresses it dropped at, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
+    pipelining: bool = True
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # this hook's duty (aiosmtpd's 5-argument form)
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")  # before the last line, "250 HELP"
+        return responses
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        with self.lock:
+            if self.mail_replies:
+                return self.mail_replies.pop(0)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]

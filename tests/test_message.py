@@ -285,6 +285,20 @@ def test_quoted_printable_joins_are_exact_for_random_templates(seed: tuple[Campa
         assert max(len(line) for line in body.split(b"\r\n")) <= 76
 
 
+def test_line_breaks_in_field_values_leave_only_crlf(seed: tuple[Campaign, Rendition]) -> None:
+    """Field values may hold line breaks (a quoted CSV cell); the built message still ends every line CRLF,
+    so the SMTP transport may skip its scan for bare CR/LF (``crlf_only``)."""
+    campaign, _ = seed
+    note = placeholder("field_note")
+    for template in (f"Dear friend,\n{note}\n.{note}", f"Ура {note}" + "Ж" * 200):  # quoted-printable, base64
+        f = MessageFactory(campaign, Rendition("s", template, template), SETTINGS, SECRET, 1)
+        for value in ("a\nb", "a\rb", "a\r\nb", "\n.\n", "\r", ".\n.\r\n."):
+            built = f.build(replace(RECIPIENTS[0], fields={"note": value}))
+            assert built.data.count(b"\r") == built.data.count(b"\n") == built.data.count(b"\r\n"), value
+            text = parse(built.data).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+            assert "\n".join(value.splitlines()) in text.replace("\r\n", "\n"), value  # the words kept
+
+
 @pytest.fixture(scope="module")
 def dkim_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
     folder = tmp_path_factory.mktemp("dkim")

@@ -1,7 +1,11 @@
-"""The SMTP transport against a real aiosmtpd server: reuse, partial refusals, faults, TLS, AUTH, SMTPUTF8."""
+"""The SMTP transport against a real aiosmtpd server: reuse, partial refusals, faults, TLS, AUTH, SMTPUTF8.
+
+Every test on the ``smtpd`` fixture runs twice: against a server that offers PIPELINING (RFC 2920) and one
+that does not."""
 
 from __future__ import annotations
 
+import smtplib
 import ssl
 import time
 from collections.abc import Iterator
@@ -14,7 +18,15 @@ from solidarity_mailer.errors import MailerError
 from solidarity_mailer.transports import TransportPaused, Verdict, make_transport
 from solidarity_mailer.transports.smtp import SmtpTransport, classify
 
-from .smtpserver import Credentials, drop_connection, free_port, make_certificate, server_tls_context, smtp_server
+from .smtpserver import (
+    Credentials,
+    RecordingHandler,
+    drop_connection,
+    free_port,
+    make_certificate,
+    server_tls_context,
+    smtp_server,
+)
 
 MSG = b"From: a@example.org\r\nSubject: test\r\n\r\nhello\r\n.leading dot\r\n..two dots\r\n"
 
@@ -26,6 +38,13 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def trusting(cert: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(cert))
+
+
+@pytest.fixture(params=[True, False], ids=["pipelining", "one-by-one"])
+def smtpd(request: pytest.FixtureRequest) -> Iterator[tuple[object, RecordingHandler]]:
+    """aiosmtpd on 127.0.0.1, offering PIPELINING or not."""
+    with smtp_server(RecordingHandler(pipelining=request.param)) as pair:
+        yield pair
 
 
 @pytest.fixture
@@ -52,6 +71,16 @@ def test_bare_line_ends_are_normalised(smtpd, transport: SmtpTransport) -> None:
     assert transport.send("s@example.org", ["a@example.org"], smuggle)["a@example.org"].verdict is Verdict.SENT
     assert handler.received[0].data == b"Subject: x\r\n\r\nhello\r\n.\r\nMAIL FROM:<evil@example.net>\r\nbare\r\ncr\r\n"
     assert len(handler.received) == 1
+
+
+def test_crlf_only_data_goes_out_byte_for_byte(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
+    """``crlf_only`` skips the bare CR/LF scan; CRLF data is still dot-stuffed and arrives unchanged."""
+    _, handler = smtpd
+    data = b".lead\r\n.\r\n..two\r\nend"
+    for crlf_only in (False, True):
+        outcome = transport.send("s@example.org", ["a@example.org"], data, crlf_only=crlf_only)["a@example.org"]
+        assert outcome.verdict is Verdict.SENT
+    assert [r.data for r in handler.received] == [data + b"\r\n"] * 2
 
 
 def test_envelope_addresses_and_leading_dot(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
@@ -87,6 +116,48 @@ def test_all_refused_then_next_transaction_resets(smtpd, transport: SmtpTranspor
     assert transport.send("s@example.org", ["x@example.org"], MSG)["x@example.org"].verdict is Verdict.FAIL
     assert transport.send("s@example.org", ["y@example.org"], MSG)["y@example.org"].verdict is Verdict.SENT
     assert handler.recipients() == ["y@example.org"]
+
+
+def test_envelope_commands_share_one_write_when_pipelining_is_offered(smtpd, transport: SmtpTransport,  # type: ignore[no-untyped-def]
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    _, handler = smtpd
+    writes: list[bytes] = []
+    real_send = smtplib.SMTP.send
+
+    def counting_send(self: smtplib.SMTP, s: str | bytes) -> None:
+        writes.append(s.encode() if isinstance(s, str) else s)
+        real_send(self, s)
+
+    transport.open()  # EHLO is not part of the count
+    monkeypatch.setattr(smtplib.SMTP, "send", counting_send)
+    result = transport.send("s@example.org", ["a@example.org", "b@example.org"], MSG)
+    assert set(result) == {"a@example.org", "b@example.org"} and handler.recipients() == list(result)
+    if handler.pipelining:  # MAIL, RCPT, RCPT, DATA in one write; then the body
+        assert writes[0] == (b"MAIL FROM:<s@example.org>\r\nRCPT TO:<a@example.org>\r\n"
+                             b"RCPT TO:<b@example.org>\r\nDATA\r\n")
+        assert len(writes) == 2
+    else:
+        assert [w.split()[0] for w in writes[:4]] == [b"mail", b"rcpt", b"rcpt", b"data"] and len(writes) == 5
+
+
+def test_refused_sender_fails_all_and_the_connection_stays_in_step(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
+    _, handler = smtpd
+    handler.mail_replies.append("553 5.1.8 sender domain does not exist")
+    result = transport.send("s@example.org", ["a@example.org", "b@example.org"], MSG)
+    assert {o.verdict for o in result.values()} == {Verdict.FAIL} and result["b@example.org"].code == 553
+    handler.mail_replies.append("451 4.3.0 try again later")  # pipelined RCPT/DATA were refused in turn
+    assert transport.send("s@example.org", ["c@example.org"], MSG)["c@example.org"].verdict is Verdict.DEFER
+    assert transport.send("s@example.org", ["d@example.org"], MSG)["d@example.org"].verdict is Verdict.SENT
+    assert handler.recipients() == ["d@example.org"] and transport.connections == 1
+
+
+def test_policy_refusal_of_the_sender_pauses_and_leaves_the_connection_usable(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
+    _, handler = smtpd
+    handler.mail_replies.append("550 5.7.1 sender blocked by policy")
+    with pytest.raises(TransportPaused):
+        transport.send("s@example.org", ["a@example.org"], MSG)
+    assert transport.send("s@example.org", ["b@example.org"], MSG)["b@example.org"].verdict is Verdict.SENT
+    assert handler.recipients() == ["b@example.org"] and transport.connections == 1
 
 
 def test_421_on_rcpt_defers_the_whole_transaction_and_reconnects(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]

@@ -75,7 +75,8 @@ def hand_over(factory: Any, transport: Transport, row: Delivery) -> Handover:
         log.exception("building the message for %s", row.address)
         return Handover(build_error=f"cannot build the message: {exc!r}")
     try:
-        outcomes = transport.send(msg.mail_from, [msg.rcpt], msg.data, smtputf8=msg.smtputf8)
+        outcomes = transport.send(msg.mail_from, [msg.rcpt], msg.data, smtputf8=msg.smtputf8,
+                                  crlf_only=True)  # as the factory builds every message
     except TransportPaused as exc:
         return Handover(paused=exc)
     except Exception as exc:  # a transport bug: the row becomes uncertain, the run goes on

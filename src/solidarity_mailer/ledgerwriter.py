@@ -60,9 +60,14 @@ class _Statement:
         return self._last[1]
 
     def params(self, values: dict[str, Any]) -> Any:
+        """``values`` in the driver's form: timestamps converted, in the statement's order when positional."""
+        if self.order:  # one pass, no intermediate dict (this runs twice per message)
+            if self.to_db is None:
+                return tuple([values[k] for k in self.order])
+            return tuple([self._time(values[k]) if k in _TIMES else values[k] for k in self.order])
         if self.to_db is not None:
             values = {k: (self._time(v) if k in _TIMES else v) for k, v in values.items()}
-        return tuple(values[k] for k in self.order) if self.order else values
+        return values
 
 
 class Statements:

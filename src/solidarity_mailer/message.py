@@ -65,7 +65,8 @@ class PreparedMessage:
     """One recipient's message, ready for a transport.
 
     ``mail_from`` is the envelope sender (VERP when a bounce address is configured), ``rcpt`` the envelope
-    recipient, ``data`` the complete message (CRLF line ends, not dot-stuffed), ``message_id`` the
+    recipient, ``data`` the complete message (not dot-stuffed; CRLF line ends only, never a bare CR or LF:
+    header values are checked, literal text and recipient values normalised), ``message_id`` the
     Message-ID header value with its angle brackets, ``smtputf8`` True when the envelope or headers need
     the SMTPUTF8 extension (an internationalised local part).
     """
@@ -130,10 +131,10 @@ class _Part:
         if not self.qp:
             filled = [self.literals[0]]
             for name, literal in zip(self.names, self.literals[1:], strict=True):
-                filled += (self.escape(values.get(name, "")), literal)
+                filled += (self.escape(_normalise(values.get(name, ""))), literal)
             b64 = binascii.b2a_base64("".join(filled).encode("utf-8"), newline=False)
             return b"\r\n".join(b64[i:i + 76] for i in range(0, len(b64), 76))
-        encoded = {name: _qp(self.escape(values.get(name, ""))) for name in set(self.names)}
+        encoded = {name: _qp(self.escape(_normalise(values.get(name, "")))) for name in set(self.names)}
         out = [self.pieces[0]]
         for name, piece in zip(self.names, self.pieces[1:], strict=True):
             out += (encoded[name], piece)

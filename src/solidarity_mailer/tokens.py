@@ -14,7 +14,6 @@ The address is lower-cased inside the token: the mailbox, not its spelling, is w
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 from dataclasses import dataclass
@@ -68,7 +67,7 @@ def load_secret(environ: dict[str, str] | None = None) -> bytes:
 
 def _mac(secret: bytes, list_id: str, address: str) -> bytes:
     msg = b"\0".join((_PURPOSE, VERSION.encode(), list_id.encode("utf-8"), address.lower().encode("utf-8")))
-    return hmac.new(secret, msg, hashlib.sha256).digest()
+    return hmac.digest(secret, msg, "sha256")
 
 
 def make_token(secret: bytes, list_id: str, address: str) -> str:

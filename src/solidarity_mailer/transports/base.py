@@ -61,9 +61,15 @@ class Transport(Protocol):
         """Connect (and log in) if the transport needs a connection; idempotent."""
 
     def send(
-        self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False
+        self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False,
+        crlf_only: bool = False,
     ) -> dict[str, Outcome]:
-        """Hand ``data`` over for ``rcpt_tos``; one :class:`Outcome` per recipient, never an exception for a reply."""
+        """Hand ``data`` over for ``rcpt_tos``; one :class:`Outcome` per recipient, never an exception for a reply.
+
+        ``crlf_only``: the caller vouches that every line of ``data`` ends CRLF and that it holds no bare CR
+        or LF (as :class:`~solidarity_mailer.message.MessageFactory` builds it), so a transport that must
+        send CRLF may skip scanning for them.
+        """
         ...
 
     def close(self) -> None:

@@ -142,11 +142,12 @@ class CaptureTransport:
         self._smtp.open()
 
     def send(
-        self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False
+        self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False,
+        crlf_only: bool = False,
     ) -> dict[str, Outcome]:
         self.open()
         assert self._smtp is not None
-        return self._smtp.send(mail_from, rcpt_tos, data, smtputf8=smtputf8)
+        return self._smtp.send(mail_from, rcpt_tos, data, smtputf8=smtputf8, crlf_only=crlf_only)
 
     def close(self) -> None:
         if self._smtp is not None:

@@ -20,7 +20,8 @@ class FileTransport:
         self.outbox.mkdir(parents=True, exist_ok=True)
 
     def send(
-        self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False
+        self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False,
+        crlf_only: bool = False,
     ) -> dict[str, Outcome]:
         try:
             path = write_eml(self.outbox, mail_from, rcpt_tos, data)

@@ -38,7 +38,8 @@ class MemoryTransport:
             self.opened += 1
 
     def send(
-        self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False
+        self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False,
+        crlf_only: bool = False,
     ) -> dict[str, Outcome]:
         self.open()
         outcomes: dict[str, Outcome] = {}
