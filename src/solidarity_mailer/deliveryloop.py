@@ -23,7 +23,7 @@ from .outcomes import Shared, settle
 
 log = logging.getLogger(__name__)
 
-IN_HAND = 2  # rows a sender holds: the one it is sending and the next, already committed `sending`
+IN_HAND = 3  # rows a sender holds: the one it is sending and the next two, already committed `sending`
 COLLECT_SECONDS = 120.0  # after an error: how long the senders may take to report the rows they hold
 
 
@@ -95,9 +95,10 @@ class DeliveryLoop(threading.Thread):
     senders with room in one COMMIT (with the outcomes queued since the last), hands them over, and
     settles each :class:`Handover` as it comes back.
 
-    Each sender holds up to :data:`IN_HAND` rows: the one it is sending and the next, already committed
-    ``sending``, so the COMMIT of a row overlaps the SMTP transaction before it. If the process dies, at
-    most that many rows per connection are left ``uncertain``.
+    Each sender holds up to :data:`IN_HAND` rows: the one it is sending and the next ones, already committed
+    ``sending``, so the COMMIT (an fsync) of a row overlaps the SMTP transactions before it and a sender
+    whose transactions are short (pipelined) does not wait for the loop. If the process dies, at most that
+    many rows per connection are left ``uncertain``.
 
     While ``shared.stop`` or ``shared.outage`` is set it starts nothing new (queued rows stay pending) but
     still collects what is in hand. After an error it records it in
