@@ -74,9 +74,10 @@ def make_project(root: Path, port: int, n: int, connections: int) -> tuple[Path,
     return campaign, config
 
 
-def run_ours(root: Path, port: int, n: int, connections: int) -> tuple[float, float, dict[str, int]]:
+def run_ours(root: Path, port: int, n: int, connections: int, *, project: tuple[Path, Path] | None = None,
+             ) -> tuple[float, float, dict[str, int]]:
     """deliver_run end to end (render, enqueue, send with the ledger); returns (seconds, seconds of them spent
-    enqueuing the lists, ledger counts)."""
+    enqueuing the lists, ledger counts). ``project`` (campaign, config) is one written beforehand."""
     from tests.sendkit import settings_for
 
     from solidarity_mailer import ledger
@@ -84,7 +85,7 @@ def run_ours(root: Path, port: int, n: int, connections: int) -> tuple[float, fl
     from solidarity_mailer.dispatch import deliver_run
     from solidarity_mailer.preparation import find_campaign
 
-    campaign_path, config = make_project(root, port, n, connections)
+    campaign_path, config = project or make_project(root, port, n, connections)
     settings = settings_for(config)
     engine = connect(settings.database_url)
     campaign = find_campaign(str(campaign_path))
@@ -101,8 +102,9 @@ def prebuilt(root: Path, port: int, n: int) -> list[tuple[str, str, bytes]]:
     """The same campaign's n messages, built beforehand (not timed)."""
     from tests.sendkit import settings_for
 
-    from solidarity_mailer.preparation import find_campaign, make_factory, render_once
+    from solidarity_mailer.preparation import find_campaign, make_factory
     from solidarity_mailer.recipients import ListReader
+    from solidarity_mailer.rendering import render_once
 
     campaign_path, config = make_project(root, port, n, 1)
     campaign = find_campaign(str(campaign_path))
@@ -160,8 +162,9 @@ def _tree_memory_kb() -> tuple[int, int]:
     return rss // 1024, pss // 1024
 
 
-def child_rss(root: str, port: int, n: int, connections: int) -> None:
-    """In a subprocess: deliver n recipients, print the peak RSS in MB of this process and of its whole tree.
+def child_rss(campaign: str, config: str, port: int, n: int, connections: int) -> None:
+    """In a subprocess: deliver the project's n recipients (written by the parent, so that writing the list
+    is not counted), print the peak RSS in MB of this process and of its whole tree.
 
     The dispatcher's peak is its own high-water mark (``VmHWM``; ``getrusage``'s ``ru_maxrss`` would include
     the parent's size at fork time, which Linux keeps across ``exec``). The tree's (dispatcher + launcher +
@@ -178,7 +181,8 @@ def child_rss(root: str, port: int, n: int, connections: int) -> None:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    seconds, _, counts = run_ours(Path(root), port, n, connections)
+    project = (Path(campaign), Path(config))
+    seconds, _, counts = run_ours(Path(campaign).parent, port, n, connections, project=project)
     done.set()
     sampler.join()
     status = Path("/proc/self/status").read_text()
@@ -192,11 +196,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--rss-recipients", type=int, default=100_000, help="0: skip the memory run")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best of each is kept")
-    parser.add_argument("--child-rss", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-rss", nargs=3, metavar=("CAMPAIGN", "CONFIG", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("SOLIDARITY_MAILER_SECRET", "bench-secret-0123456789abcdef")
     if args.child_rss:
-        child_rss(args.child_rss[0], int(args.child_rss[1]), args.rss_recipients, args.connections)
+        campaign, config, port = args.child_rss
+        child_rss(campaign, config, int(port), args.rss_recipients, args.connections)
         return
     port = free_port()
     sink = start_sink(port)
@@ -231,7 +236,8 @@ def main() -> None:
             return
         rss_dir = tmp / "rss"
         rss_dir.mkdir()
-        out = subprocess.run([sys.executable, __file__, "--child-rss", str(rss_dir), str(port),
+        campaign, config = make_project(rss_dir, port, args.rss_recipients, c)
+        out = subprocess.run([sys.executable, __file__, "--child-rss", str(campaign), str(config), str(port),
                               "--rss-recipients", str(args.rss_recipients), "--connections", str(c)],
                              capture_output=True, text=True, check=True).stdout.split()
         peak, rss, pss, seconds = float(out[0]), float(out[1]), float(out[2]), float(out[3])

@@ -22,6 +22,7 @@ row ``uncertain`` and stops the run.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import pickle
@@ -199,6 +200,9 @@ def launch(fds: list[int]) -> None:
             with contextlib.suppress(OSError):
                 send(Connection(fd), ("error", f"the sender launcher could not read the campaign: {exc!r}"))
         raise SystemExit(1) from None
+    if settings.delivery.transport == "smtp":
+        from .transports import smtp  # noqa: F401  imported once here, shared by the forked senders
+    gc.freeze()  # the senders' collections skip what is here: its pages stay shared (copy-on-write)
     children = []
     for fd in fds:
         pid = os.fork()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from types import TracebackType
 
-SPILL_AT = 100_000
+SPILL_AT = 20_000
 CACHE_KIB = 4096
 
 

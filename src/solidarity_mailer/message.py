@@ -37,9 +37,8 @@ from .config import Settings
 from .errors import MailerError
 from .headers import ascii_address, check_header, format_address, parse_mailbox, verp
 from .recipient import Recipient
-from .recipient_fields import personal_values
 from .recipients import is_list_id
-from .rendition import Rendition, split_tokens
+from .rendition import Rendition, personal_values, split_tokens
 from .tokens import make_token
 
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9-]+")

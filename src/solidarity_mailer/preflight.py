@@ -18,9 +18,10 @@ from .campaign import Campaign
 from .config import Settings
 from .db import runs
 from .errors import MailerError
-from .preparation import audience, lists_for, make_factory, render_once
+from .preparation import audience, lists_for, make_factory
 from .recipient import Recipient
 from .recipients import load_list_meta, normalise_address
+from .rendering import render_once
 from .transports.base import Outcome, Transport, TransportPaused
 
 TEST_PREFIX = "[TEST] "

@@ -1,4 +1,5 @@
-"""Everything a run needs before its first message: campaign, content rendered ONCE, message factory, audience.
+"""Everything a run needs before its first message: campaign, content rendered ONCE (in a child process, see
+:mod:`rendering`), message factory, audience.
 
 Every user mistake (campaign, resolution, template, list, secret) surfaces here as a :class:`MailerError`,
 before anything is sent.
@@ -19,6 +20,7 @@ from .errors import MailerError
 from .ledger import Run, campaign_path
 from .paths import project_root
 from .recipient import Recipient
+from .rendering import render_apart
 from .rendition import Rendition
 
 if TYPE_CHECKING:
@@ -35,28 +37,6 @@ def find_campaign(name: str, *, root: Path | None = None) -> Campaign:
         raise MailerError(f"no campaign '{name}'", where=candidate.parent,
                           hint=f"create {candidate.name} there, or give the path of a campaign file")
     return load_campaign(candidate)
-
-
-def common_columns(lists: Iterable[Path]) -> list[str]:
-    """The extra CSV columns every one of ``lists`` has (what ``recipient.fields`` offers templates)."""
-    from .recipients import extra_columns
-
-    common: dict[str, str] | None = None
-    for path in lists:
-        found = {c.lower(): c for c in extra_columns(path)}
-        common = found if common is None else {k: v for k, v in common.items() if k in found}
-    return list((common or {}).values())
-
-
-def render_once(campaign: Campaign, lists: Iterable[Path] = ()) -> Rendition:
-    """Load the campaign's resolution and render it (Jinja + premailer) once, with placeholders;
-    ``recipient.fields`` offers the extra columns every one of ``lists`` has."""
-    from .content import load_content
-    from .render import render_campaign
-
-    _, resolution = load_content(campaign.resolution_path)
-    return render_campaign(campaign, resolution, templates_dir=campaign.templates_dir,
-                           columns=common_columns(lists))
 
 
 def audience(engine: Engine | None, lists: Iterable[Path], stats: AudienceStats) -> Iterator[Recipient]:
@@ -114,7 +94,7 @@ def prepare_run(engine: Engine, run: Run, settings: Settings) -> Prepared:
     """Prepare ``run`` of a campaign recorded with :func:`ledger.ensure_campaign`."""
     campaign = load_campaign(Path(campaign_path(engine, run.campaign_id)))
     lists = lists_for(campaign, run.lists)
-    rendition = render_once(campaign, lists)
+    rendition = render_apart(campaign, lists)  # the rendering stack never loads in the sending process
     factory = make_factory(campaign, rendition, settings, run.id)
     from .audience import AudienceStats
 

@@ -26,6 +26,7 @@ import markupsafe
 from . import htmlout
 from .errors import MailerError, location
 from .rendition import FIELD_PREFIX, PERSONAL_FIELDS, column_field, placeholder, split_tokens, stray_token
+from .rendition import personal_values as personal_values  # re-exported (it lives with the tokens it fills)
 
 _ALLOWED = re.compile(r"\{\{-?\s*recipient\.(?:name|email|unsubscribe_url|lang|fields\.[A-Za-z]\w*)\s*-?\}\}")
 _MENTION = re.compile(r"\brecipient\b")
@@ -86,22 +87,6 @@ def columns_of(fields: Iterable[str]) -> list[str]:
         except KeyError:
             continue
     return out
-
-
-def personal_values(name: str, email: str, unsubscribe_url: str, *, fallback_name: str = "friend",
-                    lang: str = "", fields: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The values for :meth:`Rendition.personalise`; an empty name becomes ``fallback_name`` ("Dear friend,").
-
-    ``fields`` are the recipient's extra CSV columns (``Recipient.fields``); identifier columns become
-    ``field_<column>`` values."""
-    values = {"name": " ".join(name.split()) or fallback_name, "email": email, "unsubscribe_url": unsubscribe_url,
-              "lang": lang}
-    for column, value in (fields or {}).items():
-        try:
-            values[column_field(column)] = value
-        except KeyError:
-            continue
-    return values
 
 
 def recipient_context(values: Mapping[str, str]) -> dict[str, Any]:

@@ -86,3 +86,18 @@ class Rendition:
         escaped = {k: html.escape(v, quote=True) for k, v in values.items()}
         return self._fill(self._html_parts, escaped), self._fill(self._text_parts, values)
 
+
+def personal_values(name: str, email: str, unsubscribe_url: str, *, fallback_name: str = "friend",
+                    lang: str = "", fields: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The values for :meth:`Rendition.personalise`; an empty name becomes ``fallback_name`` ("Dear friend,").
+
+    ``fields`` are the recipient's extra CSV columns (``Recipient.fields``); identifier columns become
+    ``field_<column>`` values."""
+    values = {"name": " ".join(name.split()) or fallback_name, "email": email, "unsubscribe_url": unsubscribe_url,
+              "lang": lang}
+    for column, value in (fields or {}).items():
+        try:
+            values[column_field(column)] = value
+        except KeyError:
+            continue
+    return values

@@ -16,9 +16,9 @@ from .config import load_settings
 from .content import load_content
 from .message import MessageFactory
 from .paths import templates_dir as default_templates_dir
-from .preparation import common_columns
 from .recipient import Recipient
 from .render import personal_values, render_campaign
+from .rendering import common_columns
 from .rendition import FIELD_PREFIX, Rendition, split_tokens
 from .resolution import Resolution
 
