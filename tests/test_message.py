@@ -295,6 +295,8 @@ def test_line_breaks_in_field_values_leave_only_crlf(seed: tuple[Campaign, Rendi
         for value in ("a\nb", "a\rb", "a\r\nb", "\n.\n", "\r", ".\n.\r\n."):
             built = f.build(replace(RECIPIENTS[0], fields={"note": value}))
             assert built.data.count(b"\r") == built.data.count(b"\n") == built.data.count(b"\r\n"), value
+            decoded = parse(built.data).get_body(("plain",)).get_payload(decode=True)  # type: ignore[union-attr]
+            assert decoded.count(b"\r") == decoded.count(b"\n") == decoded.count(b"\r\n"), value  # base64 too
             text = parse(built.data).get_body(("plain",)).get_content()  # type: ignore[union-attr]
             assert "\n".join(value.splitlines()) in text.replace("\r\n", "\n"), value  # the words kept
 

@@ -44,6 +44,16 @@ def test_a_mistake_in_the_child_is_the_same_one_line_error(tmp_path: Path, apart
     assert in_child.value.line() == in_place.value.line() and "resolution.html.j2" in in_child.value.line()
 
 
+def test_a_crash_of_the_child_is_one_line(tmp_path: Path, apart: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    crash = ("import sys; sys.stderr.write('Traceback (most recent call last):\\nRuntimeError: it broke\\n');"
+             " sys.exit(1)")
+    monkeypatch.setattr(rendering, "child_command", lambda module: [sys.executable, "-c", crash])
+    campaign_path, _ = write_project(tmp_path, 2525, addresses(3))
+    with pytest.raises(MailerError) as info:
+        rendering.render_apart(find_campaign(str(campaign_path)))
+    assert info.value.line() == f"{campaign_path}: rendering the campaign failed: RuntimeError: it broke"
+
+
 def test_a_run_is_prepared_without_loading_jinja_or_premailer(tmp_path: Path) -> None:
     campaign_path, config = write_project(tmp_path, 2525, addresses(3))
     script = f"""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,8 +16,9 @@ import pytest
 from solidarity_mailer.config import load_settings
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.transports import TransportPaused, Verdict, make_transport
-from solidarity_mailer.transports.smtp import SmtpTransport, classify
+from solidarity_mailer.transports.smtp import SmtpTransport, _wire_body, classify
 
+from .scriptedsmtp import scripted_server, usual
 from .smtpserver import (
     Credentials,
     RecordingHandler,
@@ -81,6 +82,8 @@ def test_crlf_only_data_goes_out_byte_for_byte(smtpd, transport: SmtpTransport) 
         outcome = transport.send("s@example.org", ["a@example.org"], data, crlf_only=crlf_only)["a@example.org"]
         assert outcome.verdict is Verdict.SENT
     assert [r.data for r in handler.received] == [data + b"\r\n"] * 2
+    bare = b"a\nb\r\n"  # the flag is the caller's promise: with it, the scan (and its repair) is skipped
+    assert _wire_body(bare) == b"a\r\nb\r\n.\r\n" and _wire_body(bare, crlf_only=True) == bare + b".\r\n"
 
 
 def test_envelope_addresses_and_leading_dot(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
@@ -364,3 +367,54 @@ def test_factory_checks_the_password(tmp_path: Path) -> None:
         make_transport(load_settings(config, environ={}))
     transport = make_transport(load_settings(config, environ={"SOLIDARITY_MAILER_SMTP_PASSWORD": "pw"}))
     assert isinstance(transport, SmtpTransport) and transport.username == "u"
+
+
+def _script(**replies: str | None) -> Callable[[str], str | None]:
+    """``usual`` replies, except for the commands (by their first words, ``RCPT TO:<x@y>`` included) given."""
+
+    def reply(command: str) -> str | None:
+        for start, answer in replies.items():
+            if command.upper().startswith(start.replace("_", " ").upper()):
+                return answer
+        return usual(command)
+
+    return reply
+
+
+def test_pipelined_data_taken_with_no_recipient_sends_no_body() -> None:
+    with scripted_server(_script(RCPT="550 5.1.1 no such user", DATA="354 go on anyway")) as server:
+        t = SmtpTransport("127.0.0.1", server.port, timeout=5)
+        outcome = t.send("s@example.org", ["x@example.org"], MSG, crlf_only=True)["x@example.org"]
+        assert outcome.verdict is Verdict.FAIL and outcome.status == "5.1.1"
+        assert server.bodies == [] and t._conn is None  # dropped: the server is waiting for a body
+        t.close()
+
+
+def test_a_2xx_to_rcpt_is_accepted_and_a_2xx_to_data_is_not_a_delivery() -> None:
+    with scripted_server(_script(RCPT="252 2.1.5 will try")) as server:
+        t = SmtpTransport("127.0.0.1", server.port, timeout=5)
+        assert t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"].verdict is Verdict.SENT
+        assert len(server.bodies) == 1
+        t.close()
+    with scripted_server(_script(DATA="250 2.0.0 fine")) as server:
+        t = SmtpTransport("127.0.0.1", server.port, timeout=5)
+        outcome = t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"]
+        assert outcome.verdict is Verdict.DEFER and "unexpected reply to DATA" in outcome.reply
+        assert server.bodies == []
+        t.close()
+
+
+def test_a_connection_closed_while_replies_are_owed_is_dropped_and_reopened() -> None:
+    first = {"MAIL": "553 5.1.8 sender refused", "RCPT": None}  # then the server hangs up at the owed RCPT
+
+    def script(command: str) -> str | None:
+        verb = command.split(" ", 1)[0].upper()
+        return first.pop(verb) if verb in first else usual(command)
+
+    with scripted_server(script) as server:
+        t = SmtpTransport("127.0.0.1", server.port, timeout=5)
+        outcome = t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"]
+        assert outcome.verdict is Verdict.FAIL and outcome.code == 553  # the refusal stands, not "connection lost"
+        assert t.send("s@example.org", ["b@example.org"], MSG)["b@example.org"].verdict is Verdict.SENT
+        assert server.connections == 2 and len(server.bodies) == 1
+        t.close()

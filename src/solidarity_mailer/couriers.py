@@ -35,11 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from .delivery import Delivery
 from .errors import MailerError
+from .paths import child_command, child_environment
 from .transports.base import Outcome, Transport, TransportPaused
 
 log = logging.getLogger(__name__)
@@ -233,11 +233,9 @@ class _Launcher:
         self._lock = threading.Lock()
         pairs = [socket.socketpair() for _ in range(count)]
         fds = [theirs.fileno() for _, theirs in pairs]
-        src = str(Path(__file__).resolve().parents[1])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
         try:
-            self.process = subprocess.Popen([sys.executable, "-m", __name__, *map(str, fds)], pass_fds=fds,
-                                            stdin=subprocess.PIPE, env=env, start_new_session=True)
+            self.process = subprocess.Popen([*child_command(__name__), *map(str, fds)], pass_fds=fds,
+                                            stdin=subprocess.PIPE, env=child_environment(), start_new_session=True)
         finally:
             for _, theirs in pairs:
                 theirs.close()

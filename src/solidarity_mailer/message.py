@@ -6,8 +6,9 @@ transfer encodings, the quoted-printable encoding of the template text between p
 checks). :meth:`MessageFactory.build` then only encodes the recipient's values with the C codecs
 (``binascii``; always 7-bit safe), joins them between the pre-encoded segments with soft line breaks,
 writes the per-recipient headers and joins bytes: far cheaper than an ``EmailMessage`` build and
-``as_bytes()`` per recipient. The decoded parts are exactly :meth:`Rendition.personalise`'s, and a mail
-client sees the same headers as from the stdlib (``tests/test_message.py`` checks both).
+``as_bytes()`` per recipient. The decoded parts are exactly :meth:`Rendition.personalise`'s (line breaks
+inside a recipient's values made CRLF, as MIME text wants: the message never holds a bare CR or LF), and a
+mail client sees the same headers as from the stdlib (``tests/test_message.py`` checks both).
 
 Per-recipient headers: ``To``, ``Date``, ``Message-ID`` (``<r{run}.{hmac16}@{domain}>``, derived from the
 run and the recipient key, so a duplicate is recognisable), ``List-Id`` (the recipient's RFC 2919 list id,
@@ -43,7 +44,7 @@ from .tokens import make_token
 
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9-]+")
 _BAD_ADDRESS = re.compile(r"[\s<>]")
-_DOMAIN_RE = re.compile(r"^[A-Za-z0-9.-]+$")
+_DOMAIN_RE = re.compile(r"[A-Za-z0-9.-]+")  # fullmatch: "$" would let a trailing newline through
 _SIGNED_HEADERS = (
     b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Reply-To", b"List-Id", b"List-Unsubscribe",
     b"List-Unsubscribe-Post", b"MIME-Version", b"Content-Type",
@@ -163,10 +164,11 @@ class MessageFactory:
         from_name, self.from_addr = parse_mailbox(sender, "From", where)
         reply_to = campaign.reply_to or settings.sender.reply_to
         domain = settings.sender.message_id_domain or self.from_addr.rpartition("@")[2]
-        if not _DOMAIN_RE.match(domain):
+        if not _DOMAIN_RE.fullmatch(domain):
             raise MailerError(f"Message-ID domain {domain!r} is not an ASCII domain name", where=where)
         self.domain = domain
-        self.mailto = settings.web.unsubscribe_mailto or self.from_addr
+        self.mailto = check_header("unsubscribe_mailto", settings.web.unsubscribe_mailto or self.from_addr,
+                                   settings.source)
         self.base_url = check_header("public_base_url", settings.web.public_base_url.rstrip("/"), settings.source)
         if not self.base_url.isascii():
             raise MailerError("[web] public_base_url must be ASCII (use the punycode form of the host)",

@@ -10,7 +10,6 @@ preview, the tests) renders in place: nothing is left to save.
 
 from __future__ import annotations
 
-import os
 import pickle
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from .campaign import Campaign
 from .errors import MailerError
+from .paths import child_command, child_environment
 from .rendition import Rendition
 
 _STACK = "solidarity_mailer.render"  # the module that loads Jinja2 and premailer
@@ -54,10 +54,9 @@ def render_apart(campaign: Campaign, lists: Sequence[Path] = ()) -> Rendition:
     """
     if _STACK in sys.modules:
         return render_once(campaign, lists)
-    src = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-m", __name__], input=pickle.dumps((campaign, list(lists))),
-                          capture_output=True, env=env, check=False)
+    # its own session: a Ctrl-C meant for the run (which stops it cleanly) must not kill the rendering
+    done = subprocess.run(child_command(__name__), input=pickle.dumps((campaign, list(lists))), capture_output=True,
+                          env=child_environment(), start_new_session=True, check=False)
     try:
         kind, value = pickle.loads(done.stdout)
     except Exception:

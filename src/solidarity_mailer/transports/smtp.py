@@ -248,7 +248,7 @@ class SmtpTransport:
             commands = EnvelopeCommands(conn, mail_from, rcpts, options)
             try:
                 code, reply = commands.reply()  # MAIL
-                if code != 250:
+                if not 200 <= code < 300:  # (a 2xx here is the server's "go on", never a delivery)
                     outcome = classify(code, reply)
                     if code == 421:  # the server is closing before any recipient: its trouble, not theirs
                         outcome = Outcome(Verdict.DEFER, code, outcome.status, outcome.reply, connection=True)
@@ -256,7 +256,7 @@ class SmtpTransport:
                 stage = "rcpt"
                 for rcpt in rcpts:
                     code, reply = commands.reply()
-                    if code in (250, 251):
+                    if 200 <= code < 300:  # 250, 251 (will forward); any 2xx means the server took it
                         accepted.append(rcpt)
                         continue
                     outcome = classify(code, reply, recipient=True)
@@ -271,6 +271,10 @@ class SmtpTransport:
                         self._drop()
                     return outcomes
                 if code != 354:
+                    if 200 <= code < 300:  # DATA "accepted" without asking for the message: nothing was sent
+                        self._drop()
+                        lost = Outcome(Verdict.DEFER, code, "", f"unexpected reply to DATA: {code} {_text(reply)}")
+                        return {**outcomes, **_all(accepted, lost)}
                     return {**outcomes, **self._end(accepted, classify(code, reply), code)}
             finally:  # replies still owed for pipelined commands: read them, or drop the connection
                 if self._conn is conn and commands.unread and not commands.catch_up():
