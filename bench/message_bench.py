@@ -33,8 +33,8 @@ from solidarity_mailer.config import DkimSettings, SenderSettings, Settings, Web
 from solidarity_mailer.content import load_content
 from solidarity_mailer.message import MessageFactory
 from solidarity_mailer.recipient import Recipient
-from solidarity_mailer.render import personal_values, render_campaign
-from solidarity_mailer.rendition import Rendition
+from solidarity_mailer.render import render_campaign
+from solidarity_mailer.rendition import Rendition, personal_values
 from solidarity_mailer.tokens import make_token
 
 REPO = Path(__file__).resolve().parents[1]

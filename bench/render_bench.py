@@ -19,7 +19,8 @@ from pathlib import Path
 from lxml import etree
 
 from solidarity_mailer.content import load_content
-from solidarity_mailer.render import personal_values, render_campaign, render_full
+from solidarity_mailer.render import render_campaign, render_full
+from solidarity_mailer.rendition import personal_values
 from solidarity_mailer.sample import build_sample
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from solidarity_mailer.render import personal_values
+from solidarity_mailer.rendition import personal_values
 from solidarity_mailer.resolution import Demands, Resolution, Signatory
 
 #: A recipient's values for layout checks (an unsubscribe URL with & and =).

@@ -25,8 +25,8 @@ from solidarity_mailer.content import load_content
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.message import MessageFactory, PreparedMessage
 from solidarity_mailer.recipient import Recipient
-from solidarity_mailer.render import personal_values, render_campaign
-from solidarity_mailer.rendition import Rendition, placeholder
+from solidarity_mailer.render import render_campaign
+from solidarity_mailer.rendition import Rendition, personal_values, placeholder
 from solidarity_mailer.tokens import verify_token
 from solidarity_mailer.transports.smtp import SmtpTransport
 

@@ -9,7 +9,8 @@ import pytest
 
 from solidarity_mailer.cli import main
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.render import personal_values, render_campaign, render_full
+from solidarity_mailer.render import render_campaign, render_full
+from solidarity_mailer.rendition import personal_values
 
 from .resolution_factory import make_resolution
 from .sendkit import REPO, SECRET, write_project

@@ -11,8 +11,8 @@ from lxml import etree
 
 from solidarity_mailer.content import load_content
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.render import personal_values, render_campaign, render_full, text_dir
-from solidarity_mailer.rendition import PERSONAL_FIELDS, placeholder
+from solidarity_mailer.render import render_campaign, render_full, text_dir
+from solidarity_mailer.rendition import PERSONAL_FIELDS, personal_values, placeholder
 from solidarity_mailer.resolution import Signatory
 
 from .resolution_factory import make_resolution

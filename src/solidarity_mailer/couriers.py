@@ -159,7 +159,7 @@ class Courier:
     def submit(self, row: Delivery) -> None:
         """Queue ``row`` (already committed ``sending``) for the sender; it delivers its rows in order."""
         try:
-            send(self.connection, (row.address, row.name, row.list_id, row.fields, row.state, row.attempts))
+            send(self.connection, row.as_tuple())
         except OSError:
             raise self.lost(f"is gone; it was given {row.address}") from None
 
@@ -200,8 +200,7 @@ def launch(fds: list[int]) -> None:
             with contextlib.suppress(OSError):
                 send(Connection(fd), ("error", f"the sender launcher could not read the campaign: {exc!r}"))
         raise SystemExit(1) from None
-    if settings.delivery.transport == "smtp":
-        from .transports import smtp  # noqa: F401  imported once here, shared by the forked senders
+    from .transports import smtp  # noqa: F401  imported here once, shared by the senders (smtp is all it serves)
     gc.freeze()  # the senders' collections skip what is here: its pages stay shared (copy-on-write)
     children = []
     for fd in fds:

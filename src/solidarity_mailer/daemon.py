@@ -34,10 +34,10 @@ from sqlalchemy import Engine, select
 from . import daemonlock, runlease
 from .clock import Clock, SystemClock
 from .config import Settings
-from .db import connect, locks, runs
+from .db import aware, connect, locks, runs
 from .errors import MailerError
 from .firing import process_due
-from .ledger import aware, get_run, run_state, set_run_state
+from .ledger import get_run, run_state, set_run_state
 from .schedules import Schedule, get_schedule, list_schedules
 
 log = logging.getLogger("solidarity_mailer.daemon")

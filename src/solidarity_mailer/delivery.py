@@ -8,6 +8,14 @@ from dataclasses import dataclass
 from .recipient import Recipient
 
 
+def encode_fields(r: Recipient) -> str:
+    """The ``deliveries.fields`` JSON of a recipient: what its row needs besides address, name and list
+    (read back by :meth:`Delivery.recipient`)."""
+    data = {"email": r.email, "ascii_email": r.ascii_email, "lang": r.lang, "source": r.source,
+            "extra": dict(r.fields)}
+    return json.dumps(data, ensure_ascii=False)
+
+
 @dataclass(frozen=True)
 class Delivery:
     """A delivery row as the dispatcher needs it."""
@@ -18,6 +26,10 @@ class Delivery:
     fields: str
     state: str
     attempts: int
+
+    def as_tuple(self) -> tuple[str, str, str, str, str, int]:
+        """The fields in order (``Delivery(*row.as_tuple())`` is the row again): a cheap pickle for the senders."""
+        return (self.address, self.name, self.list_id, self.fields, self.state, self.attempts)
 
     def recipient(self) -> Recipient:
         """The recipient this row was enqueued for."""

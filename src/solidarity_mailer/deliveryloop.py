@@ -18,7 +18,8 @@ import time
 from collections import deque
 
 from .couriers import Courier, CourierLost
-from .ledger import Claim, Delivery
+from .delivery import Delivery
+from .ledger import Claim
 from .outcomes import Shared, settle
 
 log = logging.getLogger(__name__)
@@ -204,12 +205,7 @@ class DeliveryLoop(threading.Thread):
                 raise courier.lost("exited")
             handover = courier.receive()
         except CourierLost as exc:
-            while self.in_hand[courier]:  # whatever it had may or may not have left
-                row, tracker = self.in_hand[courier].popleft()
-                self.shared.writer.outcome(row.address, "uncertain", f"{exc.what}: maybe delivered",
-                                           self.shared.now())
-                self.shared.count("uncertain")
-                tracker.one_done()
+            self._give_up(courier, f"{exc.what}: maybe delivered")
             raise
         row, tracker = self.in_hand[courier].popleft()
         try:
@@ -242,11 +238,16 @@ class DeliveryLoop(threading.Thread):
                     self._finish(courier)
             except BaseException:  # that sender is gone too: what it had is recorded below
                 log.exception("collecting %s", courier.name)
-            for row, _ in self.in_hand[courier]:
-                self.shared.writer.outcome(row.address, "uncertain", "the run stopped with the message in a "
-                                           "sender's hands: maybe delivered", self.shared.now())
-            self.in_hand[courier].clear()
+            self._give_up(courier, "the run stopped with the message in a sender's hands: maybe delivered")
         self.rows.clear()
+
+    def _give_up(self, courier: Courier, reply: str) -> None:
+        """Record every row ``courier`` still holds ``uncertain``: it may or may not have gone out."""
+        while self.in_hand[courier]:
+            row, tracker = self.in_hand[courier].popleft()
+            self.shared.writer.outcome(row.address, "uncertain", reply, self.shared.now())
+            self.shared.count("uncertain")
+            tracker.one_done()
 
     def _drain(self) -> None:
         """Take (and leave pending) whatever the feeder still queues, until it sends ``None``."""

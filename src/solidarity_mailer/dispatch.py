@@ -30,8 +30,8 @@ from sqlalchemy import Engine
 from . import ledger, runlease
 from .config import Settings
 from .couriers import Courier, start_couriers
+from .delivery import Delivery
 from .deliveryloop import DeliveryLoop, JobQueue
-from .ledger import Delivery
 from .ledgerwriter import LedgerWriter
 from .outcomes import Shared
 from .preparation import Prepared, prepare_run
@@ -113,9 +113,9 @@ def deliver_run(
                 engine, run_id)
             return summary
         if resend_uncertain:
-            ledger.requeue_uncertain(engine, run_id, now=now())
+            ledger.requeue(engine, run_id, "uncertain", now=now())
         if retry_failed:
-            ledger.requeue_failed(engine, run_id, now=now())
+            ledger.requeue(engine, run_id, "failed", now=now(), fresh_attempts=True)
         # sender processes start while the audience is enqueued
         couriers = start_couriers(settings, prepared.factory, settings.delivery.concurrency, transport_factory)
         try:
@@ -216,11 +216,7 @@ def _feed(
     engine, run_id, stop = shared.engine, shared.run_id, shared.stop
     fed, cursor = 0, ""
 
-    lost = threading.Event()  # the run's lease was taken over by another process
-
     def halted() -> str | None:
-        if lost.is_set():
-            return "lease lost"
         if stop.is_set():
             return "paused" if shared.paused is not None else "stopped"
         state, holding = runlease.watch(engine, run_id)  # one read: cheap enough for every STATE_EVERY messages
@@ -231,8 +227,7 @@ def _feed(
             return lose()
         return None
 
-    def lose() -> str:
-        lost.set()
+    def lose() -> str:  # (every caller returns at once: nothing looks again)
         stop.set()  # our senders stop at once: another process owns the run now
         return "lease lost"
 
@@ -252,7 +247,6 @@ def _feed(
     def back_off() -> str | None:
         """The relay is unreachable: wait (the policy's backoff, capped), or give up and pause the run."""
         jobs.join()  # the senders leave what is queued (it stays pending)
-        shared.writer.flush()
         pause_after = shared.unreachable_pause_seconds
         failing = (shared.now() - (shared.outage_since or shared.now())).total_seconds()
         if failing >= pause_after:
@@ -291,15 +285,14 @@ def _feed(
             if i % STATE_EVERY == 0 and (why := halted()):
                 jobs.put(chunk)  # hand over what was taken: once stopped, the senders leave it pending
                 return why
-            if limiter.limited:
-                waiting = limiter.wait_time()
-                if waiting > 0.0 and chunk:
-                    jobs.put(chunk)  # do not hold rows back while the rate limit makes us wait
-                    chunk = []
-                if waiting > 0.5 and (why := wait(waiting)):
-                    return why
-                if not limiter.acquire(stop.is_set):
-                    break
+            waiting = limiter.wait_time()
+            if waiting > 0.0 and chunk:
+                jobs.put(chunk)  # do not hold rows back while the rate limit makes us wait
+                chunk = []
+            if waiting > 0.5 and (why := wait(waiting)):
+                return why
+            if not limiter.acquire(stop.is_set):
+                break
             chunk.append(row)
             fed += 1
             if len(chunk) >= CHUNK:

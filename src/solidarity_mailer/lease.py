@@ -16,8 +16,7 @@ import socket
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .db import locks
-from .ledger import aware
+from .db import aware, locks
 
 
 def holder_id(*, nonce: bool = False) -> str:

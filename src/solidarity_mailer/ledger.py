@@ -4,7 +4,7 @@ A delivery moves ``pending → sending → sent | deferred | failed | uncertain`
 address was suppressed before it went out). ``sending`` is committed BEFORE the message is handed to the
 transport and ``sent`` after the server's 250, so after a crash the only ambiguous rows are those still
 ``sending``: :func:`recover_sending` turns them into ``uncertain``, and they are resent only on request
-(:func:`requeue_uncertain`). The per-message transitions live in ``ledgerwriter.py``: each is a guarded
+(:func:`requeue`). The per-message transitions live in ``ledgerwriter.py``: each is a guarded
 ``UPDATE … WHERE state IN (…)``, so several processes sharing one (PostgreSQL) ledger can never both
 hand over the same row: the row a process managed to move to ``sending`` is its own.
 ``deliveries.fields`` holds JSON ``{"email", "ascii_email", "lang", "source", "extra"}``: enough to
@@ -25,8 +25,8 @@ from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .campaign import Campaign
-from .db import campaigns, deliveries, runs
-from .delivery import Delivery as Delivery  # re-exported: the row type of this ledger
+from .db import aware, campaigns, deliveries, runs
+from .delivery import Delivery, encode_fields
 from .recipient import Recipient
 
 STATES = ("pending", "sending", "sent", "deferred", "failed", "uncertain", "skipped")
@@ -37,13 +37,6 @@ LIST_REMOVED = "list removed from the run by --list"  # last_reply of rows skipp
 def utcnow() -> dt.datetime:
     """The current time, timezone-aware UTC."""
     return dt.datetime.now(dt.UTC)
-
-
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """A stored timestamp as aware UTC (SQLite hands back naive datetimes)."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.UTC)
 
 
 def manual_fire_key(campaign_id: str) -> str:
@@ -179,10 +172,8 @@ def run_state(engine: Engine, run_id: int) -> str:
 
 
 def _row(run_id: int, r: Recipient, now: dt.datetime) -> dict[str, object]:
-    data = {"email": r.email, "ascii_email": r.ascii_email, "lang": r.lang, "source": r.source,
-            "extra": dict(r.fields)}
     return {"run_id": run_id, "address": r.key, "name": r.name, "list_id": r.list_id,
-            "fields": json.dumps(data, ensure_ascii=False), "state": "pending", "updated_at": now}
+            "fields": encode_fields(r), "state": "pending", "updated_at": now}
 
 
 def enqueue(engine: Engine, run_id: int, recipients: Iterable[Recipient], *, now: dt.datetime,
@@ -213,21 +204,14 @@ def recover_sending(engine: Engine, run_id: int, *, now: dt.datetime) -> int:
         return int(conn.execute(stmt).rowcount)
 
 
-def requeue_uncertain(engine: Engine, run_id: int, *, now: dt.datetime) -> int:
-    """``uncertain`` rows become ``pending`` again (``send --resend-uncertain``); returns how many."""
-    stmt = (update(deliveries).where(deliveries.c.run_id == run_id, deliveries.c.state == "uncertain")
-            .values(state="pending", next_attempt_at=None, updated_at=now))
-    with engine.begin() as conn:
-        return int(conn.execute(stmt).rowcount)
-
-
-def requeue_failed(engine: Engine, run_id: int, *, now: dt.datetime) -> int:
-    """``failed`` rows become ``pending`` with a fresh set of attempts (``send --retry-failed``); how many.
-
-    Addresses suppressed meanwhile (a 5.1.1 bounce suppresses its address) are skipped when claimed.
-    """
-    stmt = (update(deliveries).where(deliveries.c.run_id == run_id, deliveries.c.state == "failed")
-            .values(state="pending", attempts=0, next_attempt_at=None, updated_at=now))
+def requeue(engine: Engine, run_id: int, state: str, *, now: dt.datetime, fresh_attempts: bool = False) -> int:
+    """The run's ``state`` rows become ``pending`` again; returns how many. ``uncertain`` ones for
+    ``send --resend-uncertain``; ``failed`` ones, with ``fresh_attempts``, for ``send --retry-failed``
+    (addresses suppressed meanwhile, as a 5.1.1 bounce does, are skipped when claimed)."""
+    values: dict[str, object] = {"state": "pending", "next_attempt_at": None, "updated_at": now}
+    if fresh_attempts:
+        values["attempts"] = 0
+    stmt = update(deliveries).where(deliveries.c.run_id == run_id, deliveries.c.state == state).values(**values)
     with engine.begin() as conn:
         return int(conn.execute(stmt).rowcount)
 

@@ -36,9 +36,8 @@ from typing import Any
 from .campaign import Campaign
 from .config import Settings
 from .errors import MailerError
-from .headers import ascii_address, check_header, format_address, parse_mailbox, verp
+from .headers import ascii_address, check_header, format_address, is_list_id, parse_mailbox, verp
 from .recipient import Recipient
-from .recipients import is_list_id
 from .rendition import Rendition, personal_values, split_tokens
 from .tokens import make_token
 

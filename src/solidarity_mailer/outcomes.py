@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from . import ledger
 from .couriers import Handover
-from .ledger import Delivery
+from .delivery import Delivery
 from .ledgerwriter import LedgerWriter
 from .retry import RetryPolicy
 from .transports.base import Outcome, TransportPaused, Verdict

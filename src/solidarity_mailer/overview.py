@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from . import ledger
-from .db import campaigns, runs
+from .db import aware, campaigns, runs
 from .paths import project_root
 from .recurrence import zone
 from .schedules import list_schedules
@@ -59,7 +59,7 @@ def overview(engine: Engine, *, root: Path | None = None) -> list[dict[str, Any]
     with engine.connect() as conn:
         known = {row.id: row.path for row in conn.execute(select(campaigns.c.id, campaigns.c.path))}
         rows = conn.execute(select(runs.c.id, runs.c.scheduled_for))
-        scheduled_for = {r.id: ledger.aware(r.scheduled_for) for r in rows}
+        scheduled_for = {r.id: aware(r.scheduled_for) for r in rows}
         missed = dict(conn.execute(select(runs.c.campaign_id, func.count()).where(runs.c.state == "missed")
                                    .group_by(runs.c.campaign_id)).all())
     folder = project_root(root) / "campaigns"

@@ -36,7 +36,8 @@ class RateLimiter:
         self._refilled = clock()
         self._window: deque[list[float]] = deque()  # [second, count], oldest first
         self._in_window = 0
-        for t in sorted(history):
+        self._unlimited = not (per_second or per_hour)  # nothing to wait for or to count
+        for t in sorted(history) if per_hour else ():  # (only the hourly window needs the history)
             self._record(t)
 
     def _record(self, t: float) -> None:
@@ -63,19 +64,18 @@ class RateLimiter:
             return 0.0
         return max((1.0 - self._tokens) / self.per_second, _EPSILON)
 
-    @property
-    def limited(self) -> bool:
-        """False when both limits are 0 (unlimited): nothing to wait for or to count."""
-        return bool(self.per_second or self.per_hour)
-
     def wait_time(self) -> float:
         """Seconds until a message may go (0 when it may go now); takes nothing."""
+        if self._unlimited:
+            return 0.0
         with self._lock:
             now = self.clock()
             return max(self._hour_wait(now), self._second_wait(now))
 
     def acquire(self, stopped: Callable[[], bool] = lambda: False) -> bool:
         """Wait for (and take) permission to send one message; False if ``stopped()`` became true while waiting."""
+        if self._unlimited:
+            return True
         while True:
             with self._lock:
                 now = self.clock()

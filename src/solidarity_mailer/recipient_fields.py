@@ -25,8 +25,7 @@ import markupsafe
 
 from . import htmlout
 from .errors import MailerError, location
-from .rendition import FIELD_PREFIX, PERSONAL_FIELDS, column_field, placeholder, split_tokens, stray_token
-from .rendition import personal_values as personal_values  # re-exported (it lives with the tokens it fills)
+from .rendition import FIELD_PREFIX, PERSONAL_FIELDS, column_field, fill_parts, placeholder, split_tokens, stray_token
 
 _ALLOWED = re.compile(r"\{\{-?\s*recipient\.(?:name|email|unsubscribe_url|lang|fields\.[A-Za-z]\w*)\s*-?\}\}")
 _MENTION = re.compile(r"\brecipient\b")
@@ -109,11 +108,8 @@ def probe_values(tokens: Mapping[str, str]) -> dict[str, str]:
 
 def fill(text: str, values: Mapping[str, str], *, escape: bool) -> str:
     """``text`` with its tokens replaced by ``values`` (HTML-escaped as Jinja does, when ``escape``)."""
-    literals, names = split_tokens(text)
-    out = [literals[0]]
-    for name, literal in zip(names, literals[1:], strict=True):
-        out += (str(markupsafe.escape(values[name])) if escape else values[name], literal)
-    return "".join(out)
+    filled = {k: str(markupsafe.escape(v)) for k, v in values.items()} if escape else values
+    return fill_parts(split_tokens(text), filled)
 
 
 def _suspect(templates: Path, first: Iterable[str]) -> str:

@@ -26,6 +26,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from .csvrows import CsvRows
 from .errors import MailerError
+from .headers import is_list_id
 from .recipient import Recipient
 
 MAX_NAME_LENGTH = 200
@@ -33,7 +34,6 @@ MAX_LOCAL_PART_OCTETS = 64  # RFC 5321 4.5.3.1.1; email-validator checks it only
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _FIELD_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-_LIST_ID_RE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$")
 _RESERVED = ("email", "name", "lang")
 
 
@@ -92,11 +92,6 @@ def _key(local: str, ascii_domain: str | None, domain: str) -> str:
 def address_key(raw: str) -> str:
     """The de-duplication and suppression key of an address: local part lower-cased @ IDNA ASCII domain."""
     return normalise_address(raw).key
-
-
-def is_list_id(value: str) -> bool:
-    """True for a valid RFC 2919 List-Id (``label.namespace``, dotted words of letters, digits, - and _)."""
-    return len(value) <= 255 and bool(_LIST_ID_RE.match(value))
 
 
 def check_list_id(value: str, where: str | Path) -> str:

@@ -36,8 +36,7 @@ from .recipient_fields import (
     recipient_context,
     token_values,
 )
-from .recipient_fields import personal_values as personal_values  # re-exported: callers build values from here
-from .rendition import PERSONAL_FIELDS, Rendition
+from .rendition import PERSONAL_FIELDS, TOKEN_LIKE_RE, Rendition
 from .resolution import Resolution
 
 #: Languages written right to left (BCP 47 primary subtags).
@@ -200,7 +199,7 @@ def render_campaign(
     job = _job(campaign, resolution, templates_dir)
     tokens = token_values(columns)
     subject, html, text = _render(job, tokens)
-    if "__sm_" in subject.lower():
+    if TOKEN_LIKE_RE.search(subject):
         raise MailerError("the subject may not use recipient fields", where=job.subject_where)
     probes = probe_values(tokens)
     _, probe_html, probe_text = _render(job, probes)

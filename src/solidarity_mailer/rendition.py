@@ -48,6 +48,16 @@ def split_tokens(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(parts[0::2]), tuple(parts[1::2])
 
 
+def fill_parts(parts: tuple[tuple[str, ...], tuple[str, ...]], values: Mapping[str, str]) -> str:
+    """Text split by :func:`split_tokens`, joined again with each field's value ("" for a column this
+    recipient's list lacks, as in a test copy)."""
+    literals, names = parts
+    out = [literals[0]]
+    for name, literal in zip(names, literals[1:], strict=True):
+        out += (values.get(name, ""), literal)
+    return "".join(out)
+
+
 def stray_token(text: str) -> int | None:
     """The offset of placeholder-like text (``__sm_`` in any case) that is not an exact token, else None."""
     exact = {m.start() for m in _TOKEN_RE.finditer(text)}
@@ -72,19 +82,15 @@ class Rendition:
         object.__setattr__(self, "_html_parts", split_tokens(self.html))
         object.__setattr__(self, "_text_parts", split_tokens(self.text))
 
-    @staticmethod
-    def _fill(parts: tuple[tuple[str, ...], tuple[str, ...]], values: Mapping[str, str]) -> str:
-        literals, names = parts
-        out = [literals[0]]
-        for name, literal in zip(names, literals[1:], strict=True):
-            out.append(values.get(name, ""))  # a column this recipient's list lacks (a test copy)
-            out.append(literal)
-        return "".join(out)
 
     def personalise(self, values: Mapping[str, str]) -> tuple[str, str]:
         """The (html, text) bodies for one recipient; values are HTML-escaped in the HTML part."""
         escaped = {k: html.escape(v, quote=True) for k, v in values.items()}
-        return self._fill(self._html_parts, escaped), self._fill(self._text_parts, values)
+        return fill_parts(self._html_parts, escaped), fill_parts(self._text_parts, values)
+
+    def fields_used(self) -> set[str]:
+        """The personal fields this rendition actually contains (``field_<column>`` for list columns)."""
+        return set(self._html_parts[1]) | set(self._text_parts[1])
 
 
 def personal_values(name: str, email: str, unsubscribe_url: str, *, fallback_name: str = "friend",

@@ -17,9 +17,9 @@ from .content import load_content
 from .message import MessageFactory
 from .paths import templates_dir as default_templates_dir
 from .recipient import Recipient
-from .render import personal_values, render_campaign
+from .render import render_campaign
 from .rendering import common_columns
-from .rendition import FIELD_PREFIX, Rendition, split_tokens
+from .rendition import FIELD_PREFIX, Rendition, personal_values
 from .resolution import Resolution
 
 SAMPLE_RECIPIENT = Recipient(email="alex@example.org", key="alex@example.org", name="Alex Example",
@@ -73,8 +73,7 @@ def sample_message(
         campaign = Campaign(id="sample", path=path.resolve(), subject=rendition.subject,
                             sender=settings.sender.from_ or DEFAULT_SENDER, resolution_path=path.resolve(), lists=())
     factory = MessageFactory(campaign, rendition, settings, SAMPLE_SECRET, run_id=0, now=lambda: now)
-    used = split_tokens(rendition.html)[1] + split_tokens(rendition.text)[1]
-    columns = sorted({f[len(FIELD_PREFIX):] for f in used if f.startswith(FIELD_PREFIX)})
+    columns = sorted(f[len(FIELD_PREFIX):] for f in rendition.fields_used() if f.startswith(FIELD_PREFIX))
     recipient = dataclasses.replace(SAMPLE_RECIPIENT, fields={c: f"[{c}]" for c in columns})
     html, text = rendition.personalise(
         personal_values(recipient.name, recipient.email, factory.unsubscribe_url(recipient),

@@ -23,9 +23,8 @@ from sqlalchemy import Engine, select, update
 
 from . import ledger
 from .campaign import Campaign
-from .db import schedules
+from .db import aware, schedules
 from .errors import MailerError
-from .ledger import aware
 from .recurrence import Recurrence, cron_trigger, parse_at, parse_interval, zone
 
 DEFAULT_GRACE_SECONDS = 3600

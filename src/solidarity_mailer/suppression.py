@@ -23,9 +23,8 @@ from sqlalchemy import Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .csvrows import CsvRows
-from .db import suppressions
+from .db import aware, suppressions
 from .errors import MailerError
-from .ledger import aware
 from .recipients import address_key, check_list_id, normalise_address
 
 if TYPE_CHECKING:
@@ -74,7 +73,7 @@ def _check(reason: str, scope: str) -> None:
 
 
 def _utc(value: datetime) -> datetime:
-    """``value`` in UTC for storing; naive counts as UTC (the one rule: :func:`ledger.aware`)."""
+    """``value`` in UTC for storing; naive counts as UTC (the one rule: :func:`db.aware`)."""
     return aware(value).astimezone(UTC)  # type: ignore[union-attr]
 
 

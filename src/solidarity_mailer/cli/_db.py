@@ -12,11 +12,11 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from ..config import load_settings
+from ..config import ENV_PREFIX, load_settings
 from ..db import connect
 from ..errors import MailerError
 
-ENV_VAR = "SOLIDARITY_MAILER_DATABASE"
+ENV_VAR = ENV_PREFIX + "DATABASE"
 
 
 def database_url(config_path: Path | None) -> str:

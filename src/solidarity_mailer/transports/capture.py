@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from ..errors import MailerError
+from ..ports import check_bindable, free_port
 from .base import Outcome
 from .outbox import write_eml
 from .smtp import SmtpTransport
@@ -25,20 +25,6 @@ log = logging.getLogger(__name__)
 
 #: Called in the server thread after a message is stored: (path, mail_from, rcpt_tos).
 OnMessage = Callable[[Path, str, list[str]], None]
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def _check_bindable(host: str, port: int) -> None:
-    """Fail fast (OSError) when ``host:port`` cannot be bound, as asyncio would bind it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((host, port))
 
 
 def _start(controller: Controller) -> None:
@@ -102,7 +88,7 @@ class CaptureServer:
         for _attempt in range(5):
             port = self.port or free_port(self.host)
             try:
-                _check_bindable(self.host, port)
+                check_bindable(self.host, port)
                 controller = Controller(self._handler, hostname=self.host, port=port, enable_SMTPUTF8=True,
                                         decode_data=False, ident="solidarity-mailer capture")
                 _start(controller)
