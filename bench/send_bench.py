@@ -30,6 +30,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from solidarity_mailer.ports import free_port  # noqa: E402
+
 SINK = "/usr/sbin/smtp-sink"
 
 
@@ -43,12 +46,6 @@ def ensure_smtp_sink() -> str:
     subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "postfix"], check=True, env=env,
                    stdout=subprocess.DEVNULL)
     return SINK
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_sink(port: int) -> subprocess.Popen[bytes]:
@@ -242,6 +239,8 @@ def main() -> None:
                              capture_output=True, text=True, check=True).stdout.split()
         peak, rss, pss, seconds = float(out[0]), float(out[1]), float(out[2]), float(out[3])
         sent = int(out[4])
+        if sent != args.rss_recipients:
+            raise SystemExit(f"the memory run sent {sent} of {args.rss_recipients}")
         print(f"  peak RSS for {args.rss_recipients} recipients: dispatcher {peak:.1f} MB (target < 100 MB); "
               f"with the launcher and {c} sender processes {pss:.1f} MB PSS ({rss:.1f} MB summed RSS, shared "
               f"pages counted in each); sent {sent} in {seconds:.0f}s ({sent / seconds:.0f} msgs/s)")

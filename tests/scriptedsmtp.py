@@ -24,7 +24,7 @@ class Scripted:
 
 
 def usual(command: str) -> str | None:
-    """A plain server: accepts everything (DATA is refused by the serving loop when no RCPT was taken)."""
+    """A plain server: accepts every command (even DATA after refused RCPTs: a script says otherwise)."""
     verb = command.split(" ", 1)[0].upper()
     return {"DATA": "354 go on", "QUIT": "221 bye"}.get(verb, "250 ok")
 

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import Engine, select
 
+from solidarity_mailer import ledger
+from solidarity_mailer.cli import main
 from solidarity_mailer.config import Settings, load_settings
+from solidarity_mailer.db import connect, deliveries
+from solidarity_mailer.preparation import find_campaign
 
 from .smtpserver import RecordingHandler
 
@@ -56,8 +63,9 @@ def write_list(path: Path, emails: list[str]) -> Path:
 
 
 def write_project(root: Path, port: int, emails: list[str], *, concurrency: int = 2, per_second: float = 0,
-                  max_attempts: int = 4, extra_smtp: str = "") -> tuple[Path, Path]:
-    """Write campaigns/test.toml, recipients/list.csv and solidarity-mailer.toml; returns (campaign, config)."""
+                  max_attempts: int = 4, extra_smtp: str = "", extra_delivery: str = "") -> tuple[Path, Path]:
+    """Write campaigns/test.toml, recipients/list.csv and solidarity-mailer.toml; returns (campaign, config).
+    ``extra_smtp`` / ``extra_delivery`` are more lines for those sections."""
     (root / "campaigns").mkdir(parents=True, exist_ok=True)
     (root / "recipients").mkdir(exist_ok=True)
     write_list(root / "recipients" / "list.csv", emails)
@@ -77,7 +85,7 @@ def write_project(root: Path, port: int, emails: list[str], *, concurrency: int 
         f'[smtp]\nhost = "127.0.0.1"\nport = {port}\ntimeout = 10\n{extra_smtp}\n'
         '[database]\nurl = "sqlite:///ledger.db"\n'
         f"[delivery]\nconcurrency = {concurrency}\nper_second = {per_second}\nmax_attempts = {max_attempts}\n"
-        "retry_base_seconds = 0.05\nretry_max_seconds = 0.2\n"
+        f"retry_base_seconds = 0.05\nretry_max_seconds = 0.2\n{extra_delivery}\n"
         '[web]\npublic_base_url = "https://lists.example.org"\n',
         encoding="utf-8",
     )
@@ -87,3 +95,50 @@ def write_project(root: Path, port: int, emails: list[str], *, concurrency: int 
 def settings_for(config: Path) -> Settings:
     """The settings of a test project (the secret comes from the environment, set by the test)."""
     return load_settings(config, environ={})
+
+
+def open_manual_run(config: Path, campaign: Path) -> tuple[Settings, Engine, int]:
+    """The settings, an engine and the id of the campaign's manual run (as ``send`` opens it)."""
+    settings = settings_for(config)
+    engine = connect(settings.database_url)
+    ledger.ensure_campaign(engine, find_campaign(str(campaign)))
+    return settings, engine, ledger.open_run(engine, "test", "manual:test", now=ledger.utcnow())
+
+
+def send(campaign: Path, config: Path, *args: str) -> int:
+    """``solidarity-mailer send CAMPAIGN --config CONFIG ARGS…`` in this process; its exit status."""
+    return main(["send", str(campaign), "--config", str(config), *args])
+
+
+def rows(tmp_path: Path) -> dict[str, tuple[str, int, str]]:
+    """The ledger in ``tmp_path``: address -> (state, attempts, last_reply)."""
+    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with engine.connect() as conn:
+        found = conn.execute(select(deliveries.c.address, deliveries.c.state, deliveries.c.attempts,
+                                    deliveries.c.last_reply)).all()
+    engine.dispose()
+    return {r.address: (r.state, r.attempts, r.last_reply) for r in found}
+
+
+def states(tmp_path: Path) -> dict[str, str]:
+    """The ledger in ``tmp_path``: address -> state."""
+    return {address: row[0] for address, row in rows(tmp_path).items()}
+
+
+@dataclass
+class Clock:
+    """``now``/``sleep`` for deliver_run: time moves only when the dispatcher sleeps; ``on_sleep`` hooks get
+    the number of sleeps so far."""
+
+    t: dt.datetime = field(default_factory=ledger.utcnow)
+    slept: list[float] = field(default_factory=list)
+    on_sleep: list[Callable[[int], object]] = field(default_factory=list)
+
+    def now(self) -> dt.datetime:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += dt.timedelta(seconds=seconds)
+        for hook in self.on_sleep:
+            hook(len(self.slept))

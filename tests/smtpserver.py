@@ -116,12 +116,13 @@ class RecordingHandler:
 
 @contextmanager
 def smtp_server(
-    handler: RecordingHandler | None = None, **kwargs: object
+    handler: RecordingHandler | None = None, *, port: int | None = None, **kwargs: object
 ) -> Iterator[tuple[Controller, RecordingHandler]]:
-    """Run aiosmtpd on 127.0.0.1 on a free port for the duration of the block."""
+    """Run aiosmtpd on 127.0.0.1 for the duration of the block, on ``port`` (chosen beforehand: a relay that
+    comes back where it was) or a free one."""
     handler = handler or RecordingHandler()
     kwargs.setdefault("enable_SMTPUTF8", True)
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), decode_data=False, **kwargs)
+    controller = Controller(handler, hostname="127.0.0.1", port=port or free_port(), decode_data=False, **kwargs)
     controller.start()
     try:
         yield controller, handler

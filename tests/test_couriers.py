@@ -17,14 +17,12 @@ import pytest
 
 from solidarity_mailer import ledger
 from solidarity_mailer.cli import main
-from solidarity_mailer.db import connect
 from solidarity_mailer.deliveryloop import IN_HAND
 from solidarity_mailer.dispatch import deliver_run
 from solidarity_mailer.ledgerwriter import LedgerWriter
 from solidarity_mailer.message import MessageFactory
-from solidarity_mailer.preparation import find_campaign
 
-from .sendkit import addresses, clean_environment, settings_for, write_project
+from .sendkit import addresses, clean_environment, open_manual_run, send, write_project
 from .smtpserver import smtp_server
 
 
@@ -49,10 +47,6 @@ def senders_only() -> list[int]:
     """The forked senders (not their launcher)."""
     return [sender.pid for child in psutil.Process().children() for sender in child.children()
             if "solidarity_mailer.couriers" in " ".join(sender.cmdline())]
-
-
-def send(campaign: Path, config: Path, *args: str) -> int:
-    return main(["send", str(campaign), "--config", str(config), *args])
 
 
 def test_a_sender_killed_with_messages_in_hand_stops_the_run_and_loses_no_one(
@@ -94,27 +88,19 @@ def test_a_sender_killed_with_messages_in_hand_stops_the_run_and_loses_no_one(
         assert {a for a, n in copies.items() if n > 1} <= uncertain
 
 
-def test_sender_threads_when_sender_processes_are_off(tmp_path: Path) -> None:
-    emails = addresses(10)
-    seen: list[set[int]] = []
+@pytest.mark.parametrize(("processes", "count", "most_seen"), [(False, 10, 0), (True, 40, 4)],
+                         ids=["threads when sender processes are off", "the launcher and three senders"])
+def test_who_sends_and_that_nothing_is_left_behind(tmp_path: Path, processes: bool, count: int,
+                                                   most_seen: int) -> None:
+    emails = addresses(count)
+    seen: list[set[int]] = []  # the sender processes alive at each message
     with smtp_server() as (controller, handler):
         handler.on_data = lambda *_: seen.append(sender_pids())
-        campaign, config = write_project(tmp_path, controller.port, emails, concurrency=3)
-        config.write_text(config.read_text().replace("[delivery]\n", "[delivery]\nsender_processes = false\n"))
-        assert send(campaign, config) == 0
-    assert Counter(handler.recipients()) == Counter(emails)
-    assert seen and not any(seen)  # threads in the dispatcher did the sending
-
-
-def test_sender_processes_send_everything_once_and_leave_nothing_behind(tmp_path: Path) -> None:
-    emails = addresses(40)
-    seen: list[set[int]] = []
-    with smtp_server() as (controller, handler):
-        handler.on_data = lambda *_: seen.append(sender_pids())
-        campaign, config = write_project(tmp_path, controller.port, emails, concurrency=3)
+        campaign, config = write_project(tmp_path, controller.port, emails, concurrency=3,
+                                         extra_delivery=f"sender_processes = {str(processes).lower()}")
         assert send(campaign, config) == 0
         assert Counter(handler.recipients()) == Counter(emails)
-    assert max(len(p) for p in seen) == 4  # the launcher and three senders
+    assert max(len(p) for p in seen) == most_seen  # none: threads in the dispatcher did the sending
     assert not sender_pids()
 
 
@@ -137,10 +123,7 @@ def _run_in_thread(fn, timeout: float = 60.0):  # type: ignore[no-untyped-def]
 
 def _open_run(tmp_path: Path, port: int, emails: list[str], **kwargs):  # type: ignore[no-untyped-def]
     campaign, config = write_project(tmp_path, port, emails, **kwargs)
-    settings = settings_for(config)
-    engine = connect(settings.database_url)
-    ledger.ensure_campaign(engine, find_campaign(str(campaign)))
-    return settings, engine, ledger.open_run(engine, "test", "manual:test", now=ledger.utcnow())
+    return open_manual_run(config, campaign)
 
 
 def test_a_ledger_error_mid_run_stops_it_without_hanging_and_loses_no_one(

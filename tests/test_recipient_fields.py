@@ -13,7 +13,7 @@ from solidarity_mailer.render import render_campaign, render_full
 from solidarity_mailer.rendition import personal_values
 
 from .resolution_factory import make_resolution
-from .sendkit import REPO, SECRET, write_project
+from .sendkit import REPO, clean_environment, write_project
 from .smtpserver import smtp_server
 
 MISUSES = [
@@ -105,8 +105,7 @@ def _project_with_org_column(root: Path, port: int, column_in_template: str) -> 
 def test_a_csv_column_and_lang_reach_the_sent_html_and_text_escaped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SOLIDARITY_MAILER_SECRET", SECRET)
-    monkeypatch.chdir(tmp_path)
+    clean_environment(tmp_path, monkeypatch)
     with smtp_server() as (controller, handler):
         campaign, config = _project_with_org_column(tmp_path, controller.port, "org")
         assert main(["send", str(campaign), "--config", str(config)]) == 0
@@ -120,8 +119,7 @@ def test_a_csv_column_and_lang_reach_the_sent_html_and_text_escaped(
 def test_an_unknown_column_fails_the_dry_run_with_one_clear_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("SOLIDARITY_MAILER_SECRET", SECRET)
-    monkeypatch.chdir(tmp_path)
+    clean_environment(tmp_path, monkeypatch)
     campaign, config = _project_with_org_column(tmp_path, 1, "city")
     assert main(["send", str(campaign), "--config", str(config), "--dry-run"]) != 0
     err = capsys.readouterr().err.strip()

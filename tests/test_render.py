@@ -127,7 +127,7 @@ def _line_of(path: Path, needle: str) -> int:
     [
         ("{% endfor %}", "{% endfro %}", "endfro", "syntax"),  # a syntax error
         ("{{ resolution.title }}</h1>", "{{ resolution.titel }}</h1>", "titel", "titel"),  # an undefined name
-        ("{{ resolution.title }}</h1>", "{{ resolution.title + 1 }}</h1>", "+ 1", ""),  # a failing expression
+        ("{{ resolution.title }}</h1>", "{{ resolution.title + 1 }}</h1>", "+ 1", "can only concatenate"),  # fails
     ],
 )
 def test_template_mistake_names_file_and_line(

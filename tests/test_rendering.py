@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import solidarity_mailer
 from solidarity_mailer import rendering
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.preparation import find_campaign
@@ -72,7 +73,8 @@ prepared = prepare_run(engine, ledger.get_run(engine, run_id), settings)
 assert "unsubscribe_url" in prepared.rendition.html or "__sm_" in prepared.rendition.html
 print(sorted(m for m in ("jinja2", "premailer", "lxml", "cssutils", "requests") if m in sys.modules))
 """
-    env = {"SOLIDARITY_MAILER_SECRET": "a-test-secret-of-some-length", "PATH": "/usr/bin:/bin"}
+    env = {"SOLIDARITY_MAILER_SECRET": "a-test-secret-of-some-length", "PATH": "/usr/bin:/bin",
+           "PYTHONPATH": str(Path(solidarity_mailer.__file__).parents[1])}  # the code under test, not an install
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env,
                           check=False)
     assert done.returncode == 0, done.stderr

@@ -13,13 +13,12 @@ from sqlalchemy import select
 
 from solidarity_mailer import ledger, suppression
 from solidarity_mailer.cli import main
-from solidarity_mailer.db import connect, deliveries, suppressions
+from solidarity_mailer.cli.send_cmd import EXIT_FAILURES, EXIT_PAUSED
+from solidarity_mailer.db import connect, suppressions
 from solidarity_mailer.dispatch import STATE_EVERY
 
-from .sendkit import SlowHandler, addresses, clean_environment, write_project
+from .sendkit import Clock, SlowHandler, addresses, clean_environment, open_manual_run, send, states, write_project
 from .smtpserver import Credentials, RecordingHandler, drop_connection, smtp_server
-
-PAUSED, FAILURES = 3, 4  # `send` exit statuses: the run is paused; it ended with failed recipients
 
 
 @pytest.fixture(autouse=True)
@@ -31,18 +30,6 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def server() -> Iterator[tuple[Controller, SlowHandler]]:
     with smtp_server(SlowHandler()) as pair:
         yield pair  # type: ignore[misc]
-
-
-def send(campaign: Path, config: Path, *args: str) -> int:
-    return main(["send", str(campaign), "--config", str(config), *args])
-
-
-def states(tmp_path: Path) -> dict[str, str]:
-    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
-    with engine.connect() as conn:
-        rows = conn.execute(select(deliveries.c.address, deliveries.c.state)).all()
-    engine.dispose()
-    return dict(rows)  # type: ignore[arg-type]
 
 
 def status(capsys: pytest.CaptureFixture[str], config: Path) -> dict:  # type: ignore[type-arg]
@@ -80,7 +67,7 @@ def test_451_retried_until_delivered_550_failed_once_5_1_1_suppressed(tmp_path: 
     handler.rcpt_replies[emails[2]] = ["550 5.1.1 no such user", "550 5.1.1 no such user"]
     handler.rcpt_replies[emails[4]] = ["554 5.2.1 mailbox disabled", "554 5.2.1 mailbox disabled"]
     campaign, config = write_project(tmp_path, controller.port, emails)
-    assert send(campaign, config) == FAILURES
+    assert send(campaign, config) == EXIT_FAILURES
     assert sorted(handler.recipients()) == sorted(set(emails) - {emails[2], emails[4]})
     assert handler.rcpt_replies[emails[3]] == []  # asked twice, delivered the third time
     assert len(handler.rcpt_replies[emails[2]]) == 1  # 5xx: asked once, never retried
@@ -105,7 +92,7 @@ def test_4xx_for_ever_gives_up_after_max_attempts(tmp_path: Path, server) -> Non
     emails = addresses(3)
     handler.rcpt_replies[emails[1]] = ["452 4.2.2 mailbox full"] * 10
     campaign, config = write_project(tmp_path, controller.port, emails, max_attempts=3)
-    assert send(campaign, config) == FAILURES
+    assert send(campaign, config) == EXIT_FAILURES
     assert len(handler.rcpt_replies[emails[1]]) == 7
     assert states(tmp_path)[emails[1]] == "failed"
 
@@ -193,7 +180,7 @@ def test_policy_refusal_pauses_the_run_and_a_later_send_finishes(tmp_path: Path,
 
     handler.on_data = refuse_r4_once
     campaign, config = write_project(tmp_path, controller.port, emails, concurrency=1)
-    assert send(campaign, config) == 3  # paused: non-zero
+    assert send(campaign, config) == EXIT_PAUSED  # paused: non-zero
     out = capsys.readouterr().out
     assert "paused" in out and "5.7.1 client host blocked" in out
     assert len(handler.received) == 4
@@ -210,12 +197,12 @@ def test_policy_refusal_of_one_recipient_fails_or_defers_it_alone(tmp_path: Path
     handler.rcpt_replies[emails[4]] = ["550 5.7.1 Recipient address rejected"] * 3
     handler.rcpt_replies[emails[5]] = ["451 4.7.1 greylisted, try again later"]
     campaign, config = write_project(tmp_path, controller.port, emails, concurrency=1)
-    assert send(campaign, config) == FAILURES  # finished, but with a failure: non-zero
+    assert send(campaign, config) == EXIT_FAILURES  # finished, but with a failure: non-zero
     assert "finished" in capsys.readouterr().out
     assert sorted(handler.recipients()) == sorted(set(emails) - {emails[4]})  # 4.7.1 retried and delivered
     assert len(handler.rcpt_replies[emails[4]]) == 2  # 5.7.1 at RCPT: asked once, failed, never retried
     assert states(tmp_path)[emails[4]] == "failed"
-    assert send(campaign, config) == FAILURES  # the run is not stuck on it: nothing left, nothing re-sent
+    assert send(campaign, config) == EXIT_FAILURES  # the run is not stuck on it: nothing left, nothing re-sent
     assert len(handler.rcpt_replies[emails[4]]) == 2 and len(handler.received) == 7
 
 
@@ -224,7 +211,7 @@ def test_authentication_failure_pauses(tmp_path: Path, monkeypatch: pytest.Monke
     with smtp_server(RecordingHandler(), authenticator=creds, auth_require_tls=False) as (controller, handler):
         campaign, config = write_project(tmp_path, controller.port, addresses(3), extra_smtp='username = "mailer"')
         monkeypatch.setenv("SOLIDARITY_MAILER_SMTP_PASSWORD", "wrong-password")
-        assert send(campaign, config) == 3
+        assert send(campaign, config) == EXIT_PAUSED
         assert "authentication failed: 535" in capsys.readouterr().out
         assert handler.received == []
         monkeypatch.setenv("SOLIDARITY_MAILER_SMTP_PASSWORD", "right-password")
@@ -262,53 +249,27 @@ def test_run_paused_by_another_process_stops_within_a_batch(tmp_path: Path, serv
 
     handler.on_data = pause_at_third
     campaign, config = write_project(tmp_path, controller.port, emails, concurrency=1)
-    assert send(campaign, config) == 3
+    assert send(campaign, config) == EXIT_PAUSED
     assert 3 <= len(handler.received) <= STATE_EVERY  # noticed within STATE_EVERY messages
     handler.on_data = None
     assert send(campaign, config) == 0
     assert Counter(handler.recipients()) == Counter(emails)
 
 
-class FakeClock:
-    """``now``/``sleep`` for deliver_run: time moves only when the dispatcher sleeps."""
-
-    def __init__(self) -> None:
-        self.t = ledger.utcnow()
-        self.slept: list[float] = []
-
-    def now(self):  # type: ignore[no-untyped-def]
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        import datetime as dt
-
-        self.slept.append(seconds)
-        self.t += dt.timedelta(seconds=seconds)
-
-
-def test_hourly_limit_survives_a_restart_and_waits_in_slices(tmp_path: Path) -> None:
+def test_hourly_limit_survives_a_restart_and_waits_in_slices(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
     from solidarity_mailer.dispatch import WAIT_SLICE, deliver_run
-    from solidarity_mailer.preparation import find_campaign
-    from solidarity_mailer.transports.memory import MemoryTransport
 
-    from .sendkit import settings_for
-
+    controller, handler = server
     emails = addresses(6)
-    campaign_path, config = write_project(tmp_path, 2525, emails, concurrency=1)
-    config.write_text(config.read_text().replace("per_second = 0", "per_second = 0\nper_hour = 4"))
-    settings = settings_for(config)
-    engine = connect(settings.database_url)
-    campaign = find_campaign(str(campaign_path))
-    ledger.ensure_campaign(engine, campaign)
-    clock, memory = FakeClock(), MemoryTransport()
-    run_id = ledger.open_run(engine, "test", "manual:test", now=clock.now())
-    first = deliver_run(engine, run_id, settings, transport_factory=lambda s: memory, now=clock.now,
-                        sleep=clock.sleep, limit=3)
+    campaign, config = write_project(tmp_path, controller.port, emails, concurrency=1, extra_delivery="per_hour = 4")
+    settings, engine, run_id = open_manual_run(config, campaign)
+    clock = Clock()
+    first = deliver_run(engine, run_id, settings, now=clock.now, sleep=clock.sleep, limit=3)
     assert (first.state, first.this_call["sent"], clock.slept) == ("pending", 3, [])
-    second = deliver_run(engine, run_id, settings, transport_factory=lambda s: memory, now=clock.now,
+    second = deliver_run(engine, run_id, settings, now=clock.now,
                          sleep=clock.sleep)  # a new process: the hour's 3 messages come from the ledger
     assert second.state == "finished" and second.counts["sent"] == 6
-    assert sorted(memory.recipients()) == emails
+    assert sorted(handler.recipients()) == emails
     assert 3599 <= sum(clock.slept) <= 3602  # the 5th message waited for the first to leave the hour
     assert max(clock.slept) <= WAIT_SLICE
 

@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,15 +18,9 @@ import pytest
 
 from solidarity_mailer.deliveryloop import IN_HAND
 
+from .processes import cli_command
 from .sendkit import SECRET, SlowHandler, addresses, write_project
 from .smtpserver import smtp_server
-
-
-def _command(*args: str) -> list[str]:
-    script = Path(sys.executable).parent / "solidarity-mailer"
-    if script.exists():
-        return [str(script), *args]
-    return [sys.executable, "-m", "solidarity_mailer.cli", *args]
 
 
 def _env() -> dict[str, str]:
@@ -41,7 +34,7 @@ def test_kill_9_mid_run_then_send_again(tmp_path: Path) -> None:
     emails = addresses(80)
     with smtp_server(SlowHandler(delay=0.03)) as (controller, handler):
         campaign, config = write_project(tmp_path, controller.port, emails, concurrency=3)
-        send = _command("send", str(campaign), "--config", str(config))
+        send = [*cli_command(), "send", str(campaign), "--config", str(config)]
         proc = subprocess.Popen(send, cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while len(handler.received) < 20 and time.monotonic() < deadline and proc.poll() is None:
@@ -55,7 +48,7 @@ def test_kill_9_mid_run_then_send_again(tmp_path: Path) -> None:
         again = subprocess.run(send, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)
         assert again.returncode == 0, again.stderr
         assert "uncertain" in again.stderr  # told about the interrupted hand-overs
-        report = subprocess.run(_command("status", "test", "--config", str(config), "--json"), cwd=tmp_path,
+        report = subprocess.run([*cli_command(), "status", "test", "--config", str(config), "--json"], cwd=tmp_path,
                                 env=_env(), capture_output=True, text=True, timeout=60)
         run = json.loads(report.stdout)["runs"][0]
         uncertain = {p["address"] for p in run["problems"] if p["state"] == "uncertain"}

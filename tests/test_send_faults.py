@@ -9,80 +9,42 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from solidarity_mailer import ledger, schedules
-from solidarity_mailer.cli import main
-from solidarity_mailer.db import connect, deliveries, locks
+from solidarity_mailer.cli.send_cmd import EXIT_FAILURES, EXIT_PAUSED
+from solidarity_mailer.db import connect, locks
 from solidarity_mailer.dispatch import LEASE_LOST, OUTAGE_MAX_WAIT, STATE_EVERY, deliver_run
-from solidarity_mailer.preparation import find_campaign
 
-from .sendkit import SECRET, SlowHandler, addresses, settings_for, write_list, write_project
-from .smtpserver import free_port
-
-PAUSED, FAILURES = 3, 4
+from .sendkit import (
+    Clock,
+    SlowHandler,
+    addresses,
+    clean_environment,
+    open_manual_run,
+    rows,
+    send,
+    write_list,
+    write_project,
+)
+from .smtpserver import free_port, smtp_server
 
 
 @pytest.fixture(autouse=True)
 def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOLIDARITY_MAILER_SECRET", SECRET)
-    for name in ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "DATABASE"):
-        monkeypatch.delenv(f"SOLIDARITY_MAILER_{name}", raising=False)
-    monkeypatch.chdir(tmp_path)
+    clean_environment(tmp_path, monkeypatch)
 
 
 @pytest.fixture
 def servers() -> Iterator[ExitStack]:
+    """Servers started during a test (a relay that comes back), stopped at its end."""
     with ExitStack() as stack:
         yield stack
 
 
-def start_server(stack: ExitStack, port: int, handler: SlowHandler) -> Controller:
+def start_server(stack: ExitStack, port: int, handler: SlowHandler) -> object:
     """aiosmtpd on a port chosen beforehand (the relay comes back where it was)."""
-    controller = Controller(handler, hostname="127.0.0.1", port=port, decode_data=False, enable_SMTPUTF8=True)
-    controller.start()
-    stack.callback(controller.stop)
-    return controller
-
-
-def rows(tmp_path: Path) -> dict[str, tuple[str, int, str]]:
-    """address -> (state, attempts, last_reply)."""
-    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
-    with engine.connect() as conn:
-        found = conn.execute(select(deliveries.c.address, deliveries.c.state, deliveries.c.attempts,
-                                    deliveries.c.last_reply)).all()
-    engine.dispose()
-    return {r.address: (r.state, r.attempts, r.last_reply) for r in found}
-
-
-def send(campaign: Path, config: Path, *args: str) -> int:
-    return main(["send", str(campaign), "--config", str(config), *args])
-
-
-class Clock:
-    """``now``/``sleep`` for deliver_run: time moves only when the dispatcher sleeps; hooks run on sleeps."""
-
-    def __init__(self) -> None:
-        self.t = ledger.utcnow()
-        self.slept: list[float] = []
-        self.on_sleep: list = []  # type: ignore[type-arg]
-
-    def now(self) -> dt.datetime:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.t += dt.timedelta(seconds=seconds)
-        for hook in self.on_sleep:
-            hook(len(self.slept))
-
-
-def open_manual_run(config: Path, campaign: Path):  # type: ignore[no-untyped-def]
-    settings = settings_for(config)
-    engine = connect(settings.database_url)
-    ledger.ensure_campaign(engine, find_campaign(str(campaign)))
-    return settings, engine, ledger.open_run(engine, "test", "manual:test", now=ledger.utcnow())
+    return stack.enter_context(smtp_server(handler, port=port))
 
 
 def test_relay_outage_backs_off_the_run_without_using_attempts(tmp_path: Path, servers: ExitStack) -> None:
@@ -100,9 +62,9 @@ def test_relay_outage_backs_off_the_run_without_using_attempts(tmp_path: Path, s
 
 def test_long_outage_pauses_the_run_and_send_exits_non_zero(tmp_path: Path, servers: ExitStack, capsys) -> None:  # type: ignore[no-untyped-def]
     port, handler, emails = free_port(), SlowHandler(), addresses(5)
-    campaign, config = write_project(tmp_path, port, emails, max_attempts=2)
-    config.write_text(config.read_text().replace("[delivery]\n", "[delivery]\nunreachable_pause_seconds = 0.4\n"))
-    assert send(campaign, config) == PAUSED
+    campaign, config = write_project(tmp_path, port, emails, max_attempts=2,
+                                     extra_delivery="unreachable_pause_seconds = 0.4")
+    assert send(campaign, config) == EXIT_PAUSED
     out = capsys.readouterr().out
     assert "paused" in out and "unreachable" in out and "connection failed" in out
     assert {(state, attempts) for state, attempts, _ in rows(tmp_path).values()} == {("pending", 0)}
@@ -131,8 +93,8 @@ def test_retry_failed_requeues_failed_rows(tmp_path: Path, servers: ExitStack, c
     handler.rcpt_replies[emails[1]] = ["550 5.2.0 mailbox temporarily disabled"]
     handler.rcpt_replies[emails[2]] = ["550 5.1.1 no such user"]
     campaign, config = write_project(tmp_path, port, emails)
-    assert send(campaign, config) == FAILURES
-    assert send(campaign, config) == FAILURES  # still failed: a plain send does not retry them
+    assert send(campaign, config) == EXIT_FAILURES
+    assert send(campaign, config) == EXIT_FAILURES  # still failed: a plain send does not retry them
     assert sorted(handler.recipients()) == [emails[0], emails[3]]
     assert send(campaign, config, "--retry-failed") == 0
     assert sorted(handler.recipients()) == [emails[0], emails[1], emails[3]]  # 5.1.1 was suppressed: skipped

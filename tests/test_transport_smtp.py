@@ -232,6 +232,12 @@ def test_drop_before_rcpt_is_a_connection_failure_drop_at_rcpt_is_not(smtpd) -> 
     t = SmtpTransport(controller.hostname, controller.port, timeout=5)
     assert not t.send("s@example.org", ["b@example.org"], MSG)["b@example.org"].connection
     t.close()
+    with scripted_server(_script(MAIL=None)) as server:  # the server hangs up at MAIL FROM
+        t = SmtpTransport("127.0.0.1", server.port, timeout=5)
+        outcome = t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"]
+        assert outcome.verdict is Verdict.DEFER and outcome.connection  # the relay's trouble: no attempt used
+        assert server.bodies == []
+        t.close()
 
 
 def test_policy_refusal_of_one_recipient_fails_or_defers_only_that_recipient(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
