@@ -5,7 +5,7 @@ Run: ``python bench/lists_bench.py [--rows 1000000] [--small 10000]``
 Each measurement runs in a fresh interpreter, so its peak RSS is its own: ``baseline`` is the RSS after
 imports, before reading. ``read`` streams the rows through ListReader (validation included): memory
 should not grow with the list. ``check`` is ``lists check`` without a database: read plus de-duplication,
-whose keys stay in memory up to 100,000 and then move to a temporary SQLite file (keyset.py).
+whose keys stay in memory up to 100,000 and then move to a temporary SQLite file (audience/seen_addresses.py).
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ def child(mode: str, path: Path) -> None:
     """Measure one mode in this (fresh) process and print a JSON line."""
     import psutil
 
-    from solidarity_mailer.audience import check_lists
-    from solidarity_mailer.recipient import Recipient
-    from solidarity_mailer.recipients import ListReader
+    from solidarity_mailer.audience.lists import ListReader
+    from solidarity_mailer.audience.recipient import Recipient
+    from solidarity_mailer.audience.stream import check_lists
 
     baseline = psutil.Process().memory_info().rss
     start = time.perf_counter()

@@ -28,14 +28,14 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 
+from solidarity_mailer.audience.recipient import Recipient
 from solidarity_mailer.campaign import Campaign, load_campaign
+from solidarity_mailer.compose.message import MessageFactory
+from solidarity_mailer.compose.unsubscribe_tokens import make_token
 from solidarity_mailer.config import DkimSettings, SenderSettings, Settings, WebSettings
-from solidarity_mailer.content import load_content
-from solidarity_mailer.message import MessageFactory
-from solidarity_mailer.recipient import Recipient
-from solidarity_mailer.render import render_campaign
-from solidarity_mailer.rendition import Rendition, personal_values
-from solidarity_mailer.tokens import make_token
+from solidarity_mailer.content.load import load_content
+from solidarity_mailer.render.rendition import Rendition, personal_values
+from solidarity_mailer.render.templates import render_campaign
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = b"bench-secret-0123456789abcdef"

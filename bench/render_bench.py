@@ -18,10 +18,10 @@ from pathlib import Path
 
 from lxml import etree
 
-from solidarity_mailer.content import load_content
-from solidarity_mailer.render import render_campaign, render_full
-from solidarity_mailer.rendition import personal_values
-from solidarity_mailer.sample import build_sample
+from solidarity_mailer.compose.sample_mail import build_sample
+from solidarity_mailer.content.load import load_content
+from solidarity_mailer.render.rendition import personal_values
+from solidarity_mailer.render.templates import render_campaign, render_full
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "campaigns" / "peru-solidarity-2023.toml"

@@ -24,12 +24,12 @@ import threading
 import time
 from pathlib import Path
 
-from solidarity_mailer import ledger
 from solidarity_mailer.config import load_settings
-from solidarity_mailer.db import connect
-from solidarity_mailer.dispatch import deliver_run
-from solidarity_mailer.preparation import find_campaign
-from solidarity_mailer.schedules import add_schedule
+from solidarity_mailer.deliver.dispatcher import deliver_run
+from solidarity_mailer.deliver.prepare import find_campaign
+from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.schema import connect
+from solidarity_mailer.schedule.schedules import add_schedule
 from solidarity_mailer.transports.capture import CaptureServer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -77,10 +77,10 @@ def run_ours(root: Path, port: int, n: int, connections: int, *, project: tuple[
     enqueuing the lists, ledger counts). ``project`` (campaign, config) is one written beforehand."""
     from tests.sendkit import settings_for
 
-    from solidarity_mailer import ledger
-    from solidarity_mailer.db import connect
-    from solidarity_mailer.dispatch import deliver_run
-    from solidarity_mailer.preparation import find_campaign
+    from solidarity_mailer.deliver.dispatcher import deliver_run
+    from solidarity_mailer.deliver.prepare import find_campaign
+    from solidarity_mailer.ledger import queries as ledger
+    from solidarity_mailer.ledger.schema import connect
 
     campaign_path, config = project or make_project(root, port, n, connections)
     settings = settings_for(config)
@@ -99,9 +99,9 @@ def prebuilt(root: Path, port: int, n: int) -> list[tuple[str, str, bytes]]:
     """The same campaign's n messages, built beforehand (not timed)."""
     from tests.sendkit import settings_for
 
-    from solidarity_mailer.preparation import find_campaign, make_factory
-    from solidarity_mailer.recipients import ListReader
-    from solidarity_mailer.rendering import render_once
+    from solidarity_mailer.audience.lists import ListReader
+    from solidarity_mailer.deliver.prepare import find_campaign, make_factory
+    from solidarity_mailer.render.once import render_once
 
     campaign_path, config = make_project(root, port, n, 1)
     campaign = find_campaign(str(campaign_path))

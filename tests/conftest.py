@@ -9,7 +9,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
-from solidarity_mailer.db import connect
+from solidarity_mailer.ledger.schema import connect
 
 from .smtpserver import RecordingHandler, smtp_server
 

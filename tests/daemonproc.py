@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from solidarity_mailer.db import connect, deliveries, runs
+from solidarity_mailer.ledger.schema import connect, deliveries, runs
 
 REPO = Path(__file__).resolve().parents[1]
 CAMPAIGN = REPO / "campaigns" / "peru-solidarity-2023.toml"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from solidarity_mailer.rendition import personal_values
-from solidarity_mailer.resolution import Demands, Resolution, Signatory
+from solidarity_mailer.content.resolution import Demands, Resolution, Signatory
+from solidarity_mailer.render.rendition import personal_values
 
 #: A recipient's values for layout checks (an unsubscribe URL with & and =).
 SAMPLE_VALUES = personal_values(

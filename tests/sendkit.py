@@ -13,11 +13,11 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import Engine, select
 
-from solidarity_mailer import ledger
 from solidarity_mailer.cli import main
 from solidarity_mailer.config import Settings, load_settings
-from solidarity_mailer.db import connect, deliveries
-from solidarity_mailer.preparation import find_campaign
+from solidarity_mailer.deliver.prepare import find_campaign
+from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.schema import connect, deliveries
 
 from .smtpserver import RecordingHandler
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from solidarity_mailer import keyset, suppression
-from solidarity_mailer.audience import AudienceStats, check_lists, iter_audience
+from solidarity_mailer.audience import seen_addresses as keyset
+from solidarity_mailer.audience.lists import RowError
+from solidarity_mailer.audience.stream import AudienceStats, check_lists, iter_audience
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.recipients import RowError
+from solidarity_mailer.ledger import suppressions as suppression
 
 NEWS = (
     b"\xef\xbb\xbfemail,name\r\n"

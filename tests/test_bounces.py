@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from solidarity_mailer.bounces import import_mailbox, verp_recipient
+from solidarity_mailer.bounces.dsn import Kind, parse
+from solidarity_mailer.bounces.import_mailbox import import_mailbox, verp_recipient
 from solidarity_mailer.cli import main
-from solidarity_mailer.db import campaigns, deliveries, runs, soft_bounces, suppressions
-from solidarity_mailer.dsn import Kind, parse
-from solidarity_mailer.tokens import make_token
+from solidarity_mailer.compose.unsubscribe_tokens import make_token
+from solidarity_mailer.ledger.schema import campaigns, deliveries, runs, soft_bounces, suppressions
 
 DSN = Path(__file__).parent / "data" / "dsn"
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
@@ -246,7 +246,7 @@ def test_unknown_charset_still_classified() -> None:
 
 
 def test_an_existing_suppression_keeps_its_reason(ledger: Engine, tmp_path: Path) -> None:
-    from solidarity_mailer import suppression
+    from solidarity_mailer.ledger import suppressions as suppression
 
     suppression.add(ledger, "alice@example.org", "complained", detail="feedback loop", now=NOW)
     path, _ = build("maildir", tmp_path, {"postfix": (DSN / "postfix-hard-5.1.1.eml").read_bytes()})

@@ -1,4 +1,4 @@
-"""Sender processes (``couriers.py``) against a real aiosmtpd server and SQLite ledger: one that dies with
+"""Sender processes (``deliver/senders.py``) against a real aiosmtpd server and SQLite ledger: one that dies with
 messages in hand, sender threads when processes are switched off, and no process left behind."""
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from solidarity_mailer import ledger
 from solidarity_mailer.cli import main
-from solidarity_mailer.deliveryloop import IN_HAND
-from solidarity_mailer.dispatch import deliver_run
-from solidarity_mailer.ledgerwriter import LedgerWriter
-from solidarity_mailer.message import MessageFactory
+from solidarity_mailer.compose.message import MessageFactory
+from solidarity_mailer.deliver.claim_loop import IN_HAND
+from solidarity_mailer.deliver.dispatcher import deliver_run
+from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.writer import LedgerWriter
 
 from .sendkit import addresses, clean_environment, open_manual_run, send, write_project
 from .smtpserver import smtp_server
@@ -32,11 +32,12 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def sender_pids() -> set[int]:
-    """This test process's sender launcher(s) and the senders they forked (``python -m solidarity_mailer.couriers``)."""
+    """This test process's sender launcher(s) and the senders they forked
+    (``python -m solidarity_mailer.deliver.senders``)."""
     found: set[int] = set()
     for child in psutil.Process().children():
         try:
-            if any("solidarity_mailer.couriers" in arg for arg in child.cmdline()):
+            if any("solidarity_mailer.deliver.senders" in arg for arg in child.cmdline()):
                 found |= {child.pid, *(sender.pid for sender in child.children())}
         except psutil.Error:  # it ended meanwhile
             continue
@@ -46,7 +47,7 @@ def sender_pids() -> set[int]:
 def senders_only() -> list[int]:
     """The forked senders (not their launcher)."""
     return [sender.pid for child in psutil.Process().children() for sender in child.children()
-            if "solidarity_mailer.couriers" in " ".join(sender.cmdline())]
+            if "solidarity_mailer.deliver.senders" in " ".join(sender.cmdline())]
 
 
 def test_a_sender_killed_with_messages_in_hand_stops_the_run_and_loses_no_one(

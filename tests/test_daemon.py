@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from solidarity_mailer.deliveryloop import IN_HAND
+from solidarity_mailer.deliver.claim_loop import IN_HAND
 
 from .daemonproc import CAMPAIGN, Daemon, Env, delivery_states, local_at, run_rows, wait_for, write_list
 from .smtpserver import RecordingHandler, smtp_server
@@ -224,7 +224,7 @@ def test_waiting_daemon_takes_over_when_the_first_stops(
 def test_daemon_that_loses_its_lease_stops_with_an_error(tmp_path: Path) -> None:
     from sqlalchemy import update
 
-    from solidarity_mailer.db import locks
+    from solidarity_mailer.ledger.schema import locks
 
     env = Env(tmp_path, 2525)
     daemon = Daemon(env)

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from solidarity_mailer import daemonlock
 from solidarity_mailer.errors import MailerError
+from solidarity_mailer.schedule import daemon_lock as daemonlock
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from solidarity_mailer.content import imported_toml, load_content
-from solidarity_mailer.demands_sentence import split_items
+from solidarity_mailer.content.demands import split_items
+from solidarity_mailer.content.load import imported_toml, load_content
+from solidarity_mailer.content.plaintext_import import import_file, parse_resolution_text, parse_source_and_date
+from solidarity_mailer.content.resolution import Resolution, Signatory, load_resolution, save_resolution
+from solidarity_mailer.content.signatories import parse_signatory_line
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.importer import import_file, parse_resolution_text, parse_source_and_date
-from solidarity_mailer.resolution import Resolution, Signatory, load_resolution, save_resolution
-from solidarity_mailer.signatory_line import parse_signatory_line
 
 DATA = Path(__file__).resolve().parent / "data"
 SEED = DATA / "icor-2023-02-07-peru.txt"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from solidarity_mailer.keyset import KeySet
+from solidarity_mailer.audience.seen_addresses import KeySet
 
 
 def test_spills_to_disk_and_keeps_answering() -> None:

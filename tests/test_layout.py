@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from solidarity_mailer.content import load_content
-from solidarity_mailer.render import render_campaign
-from solidarity_mailer.resolution import Demands, Resolution, Signatory
+from solidarity_mailer.content.load import load_content
+from solidarity_mailer.content.resolution import Demands, Resolution, Signatory
+from solidarity_mailer.render.templates import render_campaign
 
 from .browser import COLORS_JS, OVERFLOW_JS, chromium, contrast, luminance, parse_color
 from .resolution_factory import SAMPLE_VALUES, make_resolution

@@ -9,8 +9,9 @@ import sys
 import pytest
 from sqlalchemy import Engine
 
-from solidarity_mailer import lease, runlease
+from solidarity_mailer.deliver import run_lock as runlease
 from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ledger import leases as lease
 
 NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
 

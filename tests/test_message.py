@@ -18,16 +18,16 @@ from pathlib import Path
 import dkim
 import pytest
 
-from solidarity_mailer.bounces import verp_recipient
+from solidarity_mailer.audience.recipient import Recipient
+from solidarity_mailer.bounces.import_mailbox import verp_recipient
 from solidarity_mailer.campaign import Campaign, load_campaign
+from solidarity_mailer.compose.message import MessageFactory, PreparedMessage
+from solidarity_mailer.compose.unsubscribe_tokens import verify_token
 from solidarity_mailer.config import SenderSettings, Settings, WebSettings, load_settings
-from solidarity_mailer.content import load_content
+from solidarity_mailer.content.load import load_content
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.message import MessageFactory, PreparedMessage
-from solidarity_mailer.recipient import Recipient
-from solidarity_mailer.render import render_campaign
-from solidarity_mailer.rendition import Rendition, personal_values, placeholder
-from solidarity_mailer.tokens import verify_token
+from solidarity_mailer.render.rendition import Rendition, personal_values, placeholder
+from solidarity_mailer.render.templates import render_campaign
 from solidarity_mailer.transports.smtp import SmtpTransport
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,8 +13,8 @@ import httpx
 import psutil
 import pytest
 
-from solidarity_mailer.preview import force_scheme, view_of_eml
-from solidarity_mailer.sample import build_sample
+from solidarity_mailer.compose.sample_mail import build_sample
+from solidarity_mailer.web.preview import force_scheme, view_of_eml
 
 from .browser import chromium, luminance, parse_color
 from .processes import cli_command, served

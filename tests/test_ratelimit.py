@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from solidarity_mailer.ratelimit import RateLimiter
-from solidarity_mailer.retry import RetryPolicy
+from solidarity_mailer.deliver.rate_limit import RateLimiter
+from solidarity_mailer.deliver.retry import RetryPolicy
 
 
 class FakeTime:

@@ -9,8 +9,8 @@ import pytest
 
 from solidarity_mailer.cli import main
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.render import render_campaign, render_full
-from solidarity_mailer.rendition import personal_values
+from solidarity_mailer.render.rendition import personal_values
+from solidarity_mailer.render.templates import render_campaign, render_full
 
 from .resolution_factory import make_resolution
 from .sendkit import REPO, clean_environment, write_project

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from solidarity_mailer import csvrows
-from solidarity_mailer.csvrows import CsvRows
+from solidarity_mailer.audience import csv_rows as csvrows
+from solidarity_mailer.audience.csv_rows import CsvRows
+from solidarity_mailer.audience.lists import ListReader, RowError, load_list_meta, normalise_address
+from solidarity_mailer.audience.recipient import Recipient
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.recipient import Recipient
-from solidarity_mailer.recipients import ListReader, RowError, load_list_meta, normalise_address
 
 
 def read(tmp_path: Path, data: bytes, name: str = "list.csv") -> tuple[ListReader, dict[int, Recipient | RowError]]:

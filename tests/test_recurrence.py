@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.recurrence import Recurrence, cron_trigger, parse_at, parse_interval
+from solidarity_mailer.schedule.recurrence import Recurrence, cron_trigger, parse_at, parse_interval
 
 
 def utc(text: str) -> datetime:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from solidarity_mailer.content import load_content
+from solidarity_mailer.content.load import load_content
+from solidarity_mailer.content.resolution import Signatory
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.render import render_campaign, render_full, text_dir
-from solidarity_mailer.rendition import PERSONAL_FIELDS, personal_values, placeholder
-from solidarity_mailer.resolution import Signatory
+from solidarity_mailer.render.rendition import PERSONAL_FIELDS, personal_values, placeholder
+from solidarity_mailer.render.templates import render_campaign, render_full, text_dir
 
 from .resolution_factory import make_resolution
 

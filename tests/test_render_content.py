@@ -9,10 +9,10 @@ from pathlib import Path
 
 from lxml import etree
 
-from solidarity_mailer.content import load_content
-from solidarity_mailer.render import render_campaign
-from solidarity_mailer.resolution import Resolution, save_resolution
-from solidarity_mailer.sample import HTML_WARN_BYTES, build_sample, html_part_size
+from solidarity_mailer.compose.sample_mail import HTML_WARN_BYTES, build_sample, html_part_size
+from solidarity_mailer.content.load import load_content
+from solidarity_mailer.content.resolution import Resolution, save_resolution
+from solidarity_mailer.render.templates import render_campaign
 
 from .processes import cli_command
 from .resolution_factory import SAMPLE_VALUES, make_resolution

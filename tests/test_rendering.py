@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import solidarity_mailer
-from solidarity_mailer import rendering
+from solidarity_mailer.deliver.prepare import find_campaign
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.preparation import find_campaign
+from solidarity_mailer.render import once as rendering
 
 from .sendkit import REPO, addresses, write_project
 
@@ -61,9 +61,9 @@ def test_a_run_is_prepared_without_loading_jinja_or_premailer(tmp_path: Path) ->
 import sys
 sys.path.insert(0, {str(REPO)!r})
 from tests.sendkit import settings_for
-from solidarity_mailer import ledger
-from solidarity_mailer.db import connect
-from solidarity_mailer.preparation import find_campaign, prepare_run
+from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.schema import connect
+from solidarity_mailer.deliver.prepare import find_campaign, prepare_run
 settings = settings_for(__import__("pathlib").Path({str(config)!r}))
 engine = connect(settings.database_url)
 campaign = find_campaign({str(campaign_path)!r})

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from solidarity_mailer import ledger
-from solidarity_mailer.db import runs
+from solidarity_mailer.deliver.prepare import find_campaign
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.firing import MAX_RECORDED_MISSES, process_due
-from solidarity_mailer.preparation import find_campaign
-from solidarity_mailer.schedules import (
+from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.schema import runs
+from solidarity_mailer.schedule.due_runs import MAX_RECORDED_MISSES, process_due
+from solidarity_mailer.schedule.schedules import (
     add_schedule,
     cancel_run,
     cancel_schedule,
@@ -61,7 +61,7 @@ def test_refusals(engine: Engine, campaign, tmp_path: Path) -> None:  # type: ig
 
 
 def get_schedule_count(engine: Engine) -> int:
-    from solidarity_mailer.schedules import list_schedules
+    from solidarity_mailer.schedule.schedules import list_schedules
 
     return len(list_schedules(engine))
 
@@ -159,7 +159,7 @@ def test_run_control(engine: Engine, campaign) -> None:  # type: ignore[no-untyp
 
 
 def test_default_grace_from_the_environment() -> None:
-    from solidarity_mailer.schedules import default_grace
+    from solidarity_mailer.schedule.schedules import default_grace
 
     assert default_grace({}) == 3600
     assert default_grace({"SOLIDARITY_MAILER_GRACE_SECONDS": "600"}) == 600

@@ -11,11 +11,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from solidarity_mailer import ledger, suppression
 from solidarity_mailer.cli import main
 from solidarity_mailer.cli.send_cmd import EXIT_FAILURES, EXIT_PAUSED
-from solidarity_mailer.db import connect, suppressions
-from solidarity_mailer.dispatch import STATE_EVERY
+from solidarity_mailer.deliver.dispatcher import STATE_EVERY
+from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger import suppressions as suppression
+from solidarity_mailer.ledger.schema import connect, suppressions
 
 from .sendkit import Clock, SlowHandler, addresses, clean_environment, open_manual_run, send, states, write_project
 from .smtpserver import Credentials, RecordingHandler, drop_connection, smtp_server
@@ -257,7 +258,7 @@ def test_run_paused_by_another_process_stops_within_a_batch(tmp_path: Path, serv
 
 
 def test_hourly_limit_survives_a_restart_and_waits_in_slices(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
-    from solidarity_mailer.dispatch import WAIT_SLICE, deliver_run
+    from solidarity_mailer.deliver.dispatcher import WAIT_SLICE, deliver_run
 
     controller, handler = server
     emails = addresses(6)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from solidarity_mailer.deliveryloop import IN_HAND
+from solidarity_mailer.deliver.claim_loop import IN_HAND
 
 from .processes import cli_command
 from .sendkit import SECRET, SlowHandler, addresses, write_project

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from solidarity_mailer import ledger, schedules
 from solidarity_mailer.cli.send_cmd import EXIT_FAILURES, EXIT_PAUSED
-from solidarity_mailer.db import connect, locks
-from solidarity_mailer.dispatch import LEASE_LOST, OUTAGE_MAX_WAIT, STATE_EVERY, deliver_run
+from solidarity_mailer.deliver.dispatcher import LEASE_LOST, OUTAGE_MAX_WAIT, STATE_EVERY, deliver_run
+from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.schema import connect, locks
+from solidarity_mailer.schedule import schedules
 
 from .sendkit import (
     Clock,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from solidarity_mailer import suppression
-from solidarity_mailer.db import connect
 from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ledger import suppressions as suppression
+from solidarity_mailer.ledger.schema import connect
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 T1 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

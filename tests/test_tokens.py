@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
+from solidarity_mailer.compose.unsubscribe_tokens import load_secret, make_token, verify_token
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.tokens import load_secret, make_token, verify_token
 
 SECRET = b"test-secret-0123456789abcdef"
 

@@ -15,11 +15,11 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import Engine, select
 
-from solidarity_mailer import ledger
 from solidarity_mailer.campaign import load_campaign
 from solidarity_mailer.config import Settings, load_settings
-from solidarity_mailer.db import connect, deliveries, suppressions
-from solidarity_mailer.dispatch import deliver_run
+from solidarity_mailer.deliver.dispatcher import deliver_run
+from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.schema import connect, deliveries, suppressions
 
 from .smtpserver import RecordingHandler, smtp_server
 from .webserver import SECRET, WebServer, web_server
@@ -150,7 +150,7 @@ def test_bounces_of_real_messages_match_by_verp_and_message_id(project: Project)
     """Real VERP envelope senders, Message-IDs and mailto unsubscribes lead the import to the recipient."""
     import mailbox
 
-    from solidarity_mailer.bounces import import_mailbox
+    from solidarity_mailer.bounces.import_mailbox import import_mailbox
 
     with smtp_server() as (controller, handler):
         settings = settings_for(project, controller.port, '[sender]\nbounce_address = "bounces@example.net"\n')

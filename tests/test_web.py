@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, select
 
-from solidarity_mailer.db import suppressions
-from solidarity_mailer.tokens import make_token
+from solidarity_mailer.compose.unsubscribe_tokens import make_token
+from solidarity_mailer.ledger.schema import suppressions
 
 from .webserver import WebServer, web_server
 
@@ -227,7 +227,7 @@ def test_pages_in_chromium_phone_width_csp_and_button(server: WebServer, scheme:
 
 
 def test_token_for_a_list_id_that_is_not_valid_leaves_every_list(server: WebServer, client: httpx.Client) -> None:
-    """message.py falls back to the campaign id when a recipient has no list id; the person still gets out."""
+    """compose/message.py falls back to the campaign id when a recipient has no list id; the person still gets out."""
     token = make_token(server.secret, "peru-solidarity-2023", "no.list@example.org")
     assert client.post(f"/u/{token}", data=ONE_CLICK).status_code == 200
     assert rows(server, "no.list@example.org") == [("no.list@example.org", "*", "unsubscribed")]

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import MailerError
-from .paths import project_root
+from solidarity_mailer.errors import MailerError
+from solidarity_mailer.paths import project_root
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 

@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from .errors import MailerError
+from solidarity_mailer.errors import MailerError
 
 TEST_CLOCK_ENV = "SOLIDARITY_MAILER_TEST_CLOCK"
 

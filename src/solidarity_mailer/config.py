@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import MailerError, location
+from solidarity_mailer.errors import MailerError, location
 
 CONFIG_FILENAME = "solidarity-mailer.toml"
 ENV_PREFIX = "SOLIDARITY_MAILER_"

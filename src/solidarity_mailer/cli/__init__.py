@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..errors import MailerError
+from solidarity_mailer.errors import MailerError
 
 #: command name -> "module:attribute" (relative to this package). Add a line to add a command.
 COMMANDS: dict[str, str] = {

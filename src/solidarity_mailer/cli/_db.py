@@ -12,9 +12,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from ..config import ENV_PREFIX, load_settings
-from ..db import connect
-from ..errors import MailerError
+from solidarity_mailer.config import ENV_PREFIX, load_settings
+from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ledger.schema import connect
 
 ENV_VAR = ENV_PREFIX + "DATABASE"
 

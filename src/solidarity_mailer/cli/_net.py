@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import errno
 
-from ..errors import MailerError
-from ..ports import check_bindable
+from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ports import check_bindable
 
 
 def check_port(host: str, port: int) -> None:

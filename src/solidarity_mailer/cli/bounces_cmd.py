@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from ..bounces import DEFAULT_SOFT_LIMIT, import_mailbox
-from ..config import load_settings
-from ..errors import MailerError
-from ..tokens import load_secret
-from ._db import open_database
+from solidarity_mailer.bounces.import_mailbox import DEFAULT_SOFT_LIMIT, import_mailbox
+from solidarity_mailer.cli._db import open_database
+from solidarity_mailer.compose.unsubscribe_tokens import load_secret
+from solidarity_mailer.config import load_settings
+from solidarity_mailer.errors import MailerError
 
 
 @click.group("bounces")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from ..config import load_settings
-from ..transports.capture import CaptureServer
+from solidarity_mailer.config import load_settings
+from solidarity_mailer.transports.capture import CaptureServer
 
 
 def _subject(path: Path) -> str:

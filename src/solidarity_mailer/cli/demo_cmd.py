@@ -16,7 +16,7 @@ import click
               help="Schedule the campaign this many seconds ahead.")
 def demo_command(workdir: Path | None, delay: float) -> None:
     """Schedule the example campaign a few seconds ahead and let the real daemon deliver it to a local outbox."""
-    from ..demo import run_demo
+    from solidarity_mailer.cli.demo import run_demo
 
     logging.basicConfig(level=logging.INFO, format="  daemon: %(message)s", stream=sys.stdout)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

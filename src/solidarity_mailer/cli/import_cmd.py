@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..content import imported_toml
-from ..errors import MailerError
-from ..importer import import_file
+from solidarity_mailer.content.load import imported_toml
+from solidarity_mailer.content.plaintext_import import import_file
+from solidarity_mailer.errors import MailerError
 
 
 @click.command("import")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from ..audience import check_lists
-from ..paths import project_root
-from ..recipients import RowError
-from ._db import existing_database
+from solidarity_mailer.audience.lists import RowError
+from solidarity_mailer.audience.stream import check_lists
+from solidarity_mailer.cli._db import existing_database
+from solidarity_mailer.paths import project_root
 
 
 def _display(path: Path) -> str:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..sample import build_sample
-from ._net import check_port
+from solidarity_mailer.cli._net import check_port
+from solidarity_mailer.compose.sample_mail import build_sample
 
 HOST = "127.0.0.1"  # never another interface: the preview shows unsent mail and the local outbox
 
@@ -24,7 +24,7 @@ def preview_command(file: Path, port: int, outbox: Path, templates_dir: Path | N
     """Preview FILE at phone and desktop width, as text, headers and source; reloads when files change."""
     import uvicorn
 
-    from ..preview import create_app
+    from solidarity_mailer.web.preview import create_app
 
     build_sample(file, templates_dir=templates_dir)  # a broken FILE is one clear error now, not a blank page
     check_port(HOST, port)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import MailerError
-from ..sample import HTML_WARN_BYTES, build_sample
+from solidarity_mailer.compose.sample_mail import HTML_WARN_BYTES, build_sample
+from solidarity_mailer.errors import MailerError
 
 
 @click.command("render")

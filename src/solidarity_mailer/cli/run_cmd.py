@@ -16,17 +16,17 @@ import click
 @click.option("--verbose", "-v", is_flag=True, help="Also log APScheduler's own messages.")
 def run_command(config_path: Path | None, wait: bool, verbose: bool) -> None:
     """Run the scheduler and the dispatcher until SIGTERM or Ctrl-C; one daemon per database."""
-    from ..clock import TEST_CLOCK_ENV, clock_from_env
-    from ..config import load_settings
-    from ..daemon import Daemon
-    from ._db import connect_url
+    from solidarity_mailer.cli._db import connect_url
+    from solidarity_mailer.clock import TEST_CLOCK_ENV, clock_from_env
+    from solidarity_mailer.config import load_settings
+    from solidarity_mailer.schedule.daemon import Daemon
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         datefmt="%Y-%m-%dT%H:%M:%S%z")
     logging.getLogger("apscheduler").setLevel(logging.INFO if verbose else logging.WARNING)
     clock = clock_from_env()
     if getattr(clock, "speed", None) is not None:
-        logging.getLogger("solidarity_mailer.daemon").warning("TEST clock from %s in use", TEST_CLOCK_ENV)
+        logging.getLogger("solidarity_mailer.schedule.daemon").warning("TEST clock from %s in use", TEST_CLOCK_ENV)
     settings = load_settings(config_path)
     daemon = Daemon(settings, engine=connect_url(settings.database_url, config_path), clock=clock)
     daemon.start(wait=wait)

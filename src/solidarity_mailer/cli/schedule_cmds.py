@@ -28,13 +28,13 @@ CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay
 def schedule_command(campaign: str, at: str | None, cron: str | None, every: str | None, tz: str | None,
                      lists: tuple[Path, ...], grace: int | None, config_path: Path | None) -> None:
     """Schedule CAMPAIGN (an id in campaigns/ or a campaign file) once, by cron or at an interval."""
-    from ..clock import clock_from_env
-    from ..config import load_settings
-    from ..errors import MailerError
-    from ..overview import default_zone
-    from ..preparation import find_campaign
-    from ..schedules import add_schedule, default_grace
-    from ._db import open_database
+    from solidarity_mailer.cli._db import open_database
+    from solidarity_mailer.clock import clock_from_env
+    from solidarity_mailer.config import load_settings
+    from solidarity_mailer.deliver.prepare import find_campaign
+    from solidarity_mailer.errors import MailerError
+    from solidarity_mailer.schedule.campaigns_report import default_zone
+    from solidarity_mailer.schedule.schedules import add_schedule, default_grace
 
     if tz is not None and not tz.strip():
         raise MailerError("--tz is empty", hint="give an IANA time zone such as Europe/Berlin, or leave --tz out")
@@ -45,7 +45,7 @@ def schedule_command(campaign: str, at: str | None, cron: str | None, every: str
                          grace_seconds=default_grace(configured=settings.grace_seconds) if grace is None else grace,
                          now=clock_from_env().now())
     assert sched.next_fire_at is not None
-    from ..overview import _local
+    from solidarity_mailer.schedule.campaigns_report import _local
 
     click.echo(f"schedule {sched.id}: {sched.campaign_id} {sched.describe()}; next firing "
                f"{_local(sched.next_fire_at, sched.timezone)} = {sched.next_fire_at:%Y-%m-%d %H:%M:%S} UTC; "
@@ -58,8 +58,8 @@ def schedule_command(campaign: str, at: str | None, cron: str | None, every: str
 @CONFIG_OPTION
 def campaigns_command(as_json: bool, config_path: Path | None) -> None:
     """List campaigns: schedules, next firing (in its zone and UTC), last run and its counts."""
-    from ..overview import lines, overview
-    from ._db import read_only_database
+    from solidarity_mailer.cli._db import read_only_database
+    from solidarity_mailer.schedule.campaigns_report import lines, overview
 
     data = overview(read_only_database(config_path))
     if as_json:
@@ -75,9 +75,9 @@ def _control(action: str) -> click.Command:
     @click.argument("ident", metavar="ID", type=int)
     @CONFIG_OPTION
     def command(kind: str, ident: int, config_path: Path | None) -> None:
-        from .. import schedules
-        from ..clock import clock_from_env
-        from ._db import open_database
+        from solidarity_mailer.cli._db import open_database
+        from solidarity_mailer.clock import clock_from_env
+        from solidarity_mailer.schedule import schedules
 
         engine = open_database(config_path)
         func = getattr(schedules, f"{action}_{kind}")

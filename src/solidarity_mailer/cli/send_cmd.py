@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..config import load_settings
+from solidarity_mailer.config import load_settings
 
 EXIT_PAUSED = 3  # the run is paused (server policy, authentication, relay unreachable too long, another command)
 EXIT_FAILURES = 4  # the run ended with failed recipients (`status` lists them; --retry-failed requeues them)
@@ -33,10 +33,11 @@ EXIT_FAILURES = 4  # the run ended with failed recipients (`status` lists them; 
 def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry_run: bool, to: tuple[str, ...],
                  limit: int | None, resend_uncertain: bool, retry_failed: bool, config_path: Path | None) -> None:
     """Send CAMPAIGN (an id in campaigns/ or a campaign file); a second send continues and never re-sends."""
-    from .. import ledger, preflight
-    from ..dispatch import deliver_run
-    from ..preparation import find_campaign, lists_for
-    from ._db import connect_url
+    from solidarity_mailer.cli._db import connect_url
+    from solidarity_mailer.deliver import dry_run as preflight
+    from solidarity_mailer.deliver.dispatcher import deliver_run
+    from solidarity_mailer.deliver.prepare import find_campaign, lists_for
+    from solidarity_mailer.ledger import queries as ledger
 
     settings = load_settings(config_path)
     camp = find_campaign(campaign)
@@ -61,7 +62,7 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
     run_id = ledger.open_run(engine, camp.id, ledger.manual_fire_key(camp.id), lists=[str(p) for p in chosen],
                              now=ledger.utcnow())
     if lists:  # rows of lists no longer in the run that are still waiting are skipped, not sent
-        from ..recipients import load_list_meta
+        from solidarity_mailer.audience.lists import load_list_meta
 
         dropped = ledger.set_run_lists(engine, run_id, [str(p) for p in chosen],
                                        keep_list_ids=[load_list_meta(p).list_id for p in chosen])

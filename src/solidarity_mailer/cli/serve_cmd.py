@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..tokens import load_secret
-from ._db import open_database
-from ._net import check_port
+from solidarity_mailer.cli._db import open_database
+from solidarity_mailer.cli._net import check_port
+from solidarity_mailer.compose.unsubscribe_tokens import load_secret
 
 
 @click.command("serve")
@@ -18,7 +18,7 @@ from ._net import check_port
               help="Settings file (TOML); its [database] url is used (SOLIDARITY_MAILER_DATABASE overrides).")
 def serve_command(host: str, port: int, config_path: Path | None) -> None:
     """Serve one-click unsubscribe (RFC 8058) and its confirmation pages; nothing else."""
-    from ..web import list_names, serve
+    from solidarity_mailer.web.unsubscribe import list_names, serve
 
     secret = load_secret()
     engine = open_database(config_path)

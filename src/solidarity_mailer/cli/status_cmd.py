@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..config import load_settings
+from solidarity_mailer.config import load_settings
 
 
 @click.command("status")
@@ -17,10 +17,10 @@ from ..config import load_settings
               help="Settings file (default: ./solidarity-mailer.toml).")
 def status_command(campaign: str, as_json: bool, config_path: Path | None) -> None:
     """Show the runs of CAMPAIGN (an id or a campaign file): counts by state, failed and uncertain addresses."""
-    from ..errors import MailerError
-    from ..preparation import find_campaign
-    from ..status import campaign_status
-    from ._db import read_only_database
+    from solidarity_mailer.cli._db import read_only_database
+    from solidarity_mailer.deliver.prepare import find_campaign
+    from solidarity_mailer.errors import MailerError
+    from solidarity_mailer.ledger.status import campaign_status
 
     load_settings(config_path)
     camp_id = campaign if not campaign.endswith(".toml") else find_campaign(campaign).id

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from .. import suppression
-from ._db import open_database
+from solidarity_mailer.cli._db import open_database
+from solidarity_mailer.ledger import suppressions as suppression
 
 _config = click.option("--config", "config_path", type=click.Path(path_type=Path), help="Settings file (TOML).")
 _scope = click.option("--scope", default=suppression.EVERY_LIST, show_default=True,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import Outcome, Transport, TransportPaused, Verdict
+from solidarity_mailer.transports.base import Outcome, Transport, TransportPaused, Verdict
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    from solidarity_mailer.config import Settings
 
 __all__ = ["Outcome", "Transport", "TransportPaused", "Verdict", "make_transport"]
 
@@ -16,23 +16,23 @@ def make_transport(settings: Settings) -> Transport:
     """The transport named by ``settings.delivery.transport``: smtp, capture, file, console or memory."""
     name = settings.delivery.transport
     if name == "smtp":
-        from .smtp import SmtpTransport
+        from solidarity_mailer.transports.smtp import SmtpTransport
 
         return SmtpTransport.from_settings(settings)
     if name == "capture":
-        from .capture import CaptureTransport
+        from solidarity_mailer.transports.capture import CaptureTransport
 
         return CaptureTransport(settings.delivery.outbox)
     if name == "file":
-        from .file import FileTransport
+        from solidarity_mailer.transports.file import FileTransport
 
         return FileTransport(settings.delivery.outbox)
     if name == "console":
-        from .console import ConsoleTransport
+        from solidarity_mailer.transports.console import ConsoleTransport
 
         return ConsoleTransport()
     if name == "memory":
-        from .memory import MemoryTransport
+        from solidarity_mailer.transports.memory import MemoryTransport
 
         return MemoryTransport()
     raise ValueError(f"unknown transport {name!r}")  # config.py rejects it first

@@ -67,7 +67,7 @@ class Transport(Protocol):
         """Hand ``data`` over for ``rcpt_tos``; one :class:`Outcome` per recipient, never an exception for a reply.
 
         ``crlf_only``: the caller vouches that every line of ``data`` ends CRLF and that it holds no bare CR
-        or LF (as :class:`~solidarity_mailer.message.MessageFactory` builds it), so a transport that must
+        or LF (as :class:`~solidarity_mailer.compose.message.MessageFactory` builds it), so a transport that must
         send CRLF may skip scanning for them.
         """
         ...

@@ -15,11 +15,11 @@ from types import TracebackType
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from ..errors import MailerError
-from ..ports import check_bindable, free_port
-from .base import Outcome
-from .outbox import write_eml
-from .smtp import SmtpTransport
+from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ports import check_bindable, free_port
+from solidarity_mailer.transports.base import Outcome
+from solidarity_mailer.transports.outbox import write_eml
+from solidarity_mailer.transports.smtp import SmtpTransport
 
 log = logging.getLogger(__name__)
 

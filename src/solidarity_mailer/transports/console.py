@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from .base import Outcome, Verdict
+from solidarity_mailer.transports.base import Outcome, Verdict
 
 SEPARATOR = "-" * 79
 

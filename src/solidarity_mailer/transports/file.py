@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .base import Outcome, Verdict
-from .outbox import write_eml
+from solidarity_mailer.transports.base import Outcome, Verdict
+from solidarity_mailer.transports.outbox import write_eml
 
 
 class FileTransport:

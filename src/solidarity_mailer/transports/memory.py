@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .base import Outcome, TransportPaused, Verdict
+from solidarity_mailer.transports.base import Outcome, TransportPaused, Verdict
 
 
 @dataclass(frozen=True)

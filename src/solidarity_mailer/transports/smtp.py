@@ -13,9 +13,9 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 
-from ..errors import MailerError
-from .base import Outcome, TransportPaused, Verdict
-from .pipelining import EnvelopeCommands
+from solidarity_mailer.errors import MailerError
+from solidarity_mailer.transports.base import Outcome, TransportPaused, Verdict
+from solidarity_mailer.transports.pipelining import EnvelopeCommands
 
 _STATUS_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b")
 _BARE_EOL = re.compile(rb"\r(?!\n)|(?<!\r)\n")

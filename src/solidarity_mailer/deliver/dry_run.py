@@ -1,0 +1,106 @@
+"""Before a real send: a dry run (render, read the lists, count, build one message) and a test copy (``--to``).
+
+Neither touches the run's ledger.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from solidarity_mailer.audience.lists import load_list_meta, normalise_address
+from solidarity_mailer.audience.recipient import Recipient
+from solidarity_mailer.campaign import Campaign
+from solidarity_mailer.config import Settings
+from solidarity_mailer.deliver.prepare import audience, lists_for, make_factory
+from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.schema import runs
+from solidarity_mailer.render.once import render_once
+from solidarity_mailer.transports.base import Outcome, Transport, TransportPaused
+
+TEST_PREFIX = "[TEST] "
+
+
+@dataclass
+class DryRun:
+    """What ``send --dry-run`` found: the audience counts, the manual run's state, one built message."""
+
+    campaign_id: str
+    lists: tuple[Path, ...]
+    stats: Any  # audience.AudienceStats
+    run_counts: dict[str, int] | None
+    subject: str
+    sample_to: str | None
+    sample_bytes: int
+
+    @property
+    def new(self) -> int:
+        """Recipients a real send would add to the run (valid minus those already in the manual run)."""
+        already = sum(self.run_counts.values()) if self.run_counts else 0
+        return max(self.stats.valid - already, 0)
+
+
+def dry_run(engine: Engine, campaign: Campaign, settings: Settings, lists: Iterable[str | Path] = ()) -> DryRun:
+    """Render, read every list (counting invalid, duplicate, suppressed rows), build the first message."""
+    from solidarity_mailer.audience.stream import AudienceStats
+
+    chosen = lists_for(campaign, lists)
+    rendition = render_once(campaign, chosen)
+    with engine.connect() as conn:
+        run_id = conn.execute(select(runs.c.id).where(runs.c.fire_key == ledger.manual_fire_key(campaign.id))
+                              ).scalar_one_or_none()
+    factory = make_factory(campaign, rendition, settings, run_id or 0)
+    stats = AudienceStats()
+    sample: Recipient | None = None
+    for recipient in audience(engine, chosen, stats):
+        sample = sample or recipient
+    size = len(factory.build(sample).data) if sample is not None else 0
+    counts = ledger.counts(engine, run_id) if run_id else None
+    return DryRun(campaign.id, chosen, stats, counts, rendition.subject, sample.email if sample else None, size)
+
+
+def _recipients(addresses: Sequence[str], list_id: str) -> list[Recipient]:
+    found = []
+    for raw in addresses:
+        try:
+            a = normalise_address(raw)
+        except ValueError as exc:
+            raise MailerError(f"--to: {exc}") from None
+        found.append(Recipient(email=a.email, key=a.key, ascii_email=a.ascii_email, list_id=list_id))
+    return found
+
+
+def send_test_copy(
+    campaign: Campaign, addresses: Sequence[str], settings: Settings, *,
+    transport_factory: Callable[[Settings], Transport] | None = None, lists: Iterable[str | Path] = (),
+) -> dict[str, Outcome]:
+    """Send ONE message with ``[TEST]`` in the subject to all ``addresses`` in one transaction.
+
+    Returns an outcome per address (a partial refusal is reported, never lost). The ledger is not touched.
+    """
+    if not addresses:
+        raise MailerError("--to needs at least one address")
+    chosen = lists_for(campaign, lists)
+    rendition = render_once(campaign, chosen)
+    rendition = dataclasses.replace(rendition, subject=TEST_PREFIX + rendition.subject)
+    factory = make_factory(campaign, rendition, settings, 0)
+    recipients = _recipients(addresses, load_list_meta(chosen[0]).list_id)
+    msg = factory.build(recipients[0])
+    rcpts = [msg.rcpt] + [r.ascii_email or r.email for r in recipients[1:]]
+    if transport_factory is None:
+        from solidarity_mailer.transports import make_transport as transport_factory
+    transport = transport_factory(settings)
+    try:
+        return transport.send(msg.mail_from, rcpts, msg.data,
+                              smtputf8=msg.smtputf8 or any(r.needs_smtputf8 for r in recipients))
+    except TransportPaused as exc:
+        raise MailerError(f"the SMTP server refused the sender: {exc.reply}",
+                          hint="check [smtp] username, the password variable, and the sender address") from None
+    finally:
+        transport.close()

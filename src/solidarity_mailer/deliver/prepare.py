@@ -1,0 +1,102 @@
+"""Everything a run needs before its first message: campaign, content rendered ONCE (in a child process, see
+:mod:`rendering`), message factory, audience.
+
+Every user mistake (campaign, resolution, template, list, secret) surfaces here as a :class:`MailerError`,
+before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+
+from solidarity_mailer.audience.recipient import Recipient
+from solidarity_mailer.campaign import Campaign, load_campaign
+from solidarity_mailer.config import Settings
+from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ledger.queries import Run, campaign_path
+from solidarity_mailer.paths import project_root
+from solidarity_mailer.render.once import render_apart
+from solidarity_mailer.render.rendition import Rendition
+
+if TYPE_CHECKING:
+    from solidarity_mailer.audience.stream import AudienceStats
+
+
+def find_campaign(name: str, *, root: Path | None = None) -> Campaign:
+    """A campaign by id (``campaigns/ID.toml`` of the project) or by the path of its file."""
+    path = Path(name)
+    if name.endswith(".toml") or path.exists():
+        return load_campaign(path)
+    candidate = project_root(root) / "campaigns" / f"{name}.toml"
+    if not candidate.exists():
+        raise MailerError(f"no campaign '{name}'", where=candidate.parent,
+                          hint=f"create {candidate.name} there, or give the path of a campaign file")
+    return load_campaign(candidate)
+
+
+def audience(engine: Engine | None, lists: Iterable[Path], stats: AudienceStats) -> Iterator[Recipient]:
+    """Valid, de-duplicated recipients of ``lists`` minus the suppression list; bad rows land in ``stats``."""
+    from solidarity_mailer.audience.stream import iter_audience
+
+    return iter_audience(list(lists), engine, stats=stats)
+
+
+def suppress_bounced(engine: Engine, address: str, detail: str) -> object:
+    """Put an address refused with 5.1.1 on the suppression list."""
+    from solidarity_mailer.ledger.suppressions import add
+
+    return add(engine, address, "bounced", detail=detail)
+
+
+def make_factory(campaign: Campaign, rendition: Rendition, settings: Settings, run_id: int) -> Any:
+    """The per-recipient message builder for this run (secret from the environment)."""
+    from solidarity_mailer.compose.message import MessageFactory
+    from solidarity_mailer.compose.unsubscribe_tokens import load_secret
+
+    return MessageFactory(campaign, rendition, settings, load_secret(), run_id)
+
+
+@dataclass
+class Prepared:
+    """A run ready to go: the rendition (made once), the message factory, the audience and the bounce hook.
+
+    ``audience()`` streams the recipients; ``stats`` (an ``AudienceStats``) counts invalid, duplicate and
+    suppressed rows as it goes, with the invalid rows' errors (``file:line: message``).
+    """
+
+    campaign: Campaign
+    rendition: Rendition
+    factory: Any
+    lists: tuple[Path, ...]
+    audience: Callable[[], Iterable[Recipient]]
+    stats: Any = None
+    suppress: Callable[[Engine, str, str], object] = suppress_bounced
+
+
+def lists_for(campaign: Campaign, override: Iterable[str | Path] = ()) -> tuple[Path, ...]:
+    """The run's lists: ``override`` (``--list``) when given, else the campaign's; each must exist."""
+    chosen = tuple(Path(p).resolve() for p in override) or campaign.lists
+    if not chosen:
+        raise MailerError("the campaign names no lists", where=campaign.path,
+                          hint='add lists = ["example"] to [campaign], or pass --list FILE')
+    for path in chosen:
+        if not path.is_file():
+            raise MailerError("list file not found", where=path)
+    return chosen
+
+
+def prepare_run(engine: Engine, run: Run, settings: Settings) -> Prepared:
+    """Prepare ``run`` of a campaign recorded with :func:`ledger.ensure_campaign`."""
+    campaign = load_campaign(Path(campaign_path(engine, run.campaign_id)))
+    lists = lists_for(campaign, run.lists)
+    rendition = render_apart(campaign, lists)  # the rendering stack never loads in the sending process
+    factory = make_factory(campaign, rendition, settings, run.id)
+    from solidarity_mailer.audience.stream import AudienceStats
+
+    stats = AudienceStats()
+    return Prepared(campaign, rendition, factory, lists, lambda: audience(engine, lists, stats), stats)

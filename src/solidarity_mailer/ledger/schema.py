@@ -1,0 +1,168 @@
+"""The project's database: one SQLAlchemy Core schema (SQLite file by default, any SQLAlchemy URL).
+
+Tables, by owner module:
+- ``suppressions``, ``soft_bounces``: ledger/suppressions.py / bounces/import_mailbox.py. Every send consults them.
+- ``bounce_messages``: bounces/import_mailbox.py. The mailbox messages already imported (idempotent re-import).
+- ``campaigns``, ``schedules``, ``runs``: schedule/schedules.py, schedule/daemon.py. APScheduler only fires;
+  truth is here.
+- ``deliveries``: ledger/queries.py. One row per (run, recipient): pending → sending → sent|deferred|failed|uncertain.
+- ``locks``: schedule/daemon.py. A lease so one scheduler runs per database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+
+DEFAULT_DATABASE = "sqlite:///solidarity-mailer.db"
+
+metadata = MetaData()
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("address", String(320), primary_key=True),  # normalised, lower-cased
+    Column("scope", String(200), primary_key=True, default="*"),  # "*" = every list, else a List-Id
+    Column("reason", String(20), nullable=False),  # unsubscribed | bounced | complained | manual
+    Column("detail", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+soft_bounces = Table(
+    "soft_bounces",
+    metadata,
+    Column("address", String(320), primary_key=True),
+    Column("count", Integer, nullable=False, default=0),
+    Column("last_status", String(20), nullable=False, default=""),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+)
+
+# bounces/import_mailbox.py: every mailbox message already imported, so a re-import counts nothing twice
+bounce_messages = Table(
+    "bounce_messages",
+    metadata,
+    Column("key", String(300), primary_key=True),  # the message's Message-ID, or "sha256:…" of its bytes
+    Column("kind", String(12), nullable=False),  # hard | soft | autoreply | unsubscribe | unmatched | other
+    Column("address", String(320), nullable=False, default=""),  # the recipient it was matched to
+    Column("status", String(20), nullable=False, default=""),
+    Column("original_message_id", String(250), nullable=False, default=""),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_bounce_messages_address", bounce_messages.c.address, bounce_messages.c.original_message_id)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("path", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", String(100), ForeignKey("campaigns.id"), nullable=False),
+    Column("kind", String(10), nullable=False),  # once | cron | interval
+    Column("spec", Text, nullable=False),  # UTC ISO instant | cron expression | seconds
+    Column("timezone", String(64), nullable=False),  # IANA zone
+    Column("lists", Text, nullable=False, default="[]"),  # JSON list of CSV paths; [] = campaign's lists
+    Column("state", String(12), nullable=False, default="active"),  # active | paused | cancelled | done
+    Column("grace_seconds", Integer, nullable=False, default=3600),
+    Column("next_fire_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", String(100), ForeignKey("campaigns.id"), nullable=False),
+    Column("schedule_id", Integer, ForeignKey("schedules.id")),
+    Column("fire_key", String(200), nullable=False),  # unique per firing: exactly one run per occurrence
+    Column("scheduled_for", DateTime(timezone=True)),
+    Column("lists", Text, nullable=False, default="[]"),
+    Column("state", String(12), nullable=False, default="pending"),
+    # pending | running | paused | cancelled | finished | missed
+    Column("note", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    UniqueConstraint("fire_key", name="uq_runs_fire_key"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("address", String(320), primary_key=True),  # normalised address (de-duplication key)
+    Column("name", Text, nullable=False, default=""),
+    Column("list_id", String(200), nullable=False, default=""),
+    Column("fields", Text, nullable=False, default="{}"),  # JSON of the CSV row's extra columns
+    Column("state", String(10), nullable=False, default="pending"),
+    # pending | sending | sent | deferred | failed | uncertain | skipped
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_reply", Text, nullable=False, default=""),
+    Column("message_id", String(250), nullable=False, default=""),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+)
+Index("ix_deliveries_run_state", deliveries.c.run_id, deliveries.c.state)
+Index("ix_deliveries_sent_at", deliveries.c.sent_at)
+Index("ix_deliveries_message_id", deliveries.c.message_id)  # bounces/import_mailbox.py matches returned Message-IDs
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # readers (status, web) never block the sender
+    # FULL: a committed ``sending`` survives power loss too (NORMAL may roll the last commits back, and a
+    # message be resent without being reported uncertain); group commit in ledgerwriter amortises the fsync.
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def connect(url: str | None = None) -> Engine:
+    """An engine for ``url`` (default: ``solidarity-mailer.db`` in the working directory), schema created."""
+    url = url or DEFAULT_DATABASE
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    metadata.create_all(engine)
+    return engine
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """A stored timestamp as aware UTC (SQLite hands back naive datetimes)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)

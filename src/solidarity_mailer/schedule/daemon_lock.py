@@ -1,0 +1,48 @@
+"""The scheduler's lease: one daemon per database (``scheduler`` in ``locks``).
+
+The holder (``host:pid:nonce``) renews the lease every sync (a few seconds); it lasts :data:`TTL`.
+A second daemon finds the lease held and refuses to start (or, with ``run --wait``, idles until it is
+free). See :mod:`lease` for take-over rules (expired, or its holder process is gone).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Engine
+
+from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ledger import leases as lease
+
+NAME = "scheduler"
+TTL = dt.timedelta(seconds=30)
+
+
+def new_holder() -> str:
+    """A holder id for this process: ``host:pid:nonce``."""
+    return lease.holder_id(nonce=True)
+
+
+def try_acquire(engine: Engine, holder: str, *, now: dt.datetime) -> str | None:
+    """Take the lease; None on success, else the live holder's id."""
+    return lease.try_acquire(engine, NAME, holder, ttl=TTL, now=now)
+
+
+def acquire(engine: Engine, holder: str, *, now: dt.datetime) -> None:
+    """Take the lease or raise a clear :class:`MailerError` naming the daemon that holds it."""
+    other = try_acquire(engine, holder, now=now)
+    if other is not None:
+        raise MailerError(
+            f"another scheduler daemon ({other}) is running on this database",
+            hint="stop it first, or start this one with `solidarity-mailer run --wait` to take over when it stops",
+        )
+
+
+def renew(engine: Engine, holder: str, *, now: dt.datetime) -> bool:
+    """Extend the lease; False when it is no longer ours (another daemon took it over)."""
+    return lease.renew(engine, NAME, holder, ttl=TTL, now=now)
+
+
+def release(engine: Engine, holder: str) -> None:
+    """Give the lease up (on a clean stop)."""
+    lease.release(engine, NAME, holder)
