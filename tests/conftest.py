@@ -10,8 +10,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
 from solidarity_mailer.ledger.schema import connect
-
-from .smtpserver import RecordingHandler, smtp_server
+from tests.smtpserver import RecordingHandler, smtp_server
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -18,8 +18,7 @@ from solidarity_mailer.config import Settings, load_settings
 from solidarity_mailer.deliver.prepare import find_campaign
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.schema import connect, deliveries
-
-from .smtpserver import RecordingHandler
+from tests.smtpserver import RecordingHandler
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "campaigns" / "peru-solidarity-2023.resolution.toml"

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .processes import served
-from .smtpserver import free_port
+from tests.processes import served
+from tests.smtpserver import free_port
 
 SECRET = "web-test-secret-0123456789abcdef"
 

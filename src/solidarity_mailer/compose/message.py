@@ -8,7 +8,7 @@ checks). :meth:`MessageFactory.build` then only encodes the recipient's values w
 writes the per-recipient headers and joins bytes: far cheaper than an ``EmailMessage`` build and
 ``as_bytes()`` per recipient. The decoded parts are exactly :meth:`Rendition.personalise`'s (line breaks
 inside a recipient's values made CRLF, as MIME text wants: the message never holds a bare CR or LF), and a
-mail client sees the same headers as from the stdlib (``tests/test_message.py`` checks both).
+mail client sees the same headers as from the stdlib (``tests/compose/test_message.py`` checks both).
 
 Per-recipient headers: ``To``, ``Date``, ``Message-ID`` (``<r{run}.{hmac16}@{domain}>``, derived from the
 run and the recipient key, so a duplicate is recognisable), ``List-Id`` (the recipient's RFC 2919 list id,

@@ -1,6 +1,6 @@
 """When a schedule fires: local times in IANA zones (DST-checked), 5-field cron, intervals.
 
-Rules (tested in tests/test_recurrence.py):
+Rules (tested in tests/schedule/test_recurrence.py):
 
 - A one-off local time that does not exist in its zone (the DST gap, e.g. 2026-03-29 02:30 in
   Europe/Berlin) or that happens twice (the overlap, e.g. 2026-10-25 02:30 in Europe/Berlin) is refused

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from solidarity_mailer.cli import main
-
-from .sendkit import REPO, clean_environment
+from tests.sendkit import REPO, clean_environment
 
 
 @pytest.fixture(autouse=True)

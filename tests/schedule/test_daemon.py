@@ -16,9 +16,8 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from solidarity_mailer.deliver.claim_loop import IN_HAND
-
-from .daemonproc import CAMPAIGN, Daemon, Env, delivery_states, local_at, run_rows, wait_for, write_list
-from .smtpserver import RecordingHandler, smtp_server
+from tests.daemonproc import CAMPAIGN, Daemon, Env, delivery_states, local_at, run_rows, wait_for, write_list
+from tests.smtpserver import RecordingHandler, smtp_server
 
 pytestmark = pytest.mark.slow
 

@@ -20,10 +20,10 @@ from solidarity_mailer.content.resolution import Resolution, Signatory, load_res
 from solidarity_mailer.content.signatories import parse_signatory_line
 from solidarity_mailer.errors import MailerError
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 SEED = DATA / "icor-2023-02-07-peru.txt"
 OTHER = DATA / "other-resolution.txt"  # a fictional declaration written for these tests
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "campaigns" / "peru-solidarity-2023.resolution.toml"
 CAMPAIGN = REPO / "campaigns" / "peru-solidarity-2023.toml"
 NUMBERING = re.compile(r"^(?:[-–—•*]\s*)?(?:\d{1,3}[.)]\s+)?")

@@ -20,11 +20,10 @@ from solidarity_mailer.config import Settings, load_settings
 from solidarity_mailer.deliver.dispatcher import deliver_run
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.schema import connect, deliveries, suppressions
+from tests.smtpserver import RecordingHandler, smtp_server
+from tests.webserver import SECRET, WebServer, web_server
 
-from .smtpserver import RecordingHandler, smtp_server
-from .webserver import SECRET, WebServer, web_server
-
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LIST_ID = "news.lists.example.org"
 PEOPLE = [f"reader{i:02d}@example.org" for i in range(20)]
 TARGET = PEOPLE[-1]  # sent last: the unsubscribe lands while the run is on its first message

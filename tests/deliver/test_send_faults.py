@@ -16,8 +16,7 @@ from solidarity_mailer.deliver.dispatcher import LEASE_LOST, OUTAGE_MAX_WAIT, ST
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.schema import connect, locks
 from solidarity_mailer.schedule import schedules
-
-from .sendkit import (
+from tests.sendkit import (
     Clock,
     SlowHandler,
     addresses,
@@ -28,7 +27,7 @@ from .sendkit import (
     write_list,
     write_project,
 )
-from .smtpserver import free_port, smtp_server
+from tests.smtpserver import free_port, smtp_server
 
 
 @pytest.fixture(autouse=True)

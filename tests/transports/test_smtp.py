@@ -17,9 +17,8 @@ from solidarity_mailer.config import load_settings
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.transports import TransportPaused, Verdict, make_transport
 from solidarity_mailer.transports.smtp import SmtpTransport, _wire_body, classify
-
-from .scriptedsmtp import scripted_server, usual
-from .smtpserver import (
+from tests.scriptedsmtp import scripted_server, usual
+from tests.smtpserver import (
     Credentials,
     RecordingHandler,
     drop_connection,

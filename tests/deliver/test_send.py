@@ -17,9 +17,8 @@ from solidarity_mailer.deliver.dispatcher import STATE_EVERY
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger import suppressions as suppression
 from solidarity_mailer.ledger.schema import connect, suppressions
-
-from .sendkit import Clock, SlowHandler, addresses, clean_environment, open_manual_run, send, states, write_project
-from .smtpserver import Credentials, RecordingHandler, drop_connection, smtp_server
+from tests.sendkit import Clock, SlowHandler, addresses, clean_environment, open_manual_run, send, states, write_project
+from tests.smtpserver import Credentials, RecordingHandler, drop_connection, smtp_server
 
 
 @pytest.fixture(autouse=True)

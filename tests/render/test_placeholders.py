@@ -11,10 +11,9 @@ from solidarity_mailer.cli import main
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.render.rendition import personal_values
 from solidarity_mailer.render.templates import render_campaign, render_full
-
-from .resolution_factory import make_resolution
-from .sendkit import REPO, clean_environment, write_project
-from .smtpserver import smtp_server
+from tests.resolution_factory import make_resolution
+from tests.sendkit import REPO, clean_environment, write_project
+from tests.smtpserver import smtp_server
 
 MISUSES = [
     ("html", "{{ recipient.name|upper }}"),  # "Dear __SM_NAME__," to everyone

@@ -15,7 +15,7 @@ from solidarity_mailer.cli import main
 from solidarity_mailer.compose.unsubscribe_tokens import make_token
 from solidarity_mailer.ledger.schema import campaigns, deliveries, runs, soft_bounces, suppressions
 
-DSN = Path(__file__).parent / "data" / "dsn"
+DSN = Path(__file__).parents[1] / "data" / "dsn"
 NOW = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)
 BOUNCES = "bounces@lists.example.net"
 

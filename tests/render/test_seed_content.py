@@ -13,11 +13,10 @@ from solidarity_mailer.compose.sample_mail import HTML_WARN_BYTES, build_sample,
 from solidarity_mailer.content.load import load_content
 from solidarity_mailer.content.resolution import Resolution, save_resolution
 from solidarity_mailer.render.templates import render_campaign
+from tests.processes import cli_command
+from tests.resolution_factory import SAMPLE_VALUES, make_resolution
 
-from .processes import cli_command
-from .resolution_factory import SAMPLE_VALUES, make_resolution
-
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "campaigns" / "peru-solidarity-2023.toml"
 OTHER = REPO / "tests" / "data" / "other-resolution.txt"
 

@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 
 from solidarity_mailer.deliver.claim_loop import IN_HAND
-
-from .processes import cli_command
-from .sendkit import SECRET, SlowHandler, addresses, write_project
-from .smtpserver import smtp_server
+from tests.processes import cli_command
+from tests.sendkit import SECRET, SlowHandler, addresses, write_project
+from tests.smtpserver import smtp_server
 
 
 def _env() -> dict[str, str]:

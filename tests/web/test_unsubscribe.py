@@ -15,8 +15,7 @@ from sqlalchemy import create_engine, select
 
 from solidarity_mailer.compose.unsubscribe_tokens import make_token
 from solidarity_mailer.ledger.schema import suppressions
-
-from .webserver import WebServer, web_server
+from tests.webserver import WebServer, web_server
 
 LIST_ID = "example.lists.example.org"  # recipients/example.toml: name = "Example supporters"
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
@@ -201,7 +200,7 @@ def test_unsubscribe_survives_a_restart(tmp_path: Path) -> None:
 def test_pages_in_chromium_phone_width_csp_and_button(server: WebServer, scheme: str) -> None:
     """In a real browser at 375 px: the CSP admits our one style block (and nothing else is needed), the
     page fits without horizontal scrolling, text and button are readable, and the button unsubscribes."""
-    from .browser import COLORS_JS, OVERFLOW_JS, chromium, contrast
+    from tests.browser import COLORS_JS, OVERFLOW_JS, chromium, contrast
 
     address = f"browser.{scheme}@example.org"
     token = make_token(server.secret, LIST_ID, address)

@@ -13,8 +13,7 @@ import solidarity_mailer
 from solidarity_mailer.deliver.prepare import find_campaign
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.render import once as rendering
-
-from .sendkit import REPO, addresses, write_project
+from tests.sendkit import REPO, addresses, write_project
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .daemonproc import REPO
+from tests.daemonproc import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -11,13 +11,12 @@ from playwright.sync_api import Browser, Page
 from solidarity_mailer.content.load import load_content
 from solidarity_mailer.content.resolution import Demands, Resolution, Signatory
 from solidarity_mailer.render.templates import render_campaign
-
-from .browser import COLORS_JS, OVERFLOW_JS, chromium, contrast, luminance, parse_color
-from .resolution_factory import SAMPLE_VALUES, make_resolution
+from tests.browser import COLORS_JS, OVERFLOW_JS, chromium, contrast, luminance, parse_color
+from tests.resolution_factory import SAMPLE_VALUES, make_resolution
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LONG_URL = "https://www.example.org/declarations/2024/" + "very-long-path-segment-without-any-break-" * 8 + "end.html"
 LONG_WORD = "Arbeiterinnenbildungsvereinigungsgemeinschaftsverbandsvorsitzendenstellvertreterinnen"
 

@@ -22,8 +22,7 @@ from solidarity_mailer.transports.console import ConsoleTransport
 from solidarity_mailer.transports.file import FileTransport
 from solidarity_mailer.transports.memory import MemoryTransport
 from solidarity_mailer.transports.outbox import list_outbox, safe_name
-
-from .smtpserver import free_port
+from tests.smtpserver import free_port
 
 CLI = "import sys; from solidarity_mailer.cli import main; sys.exit(main(sys.argv[1:]))"
 MSG = "From: a@example.org\r\nSubject: Solidarität\r\n\r\nhello\r\n".encode()

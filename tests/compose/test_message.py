@@ -30,7 +30,7 @@ from solidarity_mailer.render.rendition import Rendition, personal_values, place
 from solidarity_mailer.render.templates import render_campaign
 from solidarity_mailer.transports.smtp import SmtpTransport
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SECRET = b"0123456789abcdef0123456789abcdef"
 NOW = dt.datetime(2026, 3, 8, 9, 30, 15, tzinfo=dt.UTC)
 SETTINGS = Settings(

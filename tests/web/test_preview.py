@@ -15,12 +15,11 @@ import pytest
 
 from solidarity_mailer.compose.sample_mail import build_sample
 from solidarity_mailer.web.preview import force_scheme, view_of_eml
+from tests.browser import chromium, luminance, parse_color
+from tests.processes import cli_command, served
+from tests.smtpserver import free_port
 
-from .browser import chromium, luminance, parse_color
-from .processes import cli_command, served
-from .smtpserver import free_port
-
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CAMPAIGN = Path("campaigns/peru-solidarity-2023.toml")
 
 

@@ -14,8 +14,7 @@ from solidarity_mailer.content.resolution import Signatory
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.render.rendition import PERSONAL_FIELDS, personal_values, placeholder
 from solidarity_mailer.render.templates import render_campaign, render_full, text_dir
-
-from .resolution_factory import make_resolution
+from tests.resolution_factory import make_resolution
 
 TRICKY = [
     personal_values("Ada Lovelace", "ada@example.org", "https://example.org/u/abc"),

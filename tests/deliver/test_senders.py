@@ -21,9 +21,8 @@ from solidarity_mailer.deliver.claim_loop import IN_HAND
 from solidarity_mailer.deliver.dispatcher import deliver_run
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.writer import LedgerWriter
-
-from .sendkit import addresses, clean_environment, open_manual_run, send, write_project
-from .smtpserver import smtp_server
+from tests.sendkit import addresses, clean_environment, open_manual_run, send, write_project
+from tests.smtpserver import smtp_server
 
 
 @pytest.fixture(autouse=True)
