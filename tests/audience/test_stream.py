@@ -53,7 +53,7 @@ def test_dedup_and_suppression_across_lists(engine: Engine, lists: list[Path], s
     suppression.add(engine, "gone@example.org", "bounced")
     suppression.add(engine, "left-news@example.org", "unsubscribed", scope="news.lists.example.org")
     stats = AudienceStats()
-    got = list(iter_audience(lists, engine, stats=stats))
+    got = list(iter_audience(lists, suppression.lookup(engine), stats=stats))
     assert [(r.email, r.list_id) for r in got] == [
         ("Alice@example.org", "news.lists.example.org"),  # first list wins
         ("bob@example.org", "news.lists.example.org"),

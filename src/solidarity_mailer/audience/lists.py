@@ -25,8 +25,8 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 
 from solidarity_mailer.audience.csv_rows import CsvRows
+from solidarity_mailer.audience.list_ids import is_list_id
 from solidarity_mailer.audience.recipient import Recipient
-from solidarity_mailer.compose.headers import is_list_id
 from solidarity_mailer.errors import MailerError
 
 MAX_NAME_LENGTH = 200

@@ -3,7 +3,7 @@
 For the dispatcher::
 
     stats = AudienceStats()
-    for recipient in iter_audience(campaign.lists, engine, stats=stats, on_error=log):
+    for recipient in iter_audience(campaign.lists, suppressed, stats=stats, on_error=log):
         ...  # one Recipient per person, first list wins; re-check suppression.is_suppressed() at send time
     stats.valid, stats.invalid, stats.duplicates, stats.suppressed, stats.blank, stats.errors
 
@@ -22,16 +22,16 @@ dispatcher's own check right before sending.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from sqlalchemy import Engine
 
 from solidarity_mailer.audience.lists import ListReader, RowError
 from solidarity_mailer.audience.recipient import Recipient
 from solidarity_mailer.audience.seen_addresses import KeySet
-from solidarity_mailer.ledger.suppressions import suppressed_keys
+
+#: List-Id -> the address keys suppressed for it (for every list, plus that one); the ledger provides it.
+SuppressedLookup = Callable[[str], Collection[str]]
 
 
 @dataclass
@@ -63,7 +63,7 @@ class AudienceStats:
 
 def iter_audience(
     list_paths: Iterable[Path],
-    engine: Engine | None,
+    suppressed_for: SuppressedLookup | None,
     *,
     stats: AudienceStats | None = None,
     on_error: Callable[[RowError], None] | None = None,
@@ -71,14 +71,14 @@ def iter_audience(
 ) -> Iterator[Recipient]:
     """Yield each valid, unsuppressed recipient of ``list_paths`` once, updating ``stats`` as rows are read.
 
-    ``engine`` None means no suppression (a database that does not exist yet). ``display`` turns a
+    ``suppressed_for`` None means no suppression (a database that does not exist yet). ``display`` turns a
     path into the file name shown in errors. A list that cannot be opened raises :class:`MailerError`.
     """
     stats = stats if stats is not None else AudienceStats()
     with KeySet() as seen:
         for path in list_paths:
             reader = ListReader(Path(path), display=display(Path(path)))
-            suppressed = suppressed_keys(engine, reader.meta.list_id) if engine is not None else set()
+            suppressed = suppressed_for(reader.meta.list_id) if suppressed_for is not None else ()
             for item in reader:
                 if isinstance(item, RowError):
                     stats.invalid += 1
@@ -100,13 +100,13 @@ def iter_audience(
 
 def check_lists(
     list_paths: Iterable[Path],
-    engine: Engine | None,
+    suppressed_for: SuppressedLookup | None,
     *,
     on_error: Callable[[RowError], None] | None = None,
     display: Callable[[Path], str] = str,
 ) -> AudienceStats:
     """Read the lists to the end and return the counts (``lists check``)."""
     stats = AudienceStats()
-    for _ in iter_audience(list_paths, engine, stats=stats, on_error=on_error, display=display):
+    for _ in iter_audience(list_paths, suppressed_for, stats=stats, on_error=on_error, display=display):
         pass
     return stats

@@ -11,6 +11,7 @@ import click
 from solidarity_mailer.audience.lists import RowError
 from solidarity_mailer.audience.stream import check_lists
 from solidarity_mailer.cli._db import existing_database
+from solidarity_mailer.ledger.suppressions import lookup
 from solidarity_mailer.paths import project_root
 
 
@@ -47,7 +48,7 @@ def check_command(ctx: click.Context, files: tuple[Path, ...], as_json: bool, co
         click.echo(str(error))
 
     try:
-        stats = check_lists(paths, engine, on_error=None if as_json else report, display=_display)
+        stats = check_lists(paths, lookup(engine), on_error=None if as_json else report, display=_display)
     finally:
         if engine is not None:
             engine.dispose()

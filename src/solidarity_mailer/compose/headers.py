@@ -12,14 +12,6 @@ _FORBIDDEN = re.compile(r"[\r\n\0]")
 _ATOM_PHRASE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")  # atext and spaces: no quoting needed
 
 
-_LIST_ID_RE = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+")
-
-
-def is_list_id(value: str) -> bool:
-    """True for a valid RFC 2919 List-Id (``label.namespace``, dotted words of letters, digits, - and _)."""
-    return len(value) <= 255 and _LIST_ID_RE.fullmatch(value) is not None
-
-
 def check_header(name: str, value: str, where: object = None) -> str:
     """``value`` unchanged, or :class:`MailerError` if it contains CR, LF or NUL (header injection)."""
     if _FORBIDDEN.search(value):

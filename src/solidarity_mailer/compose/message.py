@@ -33,13 +33,13 @@ from email import policy
 from email.utils import format_datetime
 from typing import Any
 
+from solidarity_mailer.audience.list_ids import is_list_id
 from solidarity_mailer.audience.recipient import Recipient
 from solidarity_mailer.campaign import Campaign
 from solidarity_mailer.compose.headers import (
     ascii_address,
     check_header,
     format_address,
-    is_list_id,
     parse_mailbox,
     verp,
 )

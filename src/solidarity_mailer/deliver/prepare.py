@@ -42,8 +42,9 @@ def find_campaign(name: str, *, root: Path | None = None) -> Campaign:
 def audience(engine: Engine | None, lists: Iterable[Path], stats: AudienceStats) -> Iterator[Recipient]:
     """Valid, de-duplicated recipients of ``lists`` minus the suppression list; bad rows land in ``stats``."""
     from solidarity_mailer.audience.stream import iter_audience
+    from solidarity_mailer.ledger.suppressions import lookup
 
-    return iter_audience(list(lists), engine, stats=stats)
+    return iter_audience(list(lists), lookup(engine), stats=stats)
 
 
 def suppress_bounced(engine: Engine, address: str, detail: str) -> object:

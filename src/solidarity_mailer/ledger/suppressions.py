@@ -13,7 +13,8 @@ on import only ``address`` (or ``email``) is required: scope defaults to ``*``, 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,6 +148,11 @@ def is_suppressed(engine: Engine, address: str, list_id: str = "") -> bool:
     )
     with engine.connect() as conn:
         return conn.execute(query).first() is not None
+
+
+def lookup(engine: Engine | None) -> Callable[[str], set[str]] | None:
+    """``suppressed_keys`` bound to ``engine``, as the audience stream takes it (None without a database)."""
+    return None if engine is None else functools.partial(suppressed_keys, engine)
 
 
 def suppressed_keys(engine: Engine, list_id: str = "") -> set[str]:
