@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
 
 from solidarity_mailer.campaign import Campaign, load_campaign
 from solidarity_mailer.content.plaintext_import import import_file
@@ -34,7 +33,7 @@ def load_content(path: Path) -> tuple[Campaign | None, Resolution]:
     return None, resolution_from_dict(data, path)
 
 
-def _read(path: Path) -> dict[str, Any] | None:
+def _read(path: Path) -> dict[str, object] | None:
     """Parsed TOML for a .toml file, None for a plain-text file; a MailerError otherwise."""
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:

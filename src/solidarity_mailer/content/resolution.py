@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,10 +55,10 @@ class Resolution:
     signatories_heading: str = "Signatories"
     signatories: tuple[Signatory, ...] = ()
     language: str = "en"
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, object] = field(default_factory=dict)  # keys this version does not know, kept
 
 
-def _require(data: dict[str, Any], key: str, kind: type, where: Path) -> Any:
+def _require(data: Mapping[str, object], key: str, kind: type, where: Path) -> Any:
     if key not in data:
         raise MailerError(f"missing key '{key}'", where=where, hint=f"add '{key} = …' to the file")
     value = data[key]
@@ -66,7 +67,7 @@ def _require(data: dict[str, Any], key: str, kind: type, where: Path) -> Any:
     return value
 
 
-def resolution_from_dict(data: dict[str, Any], where: Path) -> Resolution:
+def resolution_from_dict(data: Mapping[str, object], where: Path) -> Resolution:
     """Build a :class:`Resolution` from parsed TOML, with clear errors for missing or wrong keys."""
     date = _require(data, "date", dt.date, where)
     demands = None
@@ -85,7 +86,7 @@ def resolution_from_dict(data: dict[str, Any], where: Path) -> Resolution:
     if demands is not None and not 0 <= demands.paragraph < len(paragraphs):
         raise MailerError(f"demands.paragraph {demands.paragraph} is not a paragraph index", where=where)
     signatories = []
-    for i, s in enumerate(data.get("signatories", []), start=1):
+    for i, s in enumerate(_require(data, "signatories", list, where) if "signatories" in data else [], start=1):
         if not isinstance(s, dict) or "name" not in s:
             raise MailerError(f"signatory {i} needs at least a 'name'", where=where)
         signatories.append(
@@ -107,7 +108,7 @@ def resolution_from_dict(data: dict[str, Any], where: Path) -> Resolution:
         source_url=str(data.get("source_url", "")),
         paragraphs=paragraphs,
         demands=demands,
-        slogans=tuple(str(s) for s in data.get("slogans", [])),
+        slogans=tuple(str(s) for s in (_require(data, "slogans", list, where) if "slogans" in data else [])),
         signatories_heading=str(data.get("signatories_heading", "Signatories")),
         signatories=tuple(signatories),
         language=str(data.get("language", "en")),
@@ -115,9 +116,9 @@ def resolution_from_dict(data: dict[str, Any], where: Path) -> Resolution:
     )
 
 
-def resolution_to_dict(res: Resolution) -> dict[str, Any]:
+def resolution_to_dict(res: Resolution) -> dict[str, object]:
     """The TOML-ready mapping of a resolution (keys with no value are left out)."""
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         "kind": res.kind,
         "title": res.title,
         "date": res.date,

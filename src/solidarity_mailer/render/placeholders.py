@@ -96,9 +96,9 @@ def columns_of(fields: Iterable[str]) -> list[str]:
     return out
 
 
-def recipient_context(values: Mapping[str, str]) -> dict[str, Any]:
+def recipient_context(values: Mapping[str, str]) -> dict[str, object]:
     """The template's ``recipient`` from flat values (as :func:`personal_values` makes them)."""
-    context: dict[str, Any] = {f: values[f] for f in PERSONAL_FIELDS}
+    context: dict[str, object] = {f: values[f] for f in PERSONAL_FIELDS}
     context["fields"] = Fields({k[len(FIELD_PREFIX):]: v for k, v in values.items() if k.startswith(FIELD_PREFIX)})
     return context
 
