@@ -78,16 +78,14 @@ def run_ours(root: Path, port: int, n: int, connections: int, *, project: tuple[
     from tests.sendkit import settings_for
 
     from solidarity_mailer.deliver.dispatcher import deliver_run
+    from solidarity_mailer.deliver.manual_send import open_manual_run
     from solidarity_mailer.deliver.prepare import find_campaign
-    from solidarity_mailer.ledger import queries as ledger
     from solidarity_mailer.ledger.schema import connect
 
     campaign_path, config = project or make_project(root, port, n, connections)
     settings = settings_for(config)
     engine = connect(settings.database_url)
-    campaign = find_campaign(str(campaign_path))
-    ledger.ensure_campaign(engine, campaign)
-    run_id = ledger.open_run(engine, campaign.id, ledger.manual_fire_key(campaign.id), now=ledger.utcnow())
+    run_id = open_manual_run(engine, find_campaign(str(campaign_path))).run_id
     started = time.perf_counter()
     summary = deliver_run(engine, run_id, settings)
     seconds = time.perf_counter() - started

@@ -99,7 +99,7 @@ def outcome_values(run_id: int, address: str, state: str, reply: str, now: dt.da
 class LedgerWriter:
     """The single writer of one run's delivery rows: one DBAPI connection, outcomes committed with the claims.
 
-    :meth:`claim_many` runs in the caller's thread (the delivery loop, which claims for all senders at once)
+    :meth:`claim_many` runs in the caller's thread (the claim loop, which claims for all senders at once)
     and returns after its COMMIT. :meth:`outcome` and :meth:`release` only queue: they ride along with the
     next claims, or a background thread commits them within ``linger`` seconds when no claim comes (and
     :meth:`flush` does at once). A crash in between leaves those rows ``sending``, i.e. ``uncertain``: never
@@ -131,7 +131,7 @@ class LedgerWriter:
 
     def outcome(self, address: str, state: str, reply: str, now: dt.datetime,
                 retry_at: dt.datetime | None = None) -> None:
-        """Queue a hand-over's outcome for the next commit."""
+        """Queue a sent message's outcome for the next commit."""
         values = outcome_values(self.run_id, address, state, reply, now, retry_at)
         with self._queue_lock:
             self._outcomes.append((self.statements.done, values))
