@@ -6,10 +6,15 @@ Arguments and printing only: the work is in ``deliver/manual_send.py`` and ``del
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from solidarity_mailer.config import load_settings
+
+if TYPE_CHECKING:
+    from solidarity_mailer.deliver.dry_run import DryRun
+    from solidarity_mailer.deliver.manual_send import ManualSendResult
 
 
 @click.command("send")
@@ -48,13 +53,7 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
     engine = connect_url(settings.database_url, config_path)
     if dry_run:
         report = preflight.dry_run(engine, camp, settings, lists)
-        for error in report.stats.errors:
-            click.echo(f"{error}", err=True)
-        click.echo(f"dry run of {camp.id}: subject {report.subject!r}; lists: "
-                   + ", ".join(str(p) for p in report.lists))
-        click.echo(f"recipients: {report.stats.summary()}; {report.new} new for the run"
-                   + (f" (run so far: {_counts(report.run_counts)})" if report.run_counts else ""))
-        click.echo(f"sample message to {report.sample_to}: {report.sample_bytes} bytes; nothing was sent")
+        _print_dry_run(report)
         ctx.exit(report.exit_status)
     manual = open_manual_run(engine, camp, lists)
     if manual.dropped:
@@ -63,6 +62,21 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
     options = RunOptions(limit=limit, resend_uncertain=resend_uncertain, retry_failed=retry_failed, progress=True)
     with stop_on_interrupt() as stop:  # Ctrl-C: finish messages in flight, stop
         result = send_manual_run(engine, manual.run_id, settings, options, RunDependencies(stop=stop))
+    _print_result(result)
+    ctx.exit(result.exit_status)
+
+
+def _print_dry_run(report: DryRun) -> None:
+    for error in report.stats.errors:
+        click.echo(f"{error}", err=True)
+    click.echo(f"dry run of {report.campaign_id}: subject {report.subject!r}; lists: "
+               + ", ".join(str(p) for p in report.lists))
+    click.echo(f"recipients: {report.stats.summary()}; {report.new} new for the run"
+               + (f" (run so far: {_counts(report.run_counts)})" if report.run_counts else ""))
+    click.echo(f"sample message to {report.sample_to}: {report.sample_bytes} bytes; nothing was sent")
+
+
+def _print_result(result: ManualSendResult) -> None:
     summary = result.summary
     for error in summary.row_errors:
         click.echo(f"skipped invalid row: {error}", err=True)
@@ -74,7 +88,6 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
     click.echo(summary.line())
     for problem in result.problems:
         click.echo(f"  {problem.state}: {problem.address}: {problem.last_reply}")
-    ctx.exit(result.exit_status)
 
 
 def _counts(counts: dict[str, int] | None) -> str:
