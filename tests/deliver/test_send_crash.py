@@ -46,7 +46,7 @@ def test_kill_9_mid_run_then_send_again(tmp_path: Path) -> None:
 
         again = subprocess.run(send, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)
         assert again.returncode == 0, again.stderr
-        assert "uncertain" in again.stderr  # told about the interrupted hand-overs
+        assert "uncertain" in again.stderr  # told about the interrupted sends
         report = subprocess.run([*cli_command(), "status", "test", "--config", str(config), "--json"], cwd=tmp_path,
                                 env=_env(), capture_output=True, text=True, timeout=60)
         run = json.loads(report.stdout)["runs"][0]
