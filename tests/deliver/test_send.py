@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from solidarity_mailer.cli import main
-from solidarity_mailer.deliver.feeder import STATE_EVERY
+from solidarity_mailer.deliver.feeder import STATE_EVERY, WAIT_SLICE
 from solidarity_mailer.deliver.manual_send import EXIT_FAILURES, EXIT_PAUSED
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger import suppressions as suppression
@@ -258,7 +258,6 @@ def test_run_paused_by_another_process_stops_within_a_batch(tmp_path: Path, serv
 
 def test_hourly_limit_survives_a_restart_and_waits_in_slices(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
     from solidarity_mailer.deliver.dispatcher import RunOptions, deliver_run
-    from solidarity_mailer.deliver.feeder import WAIT_SLICE
 
     controller, handler = server
     emails = addresses(6)
