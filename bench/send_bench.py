@@ -78,16 +78,14 @@ def run_ours(root: Path, port: int, n: int, connections: int, *, project: tuple[
     from tests.sendkit import settings_for
 
     from solidarity_mailer.deliver.dispatcher import deliver_run
+    from solidarity_mailer.deliver.manual_send import open_manual_run
     from solidarity_mailer.deliver.prepare import find_campaign
-    from solidarity_mailer.ledger import queries as ledger
     from solidarity_mailer.ledger.schema import connect
 
     campaign_path, config = project or make_project(root, port, n, connections)
     settings = settings_for(config)
     engine = connect(settings.database_url)
-    campaign = find_campaign(str(campaign_path))
-    ledger.ensure_campaign(engine, campaign)
-    run_id = ledger.open_run(engine, campaign.id, ledger.manual_fire_key(campaign.id), now=ledger.utcnow())
+    run_id = open_manual_run(engine, find_campaign(str(campaign_path))).run_id
     started = time.perf_counter()
     summary = deliver_run(engine, run_id, settings)
     seconds = time.perf_counter() - started
@@ -187,14 +185,18 @@ def child_rss(campaign: str, config: str, port: int, n: int, connections: int) -
     print(f"{peak_kb / 1024:.1f} {peak_tree[0] / 1024:.1f} {peak_tree[1] / 1024:.1f} {seconds:.2f} {counts['sent']}")
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--rss-recipients", type=int, default=100_000, help="0: skip the memory run")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best of each is kept")
     parser.add_argument("--child-rss", nargs=3, metavar=("CAMPAIGN", "CONFIG", "PORT"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
     os.environ.setdefault("SOLIDARITY_MAILER_SECRET", "bench-secret-0123456789abcdef")
     if args.child_rss:
         campaign, config, port = args.child_rss

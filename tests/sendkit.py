@@ -15,6 +15,8 @@ from sqlalchemy import Engine, select
 
 from solidarity_mailer.cli import main
 from solidarity_mailer.config import Settings, load_settings
+from solidarity_mailer.deliver import manual_send
+from solidarity_mailer.deliver.dispatcher import RunDependencies
 from solidarity_mailer.deliver.prepare import find_campaign
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.schema import connect, deliveries
@@ -97,11 +99,10 @@ def settings_for(config: Path) -> Settings:
 
 
 def open_manual_run(config: Path, campaign: Path) -> tuple[Settings, Engine, int]:
-    """The settings, an engine and the id of the campaign's manual run (as ``send`` opens it)."""
+    """The settings, an engine and the id of the campaign's manual run (opened as ``send`` opens it)."""
     settings = settings_for(config)
     engine = connect(settings.database_url)
-    ledger.ensure_campaign(engine, find_campaign(str(campaign)))
-    return settings, engine, ledger.open_run(engine, "test", "manual:test", now=ledger.utcnow())
+    return settings, engine, manual_send.open_manual_run(engine, find_campaign(str(campaign))).run_id
 
 
 def send(campaign: Path, config: Path, *args: str) -> int:
@@ -126,8 +127,8 @@ def states(tmp_path: Path) -> dict[str, str]:
 
 @dataclass
 class Clock:
-    """``now``/``sleep`` for deliver_run: time moves only when the dispatcher sleeps; ``on_sleep`` hooks get
-    the number of sleeps so far."""
+    """``now``/``sleep`` for deliver_run (:meth:`dependencies`): time moves only when the dispatcher sleeps;
+    ``on_sleep`` hooks get the number of sleeps so far."""
 
     t: dt.datetime = field(default_factory=ledger.utcnow)
     slept: list[float] = field(default_factory=list)
@@ -141,3 +142,7 @@ class Clock:
         self.t += dt.timedelta(seconds=seconds)
         for hook in self.on_sleep:
             hook(len(self.slept))
+
+    def dependencies(self) -> RunDependencies:
+        """This clock's ``now`` and ``sleep`` for :func:`deliver_run`."""
+        return RunDependencies(now=self.now, sleep=self.sleep)

@@ -1,12 +1,12 @@
-"""KeySet: the same answers in memory and after moving to its temporary SQLite file."""
+"""SeenAddresses: the same answers in memory and after moving to its temporary SQLite file."""
 
 from __future__ import annotations
 
-from solidarity_mailer.audience.seen_addresses import KeySet
+from solidarity_mailer.audience.seen_addresses import SeenAddresses
 
 
 def test_spills_to_disk_and_keeps_answering() -> None:
-    with KeySet(spill_at=50) as keys:
+    with SeenAddresses(spill_at=50) as keys:
         for i in range(200):
             key = f"p{i}@example.org"
             assert key not in keys

@@ -12,8 +12,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from solidarity_mailer.cli import main
-from solidarity_mailer.cli.send_cmd import EXIT_FAILURES, EXIT_PAUSED
-from solidarity_mailer.deliver.dispatcher import STATE_EVERY
+from solidarity_mailer.deliver.feeder import STATE_EVERY, WAIT_SLICE
+from solidarity_mailer.deliver.manual_send import EXIT_FAILURES, EXIT_PAUSED
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger import suppressions as suppression
 from solidarity_mailer.ledger.schema import connect, suppressions
@@ -257,17 +257,17 @@ def test_run_paused_by_another_process_stops_within_a_batch(tmp_path: Path, serv
 
 
 def test_hourly_limit_survives_a_restart_and_waits_in_slices(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
-    from solidarity_mailer.deliver.dispatcher import WAIT_SLICE, deliver_run
+    from solidarity_mailer.deliver.dispatcher import RunOptions, deliver_run
 
     controller, handler = server
     emails = addresses(6)
     campaign, config = write_project(tmp_path, controller.port, emails, concurrency=1, extra_delivery="per_hour = 4")
     settings, engine, run_id = open_manual_run(config, campaign)
     clock = Clock()
-    first = deliver_run(engine, run_id, settings, now=clock.now, sleep=clock.sleep, limit=3)
+    first = deliver_run(engine, run_id, settings, RunOptions(limit=3), clock.dependencies())
     assert (first.state, first.this_call["sent"], clock.slept) == ("pending", 3, [])
-    second = deliver_run(engine, run_id, settings, now=clock.now,
-                         sleep=clock.sleep)  # a new process: the hour's 3 messages come from the ledger
+    second = deliver_run(engine, run_id, settings,
+                         dependencies=clock.dependencies())  # a new process: the hour's 3 messages come from the ledger
     assert second.state == "finished" and second.counts["sent"] == 6
     assert sorted(handler.recipients()) == emails
     assert 3599 <= sum(clock.slept) <= 3602  # the 5th message waited for the first to leave the hour

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from solidarity_mailer.deliver.claim_loop import IN_HAND
+from solidarity_mailer.deliver.claim_loop import HELD_PER_SENDER
 from tests.processes import cli_command
 from tests.sendkit import SECRET, SlowHandler, addresses, write_project
 from tests.smtpserver import smtp_server
@@ -46,12 +46,12 @@ def test_kill_9_mid_run_then_send_again(tmp_path: Path) -> None:
 
         again = subprocess.run(send, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)
         assert again.returncode == 0, again.stderr
-        assert "uncertain" in again.stderr  # told about the interrupted hand-overs
+        assert "uncertain" in again.stderr  # told about the interrupted sends
         report = subprocess.run([*cli_command(), "status", "test", "--config", str(config), "--json"], cwd=tmp_path,
                                 env=_env(), capture_output=True, text=True, timeout=60)
         run = json.loads(report.stdout)["runs"][0]
         uncertain = {p["address"] for p in run["problems"] if p["state"] == "uncertain"}
-        assert 1 <= len(uncertain) <= 3 * IN_HAND  # at most IN_HAND rows per connection were in a sender's hands
+        assert 1 <= len(uncertain) <= 3 * HELD_PER_SENDER  # at most HELD_PER_SENDER rows per connection were held
         assert run["counts"]["sent"] + len(uncertain) == len(emails)
         copies = Counter(handler.recipients())
         assert set(copies) | uncertain == set(emails)  # nobody lost (uncertain ones may have 0 or 1 copy)

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from solidarity_mailer.cli.send_cmd import EXIT_FAILURES, EXIT_PAUSED
-from solidarity_mailer.deliver.dispatcher import LEASE_LOST, OUTAGE_MAX_WAIT, STATE_EVERY, deliver_run
+from solidarity_mailer.deliver.dispatcher import LEASE_LOST, RunDependencies, deliver_run
+from solidarity_mailer.deliver.feeder import OUTAGE_MAX_WAIT, STATE_EVERY
+from solidarity_mailer.deliver.manual_send import EXIT_FAILURES, EXIT_PAUSED
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.schema import connect, locks
 from solidarity_mailer.schedule import schedules
@@ -53,7 +54,7 @@ def test_relay_outage_backs_off_the_run_without_using_attempts(tmp_path: Path, s
     settings, engine, run_id = open_manual_run(config, campaign)
     clock = Clock()
     clock.on_sleep.append(lambda n: n == 4 and start_server(servers, port, handler))  # back after 4 back-offs
-    summary = deliver_run(engine, run_id, settings, now=clock.now, sleep=clock.sleep)
+    summary = deliver_run(engine, run_id, settings, dependencies=clock.dependencies())
     assert summary.state == "finished" and summary.counts["sent"] == 6 and summary.counts["failed"] == 0
     assert Counter(handler.recipients()) == Counter(emails)  # each exactly once
     assert {attempts for _, attempts, _ in rows(tmp_path).values()} == {1}  # the outage used no attempts
@@ -81,7 +82,7 @@ def test_outage_wait_is_capped_and_pause_time_honoured(tmp_path: Path) -> None:
                                                  "unreachable_pause_seconds = 1800\n"))
     settings, engine, run_id = open_manual_run(config, campaign)
     clock = Clock()
-    summary = deliver_run(engine, run_id, settings, now=clock.now, sleep=clock.sleep)
+    summary = deliver_run(engine, run_id, settings, dependencies=clock.dependencies())
     assert summary.state == "paused" and ledger.run_state(engine, run_id) == "paused"
     assert "unreachable for 30 min" in summary.note
     assert max(clock.slept) <= OUTAGE_MAX_WAIT and 1799 <= sum(clock.slept) <= 1801
@@ -114,7 +115,7 @@ def test_a_run_cancelled_while_being_prepared_is_not_resurrected(tmp_path: Path,
         calls.append(1)
         return ledger.utcnow()
 
-    summary = deliver_run(engine, run_id, settings, now=now)
+    summary = deliver_run(engine, run_id, settings, dependencies=RunDependencies(now=now))
     assert summary.state == "cancelled" and "cancelled meanwhile" in summary.note
     assert ledger.run_state(engine, run_id) == "cancelled"
     assert handler.received == []

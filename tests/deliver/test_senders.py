@@ -17,7 +17,7 @@ import pytest
 
 from solidarity_mailer.cli import main
 from solidarity_mailer.compose.message import MessageFactory
-from solidarity_mailer.deliver.claim_loop import IN_HAND
+from solidarity_mailer.deliver.claim_loop import HELD_PER_SENDER
 from solidarity_mailer.deliver.dispatcher import deliver_run
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.writer import LedgerWriter
@@ -77,7 +77,7 @@ def test_a_sender_killed_with_messages_in_hand_stops_the_run_and_loses_no_one(
         main(["status", "test", "--config", str(config), "--json"])
         run = json.loads(capsys.readouterr().out)["runs"][0]
         uncertain = {p["address"] for p in run["problems"] if p["state"] == "uncertain"}
-        assert emails[4] in uncertain and len(uncertain) <= IN_HAND  # what it had in hand: maybe delivered
+        assert emails[4] in uncertain and len(uncertain) <= HELD_PER_SENDER  # what it held: maybe delivered
         copies = Counter(handler.recipients())
         assert set(copies) | uncertain == set(emails)  # nobody lost
         assert all(n == 1 for n in copies.values())  # nobody sent twice

@@ -9,7 +9,7 @@ import sys
 import pytest
 from sqlalchemy import Engine
 
-from solidarity_mailer.deliver import run_lock as runlease
+from solidarity_mailer.deliver import run_lock
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import leases as lease
 
@@ -18,18 +18,18 @@ NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
 
 def test_live_holder_keeps_the_run(engine: Engine) -> None:
     other = f"{lease.holder_id().split(':')[0]}:1"  # pid 1 is alive
-    runlease.acquire(engine, 7, now=NOW, holder=other)
+    run_lock.acquire(engine, 7, now=NOW, holder=other)
     with pytest.raises(MailerError, match="run 7 is being sent by"):
-        runlease.acquire(engine, 7, now=NOW + dt.timedelta(seconds=5))
-    later = NOW + runlease.TTL + dt.timedelta(seconds=1)
-    assert runlease.acquire(engine, 7, now=later) == runlease.holder_id()  # expired: taken over
+        run_lock.acquire(engine, 7, now=NOW + dt.timedelta(seconds=5))
+    later = NOW + run_lock.TTL + dt.timedelta(seconds=1)
+    assert run_lock.acquire(engine, 7, now=later) == run_lock.holder_id()  # expired: taken over
 
 
 def test_dead_holder_is_taken_over_at_once(engine: Engine) -> None:
     child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead = f"{lease.holder_id().split(':')[0]}:{child.stdout.strip()}"
-    runlease.acquire(engine, 8, now=NOW, holder=dead)
-    assert runlease.acquire(engine, 8, now=NOW + dt.timedelta(seconds=1)) == runlease.holder_id()
+    run_lock.acquire(engine, 8, now=NOW, holder=dead)
+    assert run_lock.acquire(engine, 8, now=NOW + dt.timedelta(seconds=1)) == run_lock.holder_id()
 
 
 def test_release_only_by_holder(engine: Engine) -> None:

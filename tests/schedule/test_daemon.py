@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from solidarity_mailer.deliver.claim_loop import IN_HAND
+from solidarity_mailer.deliver.claim_loop import HELD_PER_SENDER
 from tests.daemonproc import CAMPAIGN, Daemon, Env, delivery_states, local_at, run_rows, wait_for, write_list
 from tests.smtpserver import RecordingHandler, smtp_server
 
@@ -166,7 +166,7 @@ def test_run_killed_midway_finishes_after_restart_without_missing_anyone(
     assert all(s in ("sent", "uncertain") for s in states.values())
     assert set(received) | uncertain == set(people)  # nobody missed: delivered, or reported uncertain
     assert {a for a, n in received.items() if n > 1} <= uncertain  # duplicates only among the uncertain
-    assert len(uncertain) <= IN_HAND  # one connection: at most the rows in its sender's hands
+    assert len(uncertain) <= HELD_PER_SENDER  # one connection: at most the rows its sender held
 
 
 def test_second_daemon_refuses_and_two_unlocked_daemons_never_double_send(

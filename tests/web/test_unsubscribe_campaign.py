@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from solidarity_mailer.campaign import load_campaign
 from solidarity_mailer.config import Settings, load_settings
 from solidarity_mailer.deliver.dispatcher import deliver_run
-from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.deliver.manual_send import open_manual_run
 from solidarity_mailer.ledger.schema import connect, deliveries, suppressions
 from tests.smtpserver import RecordingHandler, smtp_server
 from tests.webserver import SECRET, WebServer, web_server
@@ -71,9 +71,7 @@ def settings_for(project: Project, smtp_port: int, extra: str = "") -> Settings:
 
 def run_campaign(project: Project, settings: Settings, cid: str) -> int:
     camp = load_campaign(project.root / "campaigns" / f"{cid}.toml")
-    ledger.ensure_campaign(project.engine, camp)
-    run_id = ledger.open_run(project.engine, camp.id, ledger.manual_fire_key(camp.id),
-                             lists=[str(p) for p in camp.lists], now=ledger.utcnow())
+    run_id = open_manual_run(project.engine, camp).run_id
     summary = deliver_run(project.engine, run_id, settings)
     assert summary.state == "finished", summary.line()
     return run_id

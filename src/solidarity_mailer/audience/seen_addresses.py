@@ -16,7 +16,7 @@ SPILL_AT = 20_000
 CACHE_KIB = 4096
 
 
-class KeySet:
+class SeenAddresses:
     """``key in keys`` and ``keys.add(key)``; use as a context manager (or call ``close``) to drop the file."""
 
     def __init__(self, spill_at: int | None = None) -> None:
@@ -65,7 +65,7 @@ class KeySet:
         self._memory = set()
         self.count = 0
 
-    def __enter__(self) -> KeySet:
+    def __enter__(self) -> SeenAddresses:
         return self
 
     def __exit__(

@@ -13,7 +13,8 @@ yielded, from this list or an earlier one), ``suppressed`` (suppressed for every
 row's List-Id), ``valid`` (yielded) or ``blank``. The key is the normalised address case-folded, so
 ``Alice@Example.org`` on one list and ``alice@example.org`` on another get one mail.
 
-Memory: rows are streamed; the keys already yielded live in a :class:`~solidarity_mailer.audience.seen_addresses.KeySet`
+Memory: rows are streamed; the keys already yielded live in a
+:class:`~solidarity_mailer.audience.seen_addresses.SeenAddresses`
 (a Python set up to 100,000 keys, ~10 MB, then a temporary on-disk SQLite table with a 4 MB cache), so a
 list of millions is read in flat memory; the suppressed keys for the list being read are held as a set.
 Suppression is read when each list starts; an unsubscribe during a long run is caught by the
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from solidarity_mailer.audience.lists import ListReader, RowError
 from solidarity_mailer.audience.recipient import Recipient
-from solidarity_mailer.audience.seen_addresses import KeySet
+from solidarity_mailer.audience.seen_addresses import SeenAddresses
 
 #: List-Id -> the address keys suppressed for it (for every list, plus that one); the ledger provides it.
 SuppressedLookup = Callable[[str], Collection[str]]
@@ -75,7 +76,7 @@ def iter_audience(
     path into the file name shown in errors. A list that cannot be opened raises :class:`MailerError`.
     """
     stats = stats if stats is not None else AudienceStats()
-    with KeySet() as seen:
+    with SeenAddresses() as seen:
         for path in list_paths:
             reader = ListReader(Path(path), display=display(Path(path)))
             suppressed = suppressed_for(reader.meta.list_id) if suppressed_for is not None else ()

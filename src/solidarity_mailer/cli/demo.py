@@ -27,9 +27,8 @@ from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.schema import connect
 from solidarity_mailer.paths import project_root
-from solidarity_mailer.schedule.campaigns_report import default_zone
 from solidarity_mailer.schedule.daemon import Daemon
-from solidarity_mailer.schedule.recurrence import zone
+from solidarity_mailer.schedule.recurrence import default_zone, zone
 from solidarity_mailer.schedule.schedules import add_schedule
 from solidarity_mailer.transports.capture import CaptureServer
 

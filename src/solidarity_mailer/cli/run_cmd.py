@@ -17,7 +17,7 @@ import click
 def run_command(config_path: Path | None, wait: bool, verbose: bool) -> None:
     """Run the scheduler and the dispatcher until SIGTERM or Ctrl-C; one daemon per database."""
     from solidarity_mailer.cli._db import connect_url
-    from solidarity_mailer.clock import TEST_CLOCK_ENV, clock_from_env
+    from solidarity_mailer.clock import clock_from_env
     from solidarity_mailer.config import load_settings
     from solidarity_mailer.schedule.daemon import Daemon
 
@@ -25,8 +25,6 @@ def run_command(config_path: Path | None, wait: bool, verbose: bool) -> None:
                         datefmt="%Y-%m-%dT%H:%M:%S%z")
     logging.getLogger("apscheduler").setLevel(logging.INFO if verbose else logging.WARNING)
     clock = clock_from_env()
-    if getattr(clock, "speed", None) is not None:
-        logging.getLogger("solidarity_mailer.schedule.daemon").warning("TEST clock from %s in use", TEST_CLOCK_ENV)
     settings = load_settings(config_path)
     daemon = Daemon(settings, engine=connect_url(settings.database_url, config_path), clock=clock)
     daemon.start(wait=wait)

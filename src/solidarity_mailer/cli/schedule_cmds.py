@@ -11,13 +11,20 @@ CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay
                              help="Settings file (default: ./solidarity-mailer.toml).")
 
 
+def _check_zone(tz: str | None) -> str | None:
+    from solidarity_mailer.schedule.schedules import check_zone_option
+
+    check_zone_option(tz)  # before anything is opened or read
+    return tz
+
+
 @click.command("schedule")
 @click.argument("campaign")
 @click.option("--at", "at", metavar="'YYYY-MM-DD HH:MM'", help="Send once at this wall-clock time in --tz.")
 @click.option("--cron", metavar="'M H DOM MON DOW'", help="Send on this 5-field crontab rule, in --tz.")
 @click.option("--every", metavar="INTERVAL",
               help="Send every INTERVAL (30m, 1h, 1d, 1w…), starting one interval from now.")
-@click.option("--tz", "tz", metavar="ZONE",
+@click.option("--tz", "tz", metavar="ZONE", callback=lambda _ctx, _param, value: _check_zone(value),
               help="IANA time zone, e.g. America/Lima (default: [scheduler] timezone, else this machine's).")
 @click.option("--list", "lists", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Send to this CSV list instead of the campaign's lists (repeatable).")
@@ -32,23 +39,14 @@ def schedule_command(campaign: str, at: str | None, cron: str | None, every: str
     from solidarity_mailer.clock import clock_from_env
     from solidarity_mailer.config import load_settings
     from solidarity_mailer.deliver.prepare import find_campaign
-    from solidarity_mailer.errors import MailerError
-    from solidarity_mailer.schedule.campaigns_report import default_zone
-    from solidarity_mailer.schedule.schedules import add_schedule, default_grace
+    from solidarity_mailer.schedule.schedules import schedule_campaign
 
-    if tz is not None and not tz.strip():
-        raise MailerError("--tz is empty", hint="give an IANA time zone such as Europe/Berlin, or leave --tz out")
-    settings = load_settings(config_path).scheduler
+    configured = load_settings(config_path).scheduler
     engine = open_database(config_path)
-    zone = tz or settings.timezone or default_zone()
-    sched = add_schedule(engine, find_campaign(campaign), at=at, cron=cron, every=every, tz=zone, lists=list(lists),
-                         grace_seconds=default_grace(configured=settings.grace_seconds) if grace is None else grace,
-                         now=clock_from_env().now())
-    assert sched.next_fire_at is not None
-    from solidarity_mailer.schedule.campaigns_report import _local
-
+    sched = schedule_campaign(engine, find_campaign(campaign), configured, at=at, cron=cron, every=every, tz=tz,
+                              lists=lists, grace_seconds=grace, now=clock_from_env().now())
     click.echo(f"schedule {sched.id}: {sched.campaign_id} {sched.describe()}; next firing "
-               f"{_local(sched.next_fire_at, sched.timezone)} = {sched.next_fire_at:%Y-%m-%d %H:%M:%S} UTC; "
+               f"{sched.next_fire_local} = {sched.next_fire_at:%Y-%m-%d %H:%M:%S} UTC; "
                f"grace {sched.grace_seconds} s")
     click.echo("the daemon sends it: keep `solidarity-mailer run` running (see `solidarity-mailer campaigns`)")
 
@@ -63,7 +61,7 @@ def campaigns_command(as_json: bool, config_path: Path | None) -> None:
 
     data = overview(read_only_database(config_path))
     if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        click.echo(json.dumps([c.as_json() for c in data], ensure_ascii=False, indent=2))
     else:
         for line in lines(data):
             click.echo(line)
@@ -77,16 +75,15 @@ def _control(action: str) -> click.Command:
     def command(kind: str, ident: int, config_path: Path | None) -> None:
         from solidarity_mailer.cli._db import open_database
         from solidarity_mailer.clock import clock_from_env
-        from solidarity_mailer.schedule import schedules
+        from solidarity_mailer.ledger.queries import Run
+        from solidarity_mailer.schedule.schedules import control
 
-        engine = open_database(config_path)
-        func = getattr(schedules, f"{action}_{kind}")
-        result = func(engine, ident, now=clock_from_env().now())
+        result = control(open_database(config_path), action, kind, ident, now=clock_from_env().now())
         click.echo(f"{kind} {ident} is now {result.state}")
-        if kind == "run" and action == "resume" and result.schedule_id is None:
+        if isinstance(result, Run) and action == "resume" and result.schedule_id is None:
             click.echo("this run was started by `send`: continue it with "
                        f"`solidarity-mailer send {result.campaign_id}`")
-        elif kind == "run" and action == "resume":
+        elif isinstance(result, Run) and action == "resume":
             click.echo("the running daemon picks it up within a few seconds")
 
     command.help = {

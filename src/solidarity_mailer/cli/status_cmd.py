@@ -18,21 +18,20 @@ from solidarity_mailer.config import load_settings
 def status_command(campaign: str, as_json: bool, config_path: Path | None) -> None:
     """Show the runs of CAMPAIGN (an id or a campaign file): counts by state, failed and uncertain addresses."""
     from solidarity_mailer.cli._db import read_only_database
-    from solidarity_mailer.deliver.prepare import find_campaign
+    from solidarity_mailer.deliver.prepare import campaign_id_for
     from solidarity_mailer.errors import MailerError
     from solidarity_mailer.ledger.status import campaign_status
 
     load_settings(config_path)
-    camp_id = campaign if not campaign.endswith(".toml") else find_campaign(campaign).id
+    camp_id = campaign_id_for(campaign)
     report = campaign_status(read_only_database(config_path), camp_id)
     if as_json:
-        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
         return
-    if not report["runs"]:
+    if not report.runs:
         raise MailerError(f"campaign '{camp_id}' has no runs yet", hint=f"solidarity-mailer send {camp_id}")
-    for run in report["runs"]:
-        counts = ", ".join(f"{k} {v}" for k, v in run["counts"].items() if v) or "no recipients"
-        click.echo(f"run {run['id']} [{run['fire_key']}] {run['state']}: {counts}"
-                   + (f" ({run['note']})" if run["note"] else ""))
-        for p in run["problems"]:
-            click.echo(f"  {p['state']}: {p['address']} (attempts {p['attempts']}): {p['last_reply']}")
+    for run in report.runs:
+        counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v) or "no recipients"
+        click.echo(f"run {run.id} [{run.fire_key}] {run.state}: {counts}" + (f" ({run.note})" if run.note else ""))
+        for p in run.problems:
+            click.echo(f"  {p.state}: {p.address} (attempts {p.attempts}): {p.last_reply}")

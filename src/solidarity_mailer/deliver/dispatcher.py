@@ -1,25 +1,25 @@
 """The dispatcher: deliver one campaign run from the ledger, fast, exactly once, through faults.
 
-:func:`deliver_run` is the whole API (the CLI's ``send`` and the scheduler daemon call it). It renders
-the campaign once, enqueues the audience (lists minus suppression; rows already in the run are kept as
-they are, so what was sent is never sent again), then feeds due rows through the rate limiter into a
-bounded queue served by the delivery loop (``deliver/claim_loop.py``), which claims them and hands them to N senders
-(``deliver/senders.py``: processes for SMTP), each with its own connection. Deferred rows come
-back when due. Each batch it renews its lease and looks at ``runs.state``: a run paused or cancelled by
-another process stops within a batch; a ``TransportPaused`` (auth, 4.7.x/5.7.x) pauses the run. When the
-relay cannot be reached (connection refused, TLS/greeting failure, dropped before RCPT) the rows are given
-back uncounted and the whole run backs off (the retry policy's delays, at most ``OUTAGE_MAX_WAIT``); after
+:func:`deliver_run` is the whole API (the CLI's ``send`` and the scheduler daemon call it). It renders the
+campaign once, enqueues the audience (lists minus suppression; rows already in the run are kept as they are, so
+what was sent is never sent again), then its feeder (``deliver/feeder.py``) puts due rows through the rate
+limiter on a bounded queue served by the claim loop (``deliver/claim_loop.py``), which claims them and submits
+them to N senders (``deliver/senders.py``: processes for SMTP), each with its own connection. Deferred rows come
+back when due. Each batch the feeder renews the lease and looks at ``runs.state``: a run paused or cancelled by
+another process stops within a batch; a ``TransportPaused`` (auth, 4.7.x/5.7.x) pauses the run. When the relay
+cannot be reached (connection refused, TLS/greeting failure, dropped before RCPT) the rows are given back
+uncounted and the whole run backs off (the retry policy's delays, at most ``OUTAGE_MAX_WAIT``); after
 ``delivery.unreachable_pause_seconds`` of outage the run is paused with a note saying why. A run cancelled
 before it started is never resurrected, and a lost lease (another process took the run over) stops this one.
 
 After it returns, the run is ``finished`` (nothing left to send or retry), ``paused``, ``cancelled``,
-or ``pending`` (stopped early by ``limit`` or ``stop``: call again to continue).
+or ``pending`` (stopped early by ``limit`` or ``stop``: call again to continue). How it is called is
+:class:`RunOptions` (what to do) and :class:`RunDependencies` (clock, sleep, stop signal, transport).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -28,27 +28,48 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from solidarity_mailer.config import Settings
-from solidarity_mailer.deliver import run_lock as runlease
-from solidarity_mailer.deliver.claim_loop import DeliveryLoop, JobQueue
+from solidarity_mailer.deliver import run_lock
+from solidarity_mailer.deliver.claim_loop import ClaimLoop, RowQueue
+from solidarity_mailer.deliver.feeder import Feeder
+from solidarity_mailer.deliver.live_run import LiveRun
 from solidarity_mailer.deliver.prepare import Prepared, prepare_run
 from solidarity_mailer.deliver.progress import Progress
 from solidarity_mailer.deliver.rate_limit import HOUR, RateLimiter
-from solidarity_mailer.deliver.results import Shared
 from solidarity_mailer.deliver.retry import RetryPolicy
-from solidarity_mailer.deliver.senders import Courier, start_couriers
+from solidarity_mailer.deliver.senders import Sender, TransportFactory, start_senders
 from solidarity_mailer.ledger import queries as ledger
-from solidarity_mailer.ledger.delivery_row import Delivery
 from solidarity_mailer.ledger.writer import LedgerWriter
-from solidarity_mailer.transports.base import Transport
 
-TransportFactory = Callable[[Settings], Transport]
-BATCH = 200  # rows read from the ledger at a time
-STATE_EVERY = 50  # look at runs.state (paused/cancelled elsewhere?) at least every so many messages
-CHUNK = 8  # rows handed to a sender at once when the rate limit does not hold them back (fewer wake-ups)
-WAIT_SLICE = 20.0  # long waits (retry backoff, hourly limit) are cut in slices: renew the lease, watch runs.state
-OUTAGE_MAX_WAIT = 300.0  # longest back-off while the relay is unreachable (notice soon that it is back)
 STARTABLE = ("pending", "running", "paused", "finished")  # a paused run resumed by `send` is intended
 LEASE_LOST = "stopped: this process lost the run's lease (another process took the run over)"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What one :func:`deliver_run` call should do besides sending what is due."""
+
+    limit: int | None = None  # stop after this many messages (``--limit``); the run stays ``pending``
+    resend_uncertain: bool = False  # first requeue the rows whose delivery is uncertain
+    retry_failed: bool = False  # first give the ``failed`` rows a fresh set of attempts
+    progress: bool = False  # show a progress bar (on a terminal only)
+
+
+@dataclass(frozen=True)
+class RunDependencies:
+    """What drives a :func:`deliver_run` call from outside; tests pass fakes so that they never wait.
+
+    ``sleep`` defaults to waiting on ``stop``; ``transport_factory`` to the configured transport (and, for
+    SMTP, sender processes).
+    """
+
+    now: Callable[[], dt.datetime] = ledger.utcnow
+    sleep: Callable[[float], None] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    transport_factory: TransportFactory | None = None
+
+    def waits(self) -> Callable[[float], None]:
+        """``sleep``, or else waiting on ``stop`` (set, it ends the wait at once)."""
+        return self.sleep or self.stop.wait
 
 
 @dataclass
@@ -84,28 +105,25 @@ class RunSummary:
 
 
 def deliver_run(
-    engine: Engine, run_id: int, settings: Settings, *, transport_factory: TransportFactory | None = None,
-    now: Callable[[], dt.datetime] = ledger.utcnow, sleep: Callable[[float], None] | None = None,
-    stop: threading.Event | None = None, progress: bool = False, limit: int | None = None,
-    resend_uncertain: bool = False, retry_failed: bool = False, prepared: Prepared | None = None,
+    engine: Engine, run_id: int, settings: Settings, options: RunOptions = RunOptions(),
+    dependencies: RunDependencies | None = None,
 ) -> RunSummary:
     """Deliver run ``run_id`` until nothing is left to send, it pauses, is cancelled, or ``limit``/``stop``.
 
-    ``now``/``sleep`` drive all timing (rate limits, backoff) so tests need not wait; by default
-    ``sleep`` waits on ``stop``. Raises :class:`MailerError` for a user mistake found before sending
-    (campaign, content, template, list, settings) or when another live process is sending this run.
-    ``retry_failed`` first gives the run's ``failed`` rows a fresh set of attempts.
+    ``dependencies`` drive all timing (rate limits, backoff) and stopping. Raises :class:`MailerError` for a
+    user mistake found before sending (campaign, content, template, list, settings) or when another live
+    process is sending this run.
     """
-    stop = stop or threading.Event()
-    sleep = sleep or stop.wait
+    deps = dependencies or RunDependencies()
+    now = deps.now
     started = time.monotonic()
     run = ledger.get_run(engine, run_id)
     summary = RunSummary(run_id, run.campaign_id, run.state)
     if run.state == "cancelled":
         summary.note, summary.counts = "the run was cancelled", ledger.counts(engine, run_id)
         return summary
-    prepared = prepared or prepare_run(engine, run, settings)  # renders once; user errors surface here
-    holder = runlease.acquire(engine, run_id, now=now())
+    prepared = prepare_run(engine, run, settings)  # renders once; user errors surface here
+    holder = run_lock.acquire(engine, run_id, now=now())
     try:
         summary.recovered_uncertain = ledger.recover_sending(engine, run_id, now=now())
         if not ledger.set_run_state(engine, run_id, "running", now=now(), note="", only_from=STARTABLE):
@@ -113,33 +131,32 @@ def deliver_run(
             summary.note, summary.counts = f"the run was {summary.state} meanwhile; nothing sent", ledger.counts(
                 engine, run_id)
             return summary
-        if resend_uncertain:
+        if options.resend_uncertain:
             ledger.requeue(engine, run_id, "uncertain", now=now())
-        if retry_failed:
+        if options.retry_failed:
             ledger.requeue(engine, run_id, "failed", now=now(), fresh_attempts=True)
         # sender processes start while the audience is enqueued
-        couriers = start_couriers(settings, prepared.factory, settings.delivery.concurrency, transport_factory)
+        senders = start_senders(settings, prepared.factory, settings.delivery.concurrency, deps.transport_factory)
         try:
-            outcome, shared = _enqueue_and_send(engine, run_id, settings, prepared, couriers, summary, now, sleep,
-                                                stop, progress, limit, holder)
+            outcome, live = _enqueue_and_send(engine, settings, prepared, senders, summary, options, deps, holder)
         finally:
-            for courier in couriers:
-                courier.close()
-        summary.state, summary.note = _finish(shared, outcome, limit)
+            for sender in senders:
+                sender.close()
+        summary.state, summary.note = _final_state(live, outcome, options.limit)
     finally:
-        runlease.release(engine, run_id, holder)
-    summary.this_call = {k: v for k, v in shared.tally.items() if k not in ("taken", "paused", "outage")}
+        run_lock.release(engine, run_id, holder)
+    summary.this_call = {k: v for k, v in live.tally.items() if k not in ("taken", "paused", "outage")}
     summary.counts = ledger.counts(engine, run_id)
     summary.seconds = time.monotonic() - started
     return summary
 
 
 def _enqueue_and_send(
-    engine: Engine, run_id: int, settings: Settings, prepared: Prepared, couriers: list[Courier],
-    summary: RunSummary, now: Callable[[], dt.datetime], sleep: Callable[[float], None], stop: threading.Event,
-    progress: bool, limit: int | None, holder: str,
-) -> tuple[str, Shared]:
-    """Enqueue the audience, then feed the senders; returns why feeding ended and the shared state."""
+    engine: Engine, settings: Settings, prepared: Prepared, senders: list[Sender], summary: RunSummary,
+    options: RunOptions, deps: RunDependencies, holder: str,
+) -> tuple[str, LiveRun]:
+    """Enqueue the audience, then feed the senders; returns why feeding ended and the run's live state."""
+    run_id, now = summary.run_id, deps.now
     started = time.monotonic()
     summary.enqueued = ledger.enqueue(engine, run_id, prepared.audience(), now=now())
     summary.enqueue_seconds = time.monotonic() - started
@@ -148,34 +165,35 @@ def _enqueue_and_send(
         summary.row_errors = [str(e) for e in prepared.stats.errors[:50]]
     writer = LedgerWriter(engine, run_id).start()
     delivery = settings.delivery
-    shared = Shared(engine, run_id, writer, prepared.factory,
-                    RetryPolicy(delivery.max_attempts, delivery.retry_base_seconds, delivery.retry_max_seconds),
-                    now, prepared.suppress, stop=stop, unreachable_pause_seconds=delivery.unreachable_pause_seconds)
+    live = LiveRun(engine, run_id, writer, prepared.factory,
+                   RetryPolicy(delivery.max_attempts, delivery.retry_base_seconds, delivery.retry_max_seconds),
+                   now, prepared.suppress, deps.waits(), holder, stop=deps.stop,
+                   unreachable_pause_seconds=delivery.unreachable_pause_seconds)
     clock = lambda: now().timestamp()  # noqa: E731
     last_hour = ledger.sent_since(engine, now() - dt.timedelta(seconds=HOUR))
-    limiter = RateLimiter(delivery.per_second, delivery.per_hour, clock=clock, sleep=sleep,
+    limiter = RateLimiter(delivery.per_second, delivery.per_hour, clock=clock, sleep=live.sleep,
                           history=(t.timestamp() for t in last_hour))
-    with Progress(progress, ledger.count_due(engine, run_id, now=now()), summary.campaign_id) as bar:
-        shared.on_result = bar.advance
+    with Progress(options.progress, ledger.count_due(engine, run_id, now=now()), summary.campaign_id) as bar:
+        live.on_result = bar.advance
         try:
-            outcome = _drive(shared, couriers, limiter, sleep, limit, holder)
+            outcome = _send_due_rows(live, senders, limiter, options.limit)
         finally:
             writer.close()  # every outcome committed
-    if shared.error is not None:
-        raise shared.error
-    return outcome, shared
+    if live.error is not None:
+        raise live.error
+    return outcome, live
 
 
-def _finish(shared: Shared, outcome: str, limit: int | None) -> tuple[str, str]:
-    """Settle the run's state after feeding stopped; returns (state, note)."""
-    engine, run_id, now = shared.engine, shared.run_id, shared.now()
-    if shared.paused is not None:
-        return "paused", f"paused by the SMTP server: {shared.paused.reply}"
+def _final_state(live: LiveRun, outcome: str, limit: int | None) -> tuple[str, str]:
+    """The run's state once feeding stopped (written to the ledger); returns (state, note)."""
+    engine, run_id, now = live.engine, live.run_id, live.now()
+    if live.paused is not None:
+        return "paused", f"paused by the SMTP server: {live.paused.reply}"
     if outcome == "lease lost":
         return ledger.run_state(engine, run_id), LEASE_LOST
     if outcome == "outage":
-        minutes = (now - (shared.outage_since or now)).total_seconds() / 60
-        note = (f"paused: the SMTP server was unreachable for {minutes:.0f} min ({shared.outage_reply}); no "
+        minutes = (now - (live.outage_since or now)).total_seconds() / 60
+        note = (f"paused: the SMTP server was unreachable for {minutes:.0f} min ({live.outage_reply}); no "
                 "recipient's attempts were used; once the relay is back, `send` again (a scheduled run: "
                 f"`solidarity-mailer resume run {run_id}`)")
         ledger.set_run_state(engine, run_id, "paused", now=now, note=note, only_from=["running"])
@@ -191,118 +209,17 @@ def _finish(shared: Shared, outcome: str, limit: int | None) -> tuple[str, str]:
     return "pending", note
 
 
-def _drive(
-    shared: Shared, couriers: list[Courier], limiter: RateLimiter, sleep: Callable[[float], None], limit: int | None,
-    holder: str,
-) -> str:
-    """Run the delivery loop and feed it; why feeding ended: done|limit|stopped|paused|cancelled|outage|lease lost."""
-    jobs = JobQueue(maxsize=len(couriers) * 2)
-    loop = DeliveryLoop(shared, couriers, jobs)
+def _send_due_rows(live: LiveRun, senders: list[Sender], limiter: RateLimiter, limit: int | None) -> str:
+    """Run the claim loop and feed it; why feeding ended: done|limit|stopped|paused|cancelled|outage|lease lost."""
+    row_queue = RowQueue(maxsize=len(senders) * 2)
+    loop = ClaimLoop(live, senders, row_queue)
     loop.start()
     try:
-        return _feed(shared, jobs, limiter, sleep, limit, holder)
+        return Feeder(live, row_queue, limiter, limit).feed()
     except BaseException:
-        shared.stop.set()  # the loop starts nothing more; what it holds is still recorded
+        live.stop.set()  # the loop starts nothing more; what it holds is still recorded
         raise
     finally:
-        jobs.put(None)
+        row_queue.put(None)
         loop.join()
-        jobs.waker.close()
-
-
-def _feed(
-    shared: Shared, jobs: JobQueue, limiter: RateLimiter, sleep: Callable[[float], None],
-    limit: int | None, holder: str,
-) -> str:
-    engine, run_id, stop = shared.engine, shared.run_id, shared.stop
-    fed, cursor = 0, ""
-
-    def halted() -> str | None:
-        if stop.is_set():
-            return "paused" if shared.paused is not None else "stopped"
-        state, holding = runlease.watch(engine, run_id)  # one read: cheap enough for every STATE_EVERY messages
-        if state in ("paused", "cancelled"):
-            stop.set()
-            return state
-        if holding != holder:
-            return lose()
-        return None
-
-    def lose() -> str:  # (every caller returns at once: nothing looks again)
-        stop.set()  # our senders stop at once: another process owns the run now
-        return "lease lost"
-
-    def wait(seconds: float) -> str | None:
-        """Sleep in slices, renewing the lease and watching runs.state; why it was halted, if it was."""
-        shared.writer.flush()  # commit queued outcomes before waiting
-        slices = max(1, math.ceil(seconds / WAIT_SLICE))
-        for _ in range(slices):
-            sleep(seconds / slices)
-            if why := renew() or halted():
-                return why
-        return None
-
-    def renew() -> str | None:
-        return None if runlease.renew(engine, run_id, holder, now=shared.now()) else lose()
-
-    def back_off() -> str | None:
-        """The relay is unreachable: wait (the policy's backoff, capped), or give up and pause the run."""
-        jobs.join()  # the senders leave what is queued (it stays pending)
-        pause_after = shared.unreachable_pause_seconds
-        failing = (shared.now() - (shared.outage_since or shared.now())).total_seconds()
-        if failing >= pause_after:
-            return "outage"
-        delay = min(shared.policy.delay(shared.outage_failures), OUTAGE_MAX_WAIT, pause_after - failing)
-        why = wait(max(delay, 0.01))
-        shared.outage.clear()
-        return why
-
-    while True:
-        if why := halted():
-            return why
-        if shared.outage.is_set():
-            if why := back_off():
-                return why
-            cursor = ""  # rows skipped during the outage are still pending: start over
-        if why := renew():
-            return why
-        batch = ledger.due_batch(engine, run_id, now=shared.now(), after=cursor, limit=BATCH)
-        if not batch:
-            jobs.join()
-            shared.writer.flush()  # everything handed out is recorded: deferred rows may now be due
-            if cursor or shared.outage.is_set():
-                cursor = ""
-                continue
-            retry_at = ledger.next_retry_at(engine, run_id)
-            if retry_at is None:
-                return "done"
-            if why := wait(max((retry_at - shared.now()).total_seconds(), 0.01)):
-                return why
-            continue
-        chunk: list[Delivery] = []
-        for i, row in enumerate(batch, 1):
-            if (limit is not None and fed >= limit) or shared.outage.is_set():
-                break
-            if i % STATE_EVERY == 0 and (why := halted()):
-                jobs.put(chunk)  # hand over what was taken: once stopped, the senders leave it pending
-                return why
-            waiting = limiter.wait_time()
-            if waiting > 0.0 and chunk:
-                jobs.put(chunk)  # do not hold rows back while the rate limit makes us wait
-                chunk = []
-            if waiting > 0.5 and (why := wait(waiting)):
-                return why
-            if not limiter.acquire(stop.is_set):
-                break
-            chunk.append(row)
-            fed += 1
-            if len(chunk) >= CHUNK:
-                jobs.put(chunk)
-                chunk = []
-        if chunk:
-            jobs.put(chunk)
-        if limit is not None and fed >= limit:
-            jobs.join()
-            return "limit"
-        if not shared.outage.is_set():
-            cursor = batch[-1].address
+        row_queue.waker.close()

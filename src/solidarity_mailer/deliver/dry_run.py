@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 
@@ -24,6 +24,9 @@ from solidarity_mailer.ledger.schema import runs
 from solidarity_mailer.render.once import render_once
 from solidarity_mailer.transports.base import Outcome, Transport, TransportPaused
 
+if TYPE_CHECKING:
+    from solidarity_mailer.audience.stream import AudienceStats
+
 TEST_PREFIX = "[TEST] "
 
 
@@ -33,7 +36,7 @@ class DryRun:
 
     campaign_id: str
     lists: tuple[Path, ...]
-    stats: Any  # audience.AudienceStats
+    stats: AudienceStats
     run_counts: dict[str, int] | None
     subject: str
     sample_to: str | None
@@ -44,6 +47,25 @@ class DryRun:
         """Recipients a real send would add to the run (valid minus those already in the manual run)."""
         already = sum(self.run_counts.values()) if self.run_counts else 0
         return max(self.stats.valid - already, 0)
+
+    @property
+    def exit_status(self) -> int:
+        """0, or 1 when a list has invalid rows."""
+        return 1 if self.stats.invalid else 0
+
+
+@dataclass(frozen=True)
+class TestCopies:
+    """What the server said to each address of a test copy (``send --to``)."""
+
+    __test__ = False  # not a pytest test class
+
+    outcomes: dict[str, Outcome]
+
+    @property
+    def exit_status(self) -> int:
+        """0 when every address accepted the copy, else 1."""
+        return 0 if all(o.verdict.value == "sent" for o in self.outcomes.values()) else 1
 
 
 def dry_run(engine: Engine, campaign: Campaign, settings: Settings, lists: Iterable[str | Path] = ()) -> DryRun:
@@ -79,7 +101,7 @@ def _recipients(addresses: Sequence[str], list_id: str) -> list[Recipient]:
 def send_test_copy(
     campaign: Campaign, addresses: Sequence[str], settings: Settings, *,
     transport_factory: Callable[[Settings], Transport] | None = None, lists: Iterable[str | Path] = (),
-) -> dict[str, Outcome]:
+) -> TestCopies:
     """Send ONE message with ``[TEST]`` in the subject to all ``addresses`` in one transaction.
 
     Returns an outcome per address (a partial refusal is reported, never lost). The ledger is not touched.
@@ -97,8 +119,8 @@ def send_test_copy(
         from solidarity_mailer.transports import make_transport as transport_factory
     transport = transport_factory(settings)
     try:
-        return transport.send(msg.mail_from, rcpts, msg.data,
-                              smtputf8=msg.smtputf8 or any(r.needs_smtputf8 for r in recipients))
+        return TestCopies(transport.send(msg.mail_from, rcpts, msg.data,
+                                         smtputf8=msg.smtputf8 or any(r.needs_smtputf8 for r in recipients)))
     except TransportPaused as exc:
         raise MailerError(f"the SMTP server refused the sender: {exc.reply}",
                           hint="check [smtp] username, the password variable, and the sender address") from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -23,8 +23,9 @@ from solidarity_mailer.paths import project_root
 from solidarity_mailer.render.once import render_apart
 from solidarity_mailer.render.rendition import Rendition
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported when used: preparing a run loads no more than it needs
     from solidarity_mailer.audience.stream import AudienceStats
+    from solidarity_mailer.compose.message import MessageFactory
 
 
 def find_campaign(name: str, *, root: Path | None = None) -> Campaign:
@@ -37,6 +38,11 @@ def find_campaign(name: str, *, root: Path | None = None) -> Campaign:
         raise MailerError(f"no campaign '{name}'", where=candidate.parent,
                           hint=f"create {candidate.name} there, or give the path of a campaign file")
     return load_campaign(candidate)
+
+
+def campaign_id_for(name: str) -> str:
+    """The id of campaign ``name``: the name itself, or the id inside the campaign file ``name`` (``*.toml``)."""
+    return find_campaign(name).id if name.endswith(".toml") else name
 
 
 def audience(engine: Engine | None, lists: Iterable[Path], stats: AudienceStats) -> Iterator[Recipient]:
@@ -54,7 +60,7 @@ def suppress_bounced(engine: Engine, address: str, detail: str) -> object:
     return add(engine, address, "bounced", detail=detail)
 
 
-def make_factory(campaign: Campaign, rendition: Rendition, settings: Settings, run_id: int) -> Any:
+def make_factory(campaign: Campaign, rendition: Rendition, settings: Settings, run_id: int) -> MessageFactory:
     """The per-recipient message builder for this run (secret from the environment)."""
     from solidarity_mailer.compose.message import MessageFactory
     from solidarity_mailer.compose.unsubscribe_tokens import load_secret
@@ -66,16 +72,16 @@ def make_factory(campaign: Campaign, rendition: Rendition, settings: Settings, r
 class Prepared:
     """A run ready to go: the rendition (made once), the message factory, the audience and the bounce hook.
 
-    ``audience()`` streams the recipients; ``stats`` (an ``AudienceStats``) counts invalid, duplicate and
+    ``audience()`` streams the recipients; ``stats`` counts invalid, duplicate and
     suppressed rows as it goes, with the invalid rows' errors (``file:line: message``).
     """
 
     campaign: Campaign
     rendition: Rendition
-    factory: Any
+    factory: MessageFactory
     lists: tuple[Path, ...]
     audience: Callable[[], Iterable[Recipient]]
-    stats: Any = None
+    stats: AudienceStats | None = None
     suppress: Callable[[Engine, str, str], object] = suppress_bounced
 
 

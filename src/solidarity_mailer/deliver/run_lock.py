@@ -1,17 +1,18 @@
 """A lease on a run (``run:{id}`` in ``locks``): one process sends a given run at a time.
 
 The lease exists for crash recovery: only its holder may turn rows left ``sending`` into ``uncertain``.
-See :mod:`lease` for take-over rules (expired, or its holder process is gone).
+See :mod:`solidarity_mailer.ledger.leases` for take-over rules (expired, or its holder process is gone).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import leases as lease
+from solidarity_mailer.ledger.schema import aware, locks
 
 TTL = dt.timedelta(seconds=120)
 
@@ -52,3 +53,13 @@ def watch(engine: Engine, run_id: int) -> tuple[str, str | None]:
 def release(engine: Engine, run_id: int, holder: str) -> None:
     """Give the lease up."""
     lease.release(engine, _name(run_id), holder)
+
+
+def held_by_another(engine: Engine, run_id: int, *, now: dt.datetime) -> bool:
+    """True while another process (not this one) holds an unexpired lease on the run."""
+    with engine.connect() as conn:
+        row = conn.execute(select(locks.c.holder, locks.c.expires_at).where(locks.c.name == _name(run_id))).first()
+    if row is None:
+        return False
+    expires = aware(row.expires_at)
+    return row.holder != holder_id() and expires is not None and expires > now

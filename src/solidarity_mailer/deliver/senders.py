@@ -1,9 +1,10 @@
-"""Couriers: the dispatcher's end of one sender, which builds each row's message and hands it to a transport.
+"""Senders: each builds its rows' messages and sends them through its own transport; :class:`Sender` is the
+dispatcher's end of one.
 
 A sender owns one transport (one SMTP connection) and its own copy of the campaign's message factory. The
-dispatcher's single delivery loop (``deliver/claim_loop.py``) commits a row as ``sending``, passes it to a sender
-with :meth:`Courier.submit`, and collects the :class:`Handover` with :meth:`Courier.receive` when the
-courier's ``connection`` is readable; it waits on all of them at once. Building and the SMTP dialogue
+dispatcher's single claim loop (``deliver/claim_loop.py``) commits a row as ``sending``, passes it to a sender
+with :meth:`Sender.submit`, and collects the :class:`SendResult` with :meth:`Sender.receive` when the
+sender's ``connection`` is readable; it waits on all of them at once. Building and the SMTP dialogue
 are most of the CPU a message costs, so with sender processes they run on every core instead of taking
 turns for one interpreter lock, while the ledger (claims and outcomes) stays in the dispatching process.
 
@@ -11,11 +12,11 @@ turns for one interpreter lock, while the ledger (claims and outcomes) stays in 
   (``python -m solidarity_mailer.deliver.senders``: one interpreter start per run, the campaign unpickled once,
   never a fork of the multi-threaded dispatcher itself). They ignore SIGINT and SIGTERM (the dispatcher
   decides when to stop; Ctrl-C must not cut a transaction in half) and exit when their socket closes, so a
-  dispatcher killed outright leaves no sender behind: each finishes the message in hand and exits.
+  dispatcher killed outright leaves no sender behind: each finishes the message it is sending and exits.
 - Other transports, custom transport factories and ``[delivery] sender_processes = false`` use sender
   threads that run the very same loop (:func:`serve`) over an in-process pipe.
 
-A sender that dies with a row in hand is reported as :class:`CourierLost`; the dispatcher records that
+A sender that dies holding a row is reported as :class:`SenderLost`; the dispatcher records that
 row ``uncertain`` and stops the run.
 """
 
@@ -35,22 +36,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger.delivery_row import Delivery
 from solidarity_mailer.paths import child_command, child_environment
 from solidarity_mailer.transports.base import Outcome, Transport, TransportPaused
 
+if TYPE_CHECKING:  # the sending process imports them when it unpickles the campaign, not before
+    from solidarity_mailer.compose.message import MessageFactory
+    from solidarity_mailer.config import Settings
+
+TransportFactory = Callable[["Settings"], Transport]
+
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0  # seconds a new sender may take to report ready
-PICKLE = pickle.HIGHEST_PROTOCOL  # rows and hand-overs cross the pipes as plain pickles (C speed)
-CLOSE_TIMEOUT = 30.0  # seconds the senders may take to finish the message in hand and close their connections
+PICKLE = pickle.HIGHEST_PROTOCOL  # rows and send results cross the pipes as plain pickles (C speed)
+CLOSE_TIMEOUT = 30.0  # seconds the senders may take to finish their current message and close their connections
 
 
 @dataclass(frozen=True)
-class Handover:
+class SendResult:
     """What became of one row's message: exactly one field is set."""
 
     outcome: Outcome | None = None  # the transport's verdict for the recipient
@@ -59,44 +66,44 @@ class Handover:
     error: str = ""  # a transport bug: whether the message left is unknown
 
 
-class CourierLost(MailerError):
-    """The sender died or stopped answering: whether the message in hand left is unknown."""
+class SenderLost(MailerError):
+    """The sender died or stopped answering: whether the message it was sending left is unknown."""
 
     def __init__(self, what: str) -> None:
         super().__init__(what, hint="the message it had is recorded uncertain; send again to continue")
 
 
-def hand_over(factory: Any, transport: Transport, row: Delivery) -> Handover:
+def build_and_send(factory: MessageFactory, transport: Transport, row: Delivery) -> SendResult:
     """Build ``row``'s message with ``factory`` and send it through ``transport``."""
     try:
         msg = factory.build(row.recipient())
     except MailerError as exc:
-        return Handover(build_error=exc.line())
+        return SendResult(build_error=exc.line())
     except Exception as exc:  # a bug for this recipient: fail it alone, nothing was sent
         log.exception("building the message for %s", row.address)
-        return Handover(build_error=f"cannot build the message: {exc!r}")
+        return SendResult(build_error=f"cannot build the message: {exc!r}")
     try:
         outcomes = transport.send(msg.mail_from, [msg.rcpt], msg.data, smtputf8=msg.smtputf8,
                                   crlf_only=True)  # as the factory builds every message
     except TransportPaused as exc:
-        return Handover(paused=exc)
+        return SendResult(paused=exc)
     except Exception as exc:  # a transport bug: the row becomes uncertain, the run goes on
         log.exception("transport error for %s", row.address)
-        return Handover(error=f"transport error: {exc!r}")
-    return Handover(outcome=outcomes.get(msg.rcpt) or next(iter(outcomes.values())))
+        return SendResult(error=f"transport error: {exc!r}")
+    return SendResult(outcome=outcomes.get(msg.rcpt) or next(iter(outcomes.values())))
 
 
-def send(conn: Connection, obj: object) -> None:
+def write_pipe(conn: Connection, obj: object) -> None:
     """One message on a sender's pipe: a plain pickle (C speed), framed by the connection."""
     conn.send_bytes(pickle.dumps(obj, PICKLE))
 
 
-def receive(conn: Connection) -> Any:
+def read_pipe(conn: Connection) -> object:
     """The next message on a sender's pipe (EOFError when the other end is gone)."""
     return pickle.loads(conn.recv_bytes())
 
 
-def serve(conn: Connection, factory: Any, make_transport: Callable[[], Transport]) -> None:
+def serve(conn: Connection, factory: MessageFactory, make_transport: Callable[[], Transport]) -> None:
     """A sender's loop: report ready, then deliver each row received until ``None`` or the pipe closes.
 
     After a :class:`TransportPaused` it sends nothing more: later rows get the same pause back (and are
@@ -106,11 +113,12 @@ def serve(conn: Connection, factory: Any, make_transport: Callable[[], Transport
         try:
             transport = make_transport()
         except Exception as exc:
-            send(conn, ("error", exc.line() if isinstance(exc, MailerError) else f"cannot start a sender: {exc!r}"))
+            why = exc.line() if isinstance(exc, MailerError) else f"cannot start a sender: {exc!r}"
+            write_pipe(conn, ("error", why))
             return
-        send(conn, ("ready", ""))
+        write_pipe(conn, ("ready", ""))
         try:
-            _deliver_rows(conn, factory, transport)
+            _send_rows(conn, factory, transport)
         finally:
             try:
                 transport.close()
@@ -122,27 +130,27 @@ def serve(conn: Connection, factory: Any, make_transport: Callable[[], Transport
         conn.close()  # however it ends, the dispatcher's end sees EOF (never waits for a dead sender)
 
 
-def _deliver_rows(conn: Connection, factory: Any, transport: Transport) -> None:
-    paused: Handover | None = None  # once the server refused us, the rows still in hand are not attempted
+def _send_rows(conn: Connection, factory: MessageFactory, transport: Transport) -> None:
+    paused: SendResult | None = None  # once the server refused us, the rows still held are not attempted
     while True:
-        item = receive(conn)
+        item = read_pipe(conn)
         if item is None:
             return
-        handover = paused or hand_over(factory, transport, Delivery(*item))
-        if handover.paused is not None:
-            paused = handover
-        send(conn, handover)
+        result = paused or build_and_send(factory, transport, Delivery(*cast(tuple[object, ...], item)))
+        if result.paused is not None:
+            paused = result
+        write_pipe(conn, result)
 
 
-class Courier:
+class Sender:
     """The dispatcher's end of one sender (a thread or a process)."""
 
     def __init__(self, connection: Connection, name: str, on_close: Callable[[], None]) -> None:
         self.connection, self.name, self._on_close = connection, name, on_close
         self._closing = threading.Lock()
 
-    def lost(self, what: str) -> CourierLost:
-        return CourierLost(f"sender {self.name} {what}")
+    def lost(self, what: str) -> SenderLost:
+        return SenderLost(f"sender {self.name} {what}")
 
     def wait_ready(self) -> None:
         """Wait for the sender to start (its transport made); a :class:`MailerError` when it could not."""
@@ -150,7 +158,7 @@ class Courier:
         if not self.connection.poll(START_TIMEOUT):
             raise MailerError(f"sender {self.name} did not start within {START_TIMEOUT:.0f}s", hint=hint)
         try:
-            kind, detail = receive(self.connection)
+            kind, detail = cast(tuple[str, str], read_pipe(self.connection))  # ("ready" | "error", detail)
         except (EOFError, OSError):
             raise MailerError(f"sender {self.name} exited while starting", hint=hint) from None
         if kind != "ready":
@@ -159,18 +167,17 @@ class Courier:
     def submit(self, row: Delivery) -> None:
         """Queue ``row`` (already committed ``sending``) for the sender; it delivers its rows in order."""
         try:
-            send(self.connection, row.as_tuple())
+            write_pipe(self.connection, row.as_tuple())
         except OSError:
             raise self.lost(f"is gone; it was given {row.address}") from None
 
-    def receive(self) -> Handover:
-        """The :class:`Handover` of the oldest row submitted (blocks until it comes); :class:`CourierLost` if
+    def receive(self) -> SendResult:
+        """The :class:`SendResult` of the oldest row submitted (blocks until it comes); :class:`SenderLost` if
         it never will."""
         try:
-            handover: Handover = receive(self.connection)
+            return cast(SendResult, read_pipe(self.connection))
         except (EOFError, OSError):
             raise self.lost("died while sending") from None
-        return handover
 
     def close(self) -> None:
         """Ask the sender to close its connection and stop. Idempotent and thread-safe."""
@@ -178,7 +185,7 @@ class Courier:
             if self.connection.closed:
                 return
             with contextlib.suppress(OSError):
-                send(self.connection, None)
+                write_pipe(self.connection, None)
             self.connection.close()
         self._on_close()
 
@@ -195,10 +202,10 @@ def launch(fds: list[int]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         factory, settings = pickle.load(sys.stdin.buffer)
-    except Exception as exc:  # tell each courier why, instead of a bare EOF
+    except Exception as exc:  # tell each sender why, instead of a bare EOF
         for fd in fds:
             with contextlib.suppress(OSError):
-                send(Connection(fd), ("error", f"the sender launcher could not read the campaign: {exc!r}"))
+                write_pipe(Connection(fd), ("error", f"the sender launcher could not read the campaign: {exc!r}"))
         raise SystemExit(1) from None
     from solidarity_mailer.transports import smtp  # noqa: F401  imported here once, shared by the senders (smtp is all it serves)
     gc.freeze()  # the senders' collections skip what is here: its pages stay shared (copy-on-write)
@@ -227,7 +234,7 @@ def launch(fds: list[int]) -> None:
 class _Launcher:
     """The launcher process of one run's senders; waits for it (killing it if it hangs) after the last close."""
 
-    def __init__(self, factory: Any, settings: Any, count: int) -> None:
+    def __init__(self, factory: MessageFactory, settings: Settings, count: int) -> None:
         payload = pickle.dumps((factory, settings))  # before anything starts: nothing to clean up if it fails
         self._lock = threading.Lock()
         pairs = [socket.socketpair() for _ in range(count)]
@@ -240,7 +247,7 @@ class _Launcher:
                 theirs.close()
         self.connections = [Connection(ours.detach()) for ours, _ in pairs]
         assert self.process.stdin is not None
-        with contextlib.suppress(OSError):  # the launcher died at once: each courier reports it when started
+        with contextlib.suppress(OSError):  # the launcher died at once: each sender reports it when started
             self.process.stdin.write(payload)
             self.process.stdin.close()
         self.open = count
@@ -259,7 +266,7 @@ class _Launcher:
             self.process.wait()
 
 
-def _thread_courier(factory: Any, make: Callable[[], Transport], name: str) -> Courier:
+def _thread_sender(factory: MessageFactory, make: Callable[[], Transport], name: str) -> Sender:
     ours, theirs = Pipe()
     thread = threading.Thread(target=serve, args=(theirs, factory, make), name=name, daemon=True)
     thread.start()
@@ -268,20 +275,20 @@ def _thread_courier(factory: Any, make: Callable[[], Transport], name: str) -> C
         thread.join(CLOSE_TIMEOUT)
         theirs.close()
 
-    return Courier(ours, name, joined)
+    return Sender(ours, name, joined)
 
 
-def start_couriers(settings: Any, factory: Any, count: int,
-                   transport_factory: Callable[[Any], Transport] | None = None) -> list[Courier]:
-    """``count`` couriers: sender processes for the ``smtp`` transport (unless ``[delivery] sender_processes =
+def start_senders(settings: Settings, factory: MessageFactory, count: int,
+                  transport_factory: TransportFactory | None = None) -> list[Sender]:
+    """``count`` senders: sender processes for the ``smtp`` transport (unless ``[delivery] sender_processes =
     false``), else sender threads around ``transport_factory(settings)`` (default: ``make_transport``)."""
     if transport_factory is None and settings.delivery.transport == "smtp" and settings.delivery.sender_processes:
         launcher = _Launcher(factory, settings, count)
-        return [Courier(conn, f"process {i}", launcher.closed_one) for i, conn in enumerate(launcher.connections)]
+        return [Sender(conn, f"process {i}", launcher.closed_one) for i, conn in enumerate(launcher.connections)]
     from solidarity_mailer.transports import make_transport
 
     make = transport_factory or make_transport
-    return [_thread_courier(factory, lambda: make(settings), f"sender-{i}") for i in range(count)]
+    return [_thread_sender(factory, lambda: make(settings), f"sender-{i}") for i in range(count)]
 
 
 if __name__ == "__main__":  # run as the launcher: use the importable module, so pickles name its classes

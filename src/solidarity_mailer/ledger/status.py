@@ -1,29 +1,71 @@
-"""A campaign's delivery status from the ledger, as plain data (``status --json`` prints it as is)."""
+"""A campaign's delivery status from the ledger: each run's counts by state, and who failed or is uncertain.
+
+``status --json`` prints :meth:`CampaignStatus.as_json` as is.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
 from solidarity_mailer.ledger import queries as ledger
 
 
-def _iso(value: object) -> str | None:
-    return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
-def campaign_status(engine: Engine, campaign_id: str) -> dict[str, Any]:
-    """``{"campaign", "runs": [{id, fire_key, state, note, created_at, started_at, finished_at, counts,
-    problems: [{address, state, attempts, last_reply, updated_at}]}]}``, oldest run first."""
-    out = []
-    for run in ledger.runs_of(engine, campaign_id):
-        out.append({
-            "id": run.id, "fire_key": run.fire_key, "state": run.state, "note": run.note,
-            "created_at": _iso(run.created_at), "started_at": _iso(run.started_at),
-            "finished_at": _iso(run.finished_at), "counts": ledger.counts(engine, run.id),
-            "problems": [{"address": p.address, "state": p.state, "attempts": p.attempts,
-                          "last_reply": p.last_reply, "updated_at": _iso(p.updated_at)}
-                         for p in ledger.problems(engine, run.id)],
-        })
-    return {"campaign": campaign_id, "runs": out}
+@dataclass(frozen=True)
+class ProblemStatus:
+    """A recipient of a run that failed or is uncertain, with the server's last word."""
+
+    address: str
+    state: str
+    attempts: int
+    last_reply: str
+    updated_at: str | None  # ISO 8601
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """One run of the campaign: its state, counts by delivery state, and its problems (by address)."""
+
+    id: int
+    fire_key: str
+    state: str
+    note: str
+    created_at: str | None  # ISO 8601, as the other instants
+    started_at: str | None
+    finished_at: str | None
+    counts: dict[str, int]
+    problems: list[ProblemStatus]
+
+
+@dataclass(frozen=True)
+class CampaignStatus:
+    """The runs of a campaign, oldest first."""
+
+    campaign: str
+    runs: list[RunStatus]
+
+    def as_json(self) -> dict[str, object]:
+        """``{"campaign", "runs": [{id, fire_key, state, note, created_at, started_at, finished_at, counts,
+        problems: [{address, state, attempts, last_reply, updated_at}]}]}``."""
+        return dataclasses.asdict(self)
+
+
+def campaign_status(engine: Engine, campaign_id: str) -> CampaignStatus:
+    """The status of every run of ``campaign_id``, oldest first."""
+    runs = [
+        RunStatus(
+            id=run.id, fire_key=run.fire_key, state=run.state, note=run.note, created_at=_iso(run.created_at),
+            started_at=_iso(run.started_at), finished_at=_iso(run.finished_at), counts=ledger.counts(engine, run.id),
+            problems=[ProblemStatus(p.address, p.state, p.attempts, p.last_reply, _iso(p.updated_at))
+                      for p in ledger.problems(engine, run.id)],
+        )
+        for run in ledger.runs_of(engine, campaign_id)
+    ]
+    return CampaignStatus(campaign_id, runs)

@@ -17,6 +17,8 @@ import threading
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, text
+from sqlalchemy.engine.interfaces import DBAPICursor
+from sqlalchemy.pool import PoolProxiedConnection
 
 from solidarity_mailer.ledger.queries import Claim
 
@@ -59,7 +61,7 @@ class _Statement:
             self._last = (value, self.to_db(value))
         return self._last[1]
 
-    def params(self, values: dict[str, Any]) -> Any:
+    def params(self, values: dict[str, object]) -> tuple[object, ...] | dict[str, object]:
         """``values`` in the driver's form: timestamps converted, in the statement's order when positional."""
         if self.order:  # one pass, no intermediate dict (this runs twice per message)
             if self.to_db is None:
@@ -77,7 +79,7 @@ class Statements:
         self.claim, self.skip = _Statement(engine, _CLAIM), _Statement(engine, _SKIP)
         self.done, self.release = _Statement(engine, _DONE), _Statement(engine, _RELEASE)
 
-    def claim_row(self, cursor: Any, run_id: int, address: str, message_id: str, now: dt.datetime) -> Claim:
+    def claim_row(self, cursor: DBAPICursor, run_id: int, address: str, message_id: str, now: dt.datetime) -> Claim:
         """In the caller's transaction: take the row (unless suppressed: then it becomes ``skipped``)."""
         values = {"run": run_id, "addr": address, "mid": message_id, "now": now}
         cursor.execute(self.claim.sql, self.claim.params(values))
@@ -88,7 +90,7 @@ class Statements:
 
 
 def outcome_values(run_id: int, address: str, state: str, reply: str, now: dt.datetime,
-                   retry_at: dt.datetime | None = None) -> dict[str, Any]:
+                   retry_at: dt.datetime | None = None) -> dict[str, object]:
     """The parameters of the ``done`` transition."""
     if state not in OUTCOMES:
         raise ValueError(state)
@@ -99,7 +101,7 @@ def outcome_values(run_id: int, address: str, state: str, reply: str, now: dt.da
 class LedgerWriter:
     """The single writer of one run's delivery rows: one DBAPI connection, outcomes committed with the claims.
 
-    :meth:`claim_many` runs in the caller's thread (the delivery loop, which claims for all senders at once)
+    :meth:`claim_many` runs in the caller's thread (the claim loop, which claims for all senders at once)
     and returns after its COMMIT. :meth:`outcome` and :meth:`release` only queue: they ride along with the
     next claims, or a background thread commits them within ``linger`` seconds when no claim comes (and
     :meth:`flush` does at once). A crash in between leaves those rows ``sending``, i.e. ``uncertain``: never
@@ -110,10 +112,10 @@ class LedgerWriter:
     def __init__(self, engine: Engine, run_id: int, *, linger: float = 0.05) -> None:
         self.engine, self.run_id, self.linger = engine, run_id, linger
         self.statements = Statements(engine)
-        self._outcomes: list[tuple[_Statement, dict[str, Any]]] = []
+        self._outcomes: list[tuple[_Statement, dict[str, object]]] = []
         self._queue_lock = threading.Lock()  # guards _outcomes
         self._db_lock = threading.Lock()  # guards the connection
-        self._raw: Any = None
+        self._raw: PoolProxiedConnection | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._linger, name=f"ledger-{run_id}", daemon=True)
         self.error: BaseException | None = None
@@ -131,7 +133,7 @@ class LedgerWriter:
 
     def outcome(self, address: str, state: str, reply: str, now: dt.datetime,
                 retry_at: dt.datetime | None = None) -> None:
-        """Queue a hand-over's outcome for the next commit."""
+        """Queue a sent message's outcome for the next commit."""
         values = outcome_values(self.run_id, address, state, reply, now, retry_at)
         with self._queue_lock:
             self._outcomes.append((self.statements.done, values))

@@ -1,20 +1,21 @@
 """The scheduler daemon (``solidarity-mailer run``): APScheduler fires, our tables hold the truth.
 
-- One daemon per database: a lease in ``locks`` (:mod:`daemonlock`), renewed at every sync. A second
+- One daemon per database: a lease in ``locks`` (``schedule/daemon_lock.py``), renewed at every sync. A second
   daemon refuses to start, or with ``wait=True`` idles until the lease is free. Even two daemons side by
   side cannot send twice: an occurrence has one ``fire_key`` (one run), and the ledger hands each
   delivery row to one sender only.
 - Every ``sync_seconds`` (2 s) the daemon reads ``schedules``: an active schedule whose next firing is
-  past is processed at once (:func:`firing.process_due`: run within the grace period, else recorded as
-  ``missed``); a future one gets an APScheduler date job at that instant (``misfire_grace_time`` set to
-  the schedule's grace, ``coalesce=True``); jobs of paused or cancelled schedules are removed. So added,
-  paused or cancelled schedules take effect within a sync interval.
-- Runs are sent by one dispatcher thread, one run after another, with :func:`dispatch.deliver_run`.
+  past is processed at once (:func:`~solidarity_mailer.schedule.due_runs.process_due`: run within the grace
+  period, else recorded as ``missed``); a future one gets an APScheduler date job at that instant
+  (``misfire_grace_time`` set to the schedule's grace, ``coalesce=True``); jobs of paused or cancelled
+  schedules are removed. So added, paused or cancelled schedules take effect within a sync interval.
+- Runs are sent by one thread, one run after another (``schedule/run_queue.py``), with ``deliver_run``.
   On start it resumes scheduled runs left ``running`` (crash, ``kill -9``) or ``pending``; rows left
   ``sending`` become ``uncertain`` there. Runs created by ``send`` are continued by ``send``, not here.
 - SIGTERM / SIGINT stop it gracefully: the current run stops between messages, stays ``pending`` and
   continues at the next start.
-- Time comes from a :class:`clock.Clock` (tests may speed it up); APScheduler waits the matching real time.
+- Time comes from a :class:`~solidarity_mailer.clock.Clock` (tests may speed it up); APScheduler waits the
+  matching real time.
 """
 
 from __future__ import annotations
@@ -22,29 +23,27 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import queue
 import signal
 import threading
-from collections.abc import Callable
-from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from solidarity_mailer.clock import Clock, SystemClock
+from solidarity_mailer.clock import TEST_CLOCK_ENV, Clock, ScaledClock, SystemClock
 from solidarity_mailer.config import Settings
-from solidarity_mailer.deliver import run_lock as runlease
+from solidarity_mailer.deliver.dispatcher import RunSummary
+from solidarity_mailer.deliver.senders import TransportFactory
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.ledger.queries import get_run, run_state, set_run_state
-from solidarity_mailer.ledger.schema import aware, connect, locks, runs
-from solidarity_mailer.schedule import daemon_lock as daemonlock
+from solidarity_mailer.ledger.queries import get_run, run_state
+from solidarity_mailer.ledger.schema import connect
+from solidarity_mailer.schedule import daemon_lock
 from solidarity_mailer.schedule.due_runs import process_due
+from solidarity_mailer.schedule.run_queue import Deliver, RunQueue, scheduled_runs
 from solidarity_mailer.schedule.schedules import Schedule, get_schedule, list_schedules
 
 log = logging.getLogger("solidarity_mailer.schedule.daemon")
 
 NO_LOCK_ENV = "SOLIDARITY_MAILER_TEST_NO_LOCK"  # TEST ONLY: skip the lease to prove the ledger alone is safe
-Deliver = Callable[..., Any]
 
 
 def _real_now() -> dt.datetime:
@@ -56,52 +55,41 @@ class Daemon:
 
     def __init__(
         self, settings: Settings, *, engine: Engine | None = None, clock: Clock | None = None,
-        deliver: Deliver | None = None, transport_factory: Any = None, sync_seconds: float = 2.0,
-        use_lock: bool | None = None,
+        deliver: Deliver | None = None, transport_factory: TransportFactory | None = None,
+        sync_seconds: float = 2.0, use_lock: bool | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine or connect(settings.database_url)
         self.clock: Clock = clock or SystemClock()
-        if deliver is None:
-            from solidarity_mailer.deliver.dispatcher import deliver_run as deliver
-        self.deliver = deliver
-        self.transport_factory = transport_factory
+        if isinstance(self.clock, ScaledClock):
+            log.warning("TEST clock from %s in use", TEST_CLOCK_ENV)
         self.sync_seconds = sync_seconds
         self.use_lock = (os.environ.get(NO_LOCK_ENV) != "1") if use_lock is None else use_lock
-        self.holder = daemonlock.new_holder()
+        self.holder = daemon_lock.new_holder()
         self.stopping = threading.Event()
-        self._queue: queue.Queue[int | None] = queue.Queue()
-        self._queued: set[int] = set()
-        self._queued_lock = threading.Lock()
+        self.runs = RunQueue(self.engine, settings, self.clock, self.stopping, deliver=deliver,
+                             transport_factory=transport_factory)
         self._fire_lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
-        self._dispatcher: threading.Thread | None = None
-        self._current: tuple[int, threading.Event] | None = None  # the run being sent and its stop signal
-        self.last_summary: Any = None
         self.lease_lost = False
+
+    @property
+    def last_summary(self) -> RunSummary | None:
+        """The summary of the last run this daemon sent."""
+        return self.runs.last_summary
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
     def start(self, *, wait: bool = False) -> None:
-        """Take the lease (or raise / wait), resume interrupted runs, start APScheduler and the dispatcher."""
-        if self.use_lock:
-            if wait:
-                announced = False
-                while (other := daemonlock.try_acquire(self.engine, self.holder, now=_real_now())) is not None:
-                    if not announced:
-                        log.info("another daemon (%s) holds the lease; waiting idle until it stops", other)
-                        announced = True
-                    if self.stopping.wait(self.sync_seconds):
-                        return
-            else:
-                daemonlock.acquire(self.engine, self.holder, now=_real_now())
+        """Take the lease (or raise / wait), resume interrupted runs, start APScheduler and the run queue."""
+        if self.use_lock and not self._take_lease(wait):
+            return
         log.info("daemon %s started on %s; now %s UTC", self.holder, _safe_url(self.settings.database_url),
                  f"{self.clock.now():%Y-%m-%d %H:%M:%S}")
-        for run_id in self._interrupted_runs():
+        for run_id in scheduled_runs(self.engine, ("running", "pending")):
             log.info("resuming run %d (interrupted)", run_id)
-            self._enqueue(run_id)
-        self._dispatcher = threading.Thread(target=self._dispatch_loop, name="dispatcher", daemon=True)
-        self._dispatcher.start()
+            self.runs.add(run_id)
+        self.runs.start()
         scheduler = BackgroundScheduler(
             timezone=dt.UTC, job_defaults={"coalesce": True, "misfire_grace_time": 3600, "max_instances": 1}
         )
@@ -110,19 +98,30 @@ class Daemon:
         self._scheduler = scheduler
         scheduler.start()
 
+    def _take_lease(self, wait: bool) -> bool:
+        """Take the scheduler lease (a :class:`MailerError` if another daemon holds it), or with ``wait`` idle
+        until it is free; False when stopped while waiting."""
+        if not wait:
+            daemon_lock.acquire(self.engine, self.holder, now=_real_now())
+            return True
+        announced = False
+        while (other := daemon_lock.try_acquire(self.engine, self.holder, now=_real_now())) is not None:
+            if not announced:
+                log.info("another daemon (%s) holds the lease; waiting idle until it stops", other)
+                announced = True
+            if self.stopping.wait(self.sync_seconds):
+                return False
+        return True
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop firing, let the current run stop between messages, release the lease."""
         self.stopping.set()
-        current = self._current
-        if current is not None:
-            current[1].set()
+        self.runs.stop_current()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=True)
-        self._queue.put(None)
-        if self._dispatcher is not None:
-            self._dispatcher.join(timeout)
+        self.runs.close(timeout)
         if self.use_lock:
-            daemonlock.release(self.engine, self.holder)
+            daemon_lock.release(self.engine, self.holder)
         log.info("daemon stopped")
 
     def serve(self) -> None:
@@ -155,7 +154,7 @@ class Daemon:
             log.exception("sync failed; retrying in %.0f s", self.sync_seconds)
 
     def _sync(self) -> None:
-        if self.use_lock and not daemonlock.renew(self.engine, self.holder, now=_real_now()):
+        if self.use_lock and not daemon_lock.renew(self.engine, self.holder, now=_real_now()):
             log.error("the scheduler lease was taken over by another daemon; stopping")
             self.lease_lost = True
             self.stopping.set()
@@ -175,11 +174,11 @@ class Daemon:
             for job in scheduler.get_jobs():
                 if job.id.startswith("fire:") and job.id not in wanted:
                     job.remove()
-        for run_id in self._runs(("pending",)):
-            self._enqueue(run_id)
-        current = self._current
-        if current is not None and run_state(self.engine, current[0]) in ("paused", "cancelled"):
-            current[1].set()  # paused or cancelled by a command: stop between messages, not at the batch's end
+        for run_id in scheduled_runs(self.engine, ("pending",)):
+            self.runs.add(run_id)
+        current = self.runs.current_run()
+        if current is not None and run_state(self.engine, current) in ("paused", "cancelled"):
+            self.runs.stop_current()  # paused or cancelled by a command: stop between messages, not at the batch's end
 
     def _arm(self, schedule_id: int) -> None:
         """Arm the next occurrence right after a firing, not at the next sync."""
@@ -222,76 +221,8 @@ class Daemon:
             log.warning("schedule %d: run %d recorded as missed (%s)", schedule_id, run_id, note)
         for run_id in result.fired:
             log.info("schedule %d fired: run %d", schedule_id, run_id)
-            self._enqueue(run_id)
+            self.runs.add(run_id)
         self._arm(schedule_id)
-
-    # -- dispatching -----------------------------------------------------------------------------------
-
-    def _runs(self, states: tuple[str, ...]) -> list[int]:
-        stmt = (select(runs.c.id).where(runs.c.state.in_(states), runs.c.schedule_id.is_not(None))
-                .order_by(runs.c.id))
-        with self.engine.connect() as conn:
-            return [int(x) for x in conn.execute(stmt).scalars()]
-
-    def _interrupted_runs(self) -> list[int]:
-        return self._runs(("running", "pending"))
-
-    def _enqueue(self, run_id: int) -> None:
-        with self._queued_lock:
-            if run_id in self._queued:
-                return
-            self._queued.add(run_id)
-        self._queue.put(run_id)
-
-    def _dispatch_loop(self) -> None:
-        while True:
-            run_id = self._queue.get()
-            if run_id is None or self.stopping.is_set():
-                return
-            try:
-                self._deliver(run_id)
-            finally:
-                with self._queued_lock:
-                    self._queued.discard(run_id)
-
-    def _deliver(self, run_id: int) -> None:
-        run = get_run(self.engine, run_id)
-        if run.state not in ("pending", "running"):
-            return
-        stop = threading.Event()
-        self._current = (run_id, stop)
-        if self.stopping.is_set():
-            self._current = None
-            return
-        try:
-            summary = self.deliver(self.engine, run_id, self.settings, transport_factory=self.transport_factory,
-                                   now=self.clock.now, stop=stop)
-        except MailerError as exc:
-            if self._leased_elsewhere(run_id):
-                log.warning("run %d: %s; leaving it to that process", run_id, exc.line())
-                return
-            log.error("run %d cannot be sent: %s", run_id, exc.line())
-            set_run_state(self.engine, run_id, "paused", now=self.clock.now(), only_from=("pending", "running"),
-                          note=f"cannot be sent: {exc.line()}; fix it, then `solidarity-mailer resume run {run_id}`")
-            return
-        except Exception as exc:
-            log.exception("run %d failed", run_id)
-            set_run_state(self.engine, run_id, "paused", now=self.clock.now(), only_from=("pending", "running"),
-                          note=f"internal error: {exc!r}; `solidarity-mailer resume run {run_id}` to retry")
-            return
-        finally:
-            self._current = None
-        self.last_summary = summary
-        log.info("%s", summary.line())
-
-    def _leased_elsewhere(self, run_id: int) -> bool:
-        with self.engine.connect() as conn:
-            stmt = select(locks.c.holder, locks.c.expires_at).where(locks.c.name == f"run:{run_id}")
-            row = conn.execute(stmt).first()
-        if row is None:
-            return False
-        expires = aware(row.expires_at)
-        return row.holder != runlease.holder_id() and expires is not None and expires > self.clock.now()
 
 
 def _safe_url(url: str) -> str:

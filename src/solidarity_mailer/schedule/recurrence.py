@@ -19,6 +19,7 @@ Rules (tested in tests/schedule/test_recurrence.py):
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,33 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise MailerError(f"unknown time zone '{name}'", hint="use an IANA name such as Europe/Berlin") from None
+
+
+def default_zone() -> str:
+    """The machine's IANA zone (``TZ``, else ``/etc/localtime``), else UTC."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for name in candidates:
+        if name:
+            try:
+                zone(name)
+            except Exception:  # not a usable IANA name: try the next one
+                continue
+            return name
+    return "UTC"
+
+
+def local_time(value: datetime | None, zone_name: str) -> str | None:
+    """``value`` as wall-clock time in ``zone_name``, e.g. ``2026-12-07 09:00 -05`` (seconds when not 0)."""
+    if value is None:
+        return None
+    local = value.astimezone(zone(zone_name))
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if local.second else "%Y-%m-%d %H:%M %Z")
 
 
 def _transition(lo: datetime, hi: datetime, tz: ZoneInfo) -> datetime:

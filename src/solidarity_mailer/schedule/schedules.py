@@ -22,10 +22,19 @@ from pathlib import Path
 from sqlalchemy import Engine, select, update
 
 from solidarity_mailer.campaign import Campaign
+from solidarity_mailer.config import SchedulerSettings
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.schema import aware, schedules
-from solidarity_mailer.schedule.recurrence import Recurrence, cron_trigger, parse_at, parse_interval, zone
+from solidarity_mailer.schedule.recurrence import (
+    Recurrence,
+    cron_trigger,
+    default_zone,
+    local_time,
+    parse_at,
+    parse_interval,
+    zone,
+)
 
 DEFAULT_GRACE_SECONDS = 3600
 GRACE_ENV = "SOLIDARITY_MAILER_GRACE_SECONDS"
@@ -55,6 +64,11 @@ class Schedule:
     def describe(self) -> str:
         """``once at 2026-12-07 09:00 America/Lima`` and the like."""
         return self.recurrence.describe()
+
+    @property
+    def next_fire_local(self) -> str | None:
+        """The next firing as wall-clock time in the schedule's zone."""
+        return local_time(self.next_fire_at, self.timezone)
 
 
 def default_grace(environ: Mapping[str, str] | None = None, configured: int = DEFAULT_GRACE_SECONDS) -> int:
@@ -125,6 +139,27 @@ def add_schedule(
     with engine.begin() as conn:
         new_id = conn.execute(schedules.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]
     return get_schedule(engine, int(new_id))
+
+
+def check_zone_option(tz: str | None) -> None:
+    """Refuse an empty ``--tz`` (None is fine: the default zone applies)."""
+    if tz is not None and not tz.strip():
+        raise MailerError("--tz is empty", hint="give an IANA time zone such as Europe/Berlin, or leave --tz out")
+
+
+def schedule_campaign(
+    engine: Engine, campaign: Campaign, configured: SchedulerSettings, *, at: str | None = None,
+    cron: str | None = None, every: str | None = None, tz: str | None = None, lists: tuple[Path, ...] = (),
+    grace_seconds: int | None = None, now: dt.datetime,
+) -> Schedule:
+    """:func:`add_schedule` as the ``schedule`` command asks for it: a zone and grace period not given come
+    from the settings (``configured``; grace: ``SOLIDARITY_MAILER_GRACE_SECONDS`` first), else the machine's
+    zone and 3600 s."""
+    check_zone_option(tz)
+    zone_name = tz or configured.timezone or default_zone()
+    grace = default_grace(configured=configured.grace_seconds) if grace_seconds is None else grace_seconds
+    return add_schedule(engine, campaign, at=at, cron=cron, every=every, tz=zone_name, lists=list(lists),
+                        grace_seconds=grace, now=now)
 
 
 def get_schedule(engine: Engine, schedule_id: int) -> Schedule:
@@ -208,3 +243,14 @@ def cancel_run(engine: Engine, run_id: int, *, now: dt.datetime) -> ledger.Run:
     return _move_run(engine, run_id, "cancelled", ("pending", "running", "paused", "missed"), now,
                      f"cancelled by hand at {now:%Y-%m-%d %H:%M} UTC")
 
+
+_CONTROLS = {
+    ("pause", "schedule"): pause_schedule, ("resume", "schedule"): resume_schedule,
+    ("cancel", "schedule"): cancel_schedule, ("pause", "run"): pause_run, ("resume", "run"): resume_run,
+    ("cancel", "run"): cancel_run,
+}
+
+
+def control(engine: Engine, action: str, kind: str, ident: int, *, now: dt.datetime) -> Schedule | ledger.Run:
+    """``pause``, ``resume`` or ``cancel`` (``action``) schedule or run (``kind``) ``ident``; returns it after."""
+    return _CONTROLS[(action, kind)](engine, ident, now=now)

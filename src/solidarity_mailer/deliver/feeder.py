@@ -1,0 +1,152 @@
+"""The feeder: moves a run's due rows from the ledger, through the rate limiter, into the claim loop's queue.
+
+It reads due rows in address order, :data:`BATCH` at a time, and puts them on the bounded
+:class:`~solidarity_mailer.deliver.claim_loop.RowQueue` in lists of up to :data:`CHUNK`. At every batch it
+renews the run's lease, and at least every :data:`STATE_EVERY` messages it looks at ``runs.state`` (paused or
+cancelled by another process?) and at the lease holder (taken over?). Long waits (retry backoff, the hourly
+limit) are cut in slices of :data:`WAIT_SLICE` seconds that do the same. While the relay is unreachable it
+backs the whole run off (the retry policy's delays, at most :data:`OUTAGE_MAX_WAIT`), and gives up once
+``unreachable_pause_seconds`` have passed. :meth:`Feeder.feed` returns why feeding ended.
+"""
+
+from __future__ import annotations
+
+import math
+
+from solidarity_mailer.deliver import run_lock
+from solidarity_mailer.deliver.claim_loop import RowQueue
+from solidarity_mailer.deliver.live_run import LiveRun
+from solidarity_mailer.deliver.rate_limit import RateLimiter
+from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.delivery_row import Delivery
+
+BATCH = 200  # rows read from the ledger at a time
+STATE_EVERY = 50  # look at runs.state (paused/cancelled elsewhere?) at least every so many messages
+CHUNK = 8  # rows put on the queue at once when the rate limit does not hold them back (fewer wake-ups)
+WAIT_SLICE = 20.0  # long waits (retry backoff, hourly limit) are cut in slices: renew the lease, watch runs.state
+OUTAGE_MAX_WAIT = 300.0  # longest back-off while the relay is unreachable (notice soon that it is back)
+
+
+class Feeder:
+    """Feeds the due rows of ``live``'s run to ``row_queue`` until there is nothing left, or a reason to stop.
+
+    ``limit`` (``--limit``) is the most rows it feeds in this call.
+    """
+
+    def __init__(self, live: LiveRun, row_queue: RowQueue, limiter: RateLimiter, limit: int | None) -> None:
+        self.live, self.row_queue, self.limiter, self.limit = live, row_queue, limiter, limit
+        self.fed = 0
+        self.cursor = ""  # the address after which the next batch starts
+
+    def feed(self) -> str:
+        """Feed until done; why it ended: done|limit|stopped|paused|cancelled|outage|lease lost."""
+        live = self.live
+        while True:
+            if why := self._halted():
+                return why
+            if live.outage.is_set():
+                if why := self._back_off():
+                    return why
+                self.cursor = ""  # rows skipped during the outage are still pending: start over
+            if why := self._renew():
+                return why
+            batch = ledger.due_batch(live.engine, live.run_id, now=live.now(), after=self.cursor, limit=BATCH)
+            if not batch:
+                if why := self._nothing_due():
+                    return why
+                continue
+            if why := self._feed_batch(batch):
+                return why
+            if self._limit_reached():
+                self.row_queue.join()
+                return "limit"
+            if not live.outage.is_set():
+                self.cursor = batch[-1].address
+
+    def _limit_reached(self) -> bool:
+        return self.limit is not None and self.fed >= self.limit
+
+    def _feed_batch(self, batch: list[Delivery]) -> str | None:
+        """Put ``batch`` on the queue as the rate limit allows; why it was halted, if it was."""
+        live, row_queue = self.live, self.row_queue
+        chunk: list[Delivery] = []
+        for i, row in enumerate(batch, 1):
+            if self._limit_reached() or live.outage.is_set():
+                break
+            if i % STATE_EVERY == 0 and (why := self._halted()):
+                row_queue.put(chunk)  # pass on what was taken: once stopped, the senders leave it pending
+                return why
+            waiting = self.limiter.wait_time()
+            if waiting > 0.0 and chunk:
+                row_queue.put(chunk)  # do not hold rows back while the rate limit makes us wait
+                chunk = []
+            if waiting > 0.5 and (why := self._wait(waiting)):
+                return why
+            if not self.limiter.acquire(live.stop.is_set):
+                break
+            chunk.append(row)
+            self.fed += 1
+            if len(chunk) >= CHUNK:
+                row_queue.put(chunk)
+                chunk = []
+        if chunk:
+            row_queue.put(chunk)
+        return None
+
+    def _nothing_due(self) -> str | None:
+        """No row is due after the cursor: start over, wait for the next retry, or (None left) "done"."""
+        live = self.live
+        self.row_queue.join()
+        live.writer.flush()  # everything queued is recorded: deferred rows may now be due
+        if self.cursor or live.outage.is_set():
+            self.cursor = ""
+            return None
+        retry_at = ledger.next_retry_at(live.engine, live.run_id)
+        if retry_at is None:
+            return "done"
+        return self._wait(max((retry_at - live.now()).total_seconds(), 0.01))
+
+    def _halted(self) -> str | None:
+        """Why feeding must stop now (stopped, paused or cancelled elsewhere, lease lost), if it must."""
+        live = self.live
+        if live.stop.is_set():
+            return "paused" if live.paused is not None else "stopped"
+        state, holder = run_lock.watch(live.engine, live.run_id)  # one read: cheap enough every STATE_EVERY rows
+        if state in ("paused", "cancelled"):
+            live.stop.set()
+            return state
+        if holder != live.lease_holder:
+            return self._lose_lease()
+        return None
+
+    def _lose_lease(self) -> str:  # (every caller returns at once: nothing looks again)
+        self.live.stop.set()  # our senders stop at once: another process owns the run now
+        return "lease lost"
+
+    def _renew(self) -> str | None:
+        live = self.live
+        return None if run_lock.renew(live.engine, live.run_id, live.lease_holder, now=live.now()) else (
+            self._lose_lease())
+
+    def _wait(self, seconds: float) -> str | None:
+        """Sleep in slices, renewing the lease and watching runs.state; why it was halted, if it was."""
+        self.live.writer.flush()  # commit queued outcomes before waiting
+        slices = max(1, math.ceil(seconds / WAIT_SLICE))
+        for _ in range(slices):
+            self.live.sleep(seconds / slices)
+            if why := self._renew() or self._halted():
+                return why
+        return None
+
+    def _back_off(self) -> str | None:
+        """The relay is unreachable: wait (the policy's backoff, capped), or give up and pause the run."""
+        live = self.live
+        self.row_queue.join()  # the senders leave what is queued (it stays pending)
+        pause_after = live.unreachable_pause_seconds
+        failing = (live.now() - (live.outage_since or live.now())).total_seconds()
+        if failing >= pause_after:
+            return "outage"
+        delay = min(live.policy.delay(live.outage_failures), OUTAGE_MAX_WAIT, pause_after - failing)
+        why = self._wait(max(delay, 0.01))
+        live.outage.clear()
+        return why

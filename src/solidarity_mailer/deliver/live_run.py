@@ -1,0 +1,85 @@
+"""The live state of one run being delivered, shared by the dispatcher, its feeder and its claim loop.
+
+Besides the run's ledger writer, message factory and retry policy, it carries what the threads tell each
+other: stop (``stop``), paused by the server (``paused``), the relay unreachable (``outage``), an error
+raised in the claim loop (``error``), and the tally of results of this call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from solidarity_mailer.deliver.retry import RetryPolicy
+from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.writer import LedgerWriter
+from solidarity_mailer.transports.base import TransportPaused
+
+if TYPE_CHECKING:
+    from solidarity_mailer.compose.message import MessageFactory
+
+Suppress = Callable[[Engine, str, str], object]  # (engine, address, detail)
+
+
+@dataclass
+class LiveRun:
+    """A run being delivered: what the claim loop, the feeder and the dispatcher of one run share."""
+
+    engine: Engine
+    run_id: int
+    writer: LedgerWriter
+    factory: MessageFactory
+    policy: RetryPolicy
+    now: Callable[[], dt.datetime]
+    suppress: Suppress
+    sleep: Callable[[float], None]  # waits (rate limits, backoff); tests pass a fake that moves ``now``
+    lease_holder: str  # this process's hold on the run's lease (``deliver/run_lock.py``)
+    stop: threading.Event = field(default_factory=threading.Event)
+    unreachable_pause_seconds: float = 1800.0  # relay unreachable this long: the dispatcher pauses the run
+    tally: Counter[str] = field(default_factory=Counter)
+    paused: TransportPaused | None = None
+    outage: threading.Event = field(default_factory=threading.Event)  # the relay is unreachable: back off
+    outage_since: dt.datetime | None = None  # first connection failure since a message last got through
+    outage_failures: int = 0  # back-offs in a row
+    outage_reply: str = ""
+    error: BaseException | None = None
+    on_result: Callable[[str], None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, state: str) -> None:
+        with self.lock:
+            self.tally[state] += 1
+        if self.on_result is not None:
+            self.on_result(state)
+
+    def connection_failed(self, reply: str) -> None:
+        """The relay could not be reached or used: ask the dispatcher to back off the whole run."""
+        with self.lock:
+            if not self.outage.is_set():
+                self.outage_failures += 1
+                self.outage_since = self.outage_since or self.now()
+            self.outage_reply = reply
+            self.outage.set()
+
+    def connection_ok(self) -> None:
+        """A transaction went through: the outage (if any) is over."""
+        if self.outage_since is not None:
+            with self.lock:
+                self.outage_since, self.outage_failures = None, 0
+
+    def pause(self, exc: TransportPaused) -> None:
+        """Pause the run (once): other processes see it in ``runs.state`` at once."""
+        with self.lock:
+            first = self.paused is None
+            if first:
+                self.paused = exc
+        if first:
+            ledger.set_run_state(self.engine, self.run_id, "paused", now=self.now(),
+                                 note=f"paused by the SMTP server: {exc.reply}")
+        self.stop.set()

@@ -1,0 +1,89 @@
+"""A manual send (``solidarity-mailer send CAMPAIGN``): the campaign's one manual run, opened or continued.
+
+:func:`open_manual_run` records the campaign and opens its manual run (the same run every time, so a second
+send continues and never re-sends); with ``--list`` it points the run at those lists and skips the rows still
+waiting from lists no longer in it. :func:`send_manual_run` delivers the run and says how it ended, with the
+exit status the command returns. :func:`stop_on_interrupt` turns Ctrl-C into a graceful stop.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from solidarity_mailer.audience.lists import load_list_meta
+from solidarity_mailer.campaign import Campaign
+from solidarity_mailer.config import Settings
+from solidarity_mailer.deliver.dispatcher import RunDependencies, RunOptions, RunSummary, deliver_run
+from solidarity_mailer.deliver.prepare import lists_for
+from solidarity_mailer.ledger import queries as ledger
+
+EXIT_PAUSED = 3  # the run is paused (server policy, authentication, relay unreachable too long, another command)
+EXIT_FAILURES = 4  # the run ended with failed recipients (`status` lists them; --retry-failed requeues them)
+PROBLEMS_SHOWN = 20  # failed or uncertain recipients listed after a send
+
+
+@dataclass(frozen=True)
+class ManualRun:
+    """The campaign's manual run, ready to send."""
+
+    run_id: int
+    dropped: int = 0  # rows still waiting from lists no longer in the run, now ``skipped``
+
+
+@dataclass(frozen=True)
+class ManualSendResult:
+    """How a manual send ended: the run's summary and its first failed or uncertain recipients."""
+
+    summary: RunSummary
+    problems: list[ledger.Problem]
+
+    @property
+    def exit_status(self) -> int:
+        """0, or :data:`EXIT_PAUSED` when the run is paused, or :data:`EXIT_FAILURES` when recipients failed."""
+        if self.summary.paused:
+            return EXIT_PAUSED
+        return EXIT_FAILURES if self.summary.counts.get("failed") else 0
+
+
+def open_manual_run(engine: Engine, campaign: Campaign, lists: Sequence[str | Path] = ()) -> ManualRun:
+    """Record ``campaign`` and open (or find) its manual run; ``lists`` (``--list``) replace the campaign's.
+
+    With ``lists``, rows of other lists still waiting in the run are skipped, not sent (``LIST_REMOVED``).
+    """
+    chosen = lists_for(campaign, lists)
+    ledger.ensure_campaign(engine, campaign)
+    run_id = ledger.open_run(engine, campaign.id, ledger.manual_fire_key(campaign.id), lists=[str(p) for p in chosen],
+                             now=ledger.utcnow())
+    if not lists:
+        return ManualRun(run_id)
+    dropped = ledger.set_run_lists(engine, run_id, [str(p) for p in chosen],
+                                   keep_list_ids=[load_list_meta(p).list_id for p in chosen])
+    return ManualRun(run_id, dropped)
+
+
+def send_manual_run(engine: Engine, run_id: int, settings: Settings, options: RunOptions | None = None,
+                    dependencies: RunDependencies | None = None) -> ManualSendResult:
+    """Deliver the manual run (see :func:`~solidarity_mailer.deliver.dispatcher.deliver_run`) and judge the end."""
+    summary = deliver_run(engine, run_id, settings, options or RunOptions(), dependencies)
+    return ManualSendResult(summary, ledger.problems(engine, run_id)[:PROBLEMS_SHOWN])
+
+
+@contextmanager
+def stop_on_interrupt() -> Iterator[threading.Event]:
+    """An event that Ctrl-C (SIGINT) sets while the block runs: messages in flight finish, then the run stops.
+
+    Call it from the main thread (where Python handles signals); the previous handler comes back after.
+    """
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
