@@ -16,7 +16,8 @@ import pytest
 from solidarity_mailer.config import load_settings
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.transports import TransportPaused, Verdict, make_transport
-from solidarity_mailer.transports.smtp import SmtpTransport, _wire_body, classify
+from solidarity_mailer.transports.smtp import SmtpTransport, classify
+from solidarity_mailer.transports.smtp_wire import wire_body
 from tests.scriptedsmtp import scripted_server, usual
 from tests.smtpserver import (
     Credentials,
@@ -82,7 +83,7 @@ def test_crlf_only_data_goes_out_byte_for_byte(smtpd, transport: SmtpTransport) 
         assert outcome.verdict is Verdict.SENT
     assert [r.data for r in handler.received] == [data + b"\r\n"] * 2
     bare = b"a\nb\r\n"  # the flag is the caller's promise: with it, the scan (and its repair) is skipped
-    assert _wire_body(bare) == b"a\r\nb\r\n.\r\n" and _wire_body(bare, crlf_only=True) == bare + b".\r\n"
+    assert wire_body(bare) == b"a\r\nb\r\n.\r\n" and wire_body(bare, crlf_only=True) == bare + b".\r\n"
 
 
 def test_envelope_addresses_and_leading_dot(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
@@ -391,7 +392,9 @@ def test_pipelined_data_taken_with_no_recipient_sends_no_body() -> None:
         t = SmtpTransport("127.0.0.1", server.port, timeout=5)
         outcome = t.send("s@example.org", ["x@example.org"], MSG, crlf_only=True)["x@example.org"]
         assert outcome.verdict is Verdict.FAIL and outcome.status == "5.1.1"
-        assert server.bodies == [] and t._conn is None  # dropped: the server is waiting for a body
+        assert t._conn is None  # dropped: the server is waiting for a body
+        # no body bytes left (the server may or may not have recorded the close as an empty body yet: a race)
+        assert not any(server.bodies)
         t.close()
 
 
