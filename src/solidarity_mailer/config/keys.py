@@ -92,17 +92,23 @@ class EnvironmentVariable:
 
 
 ENVIRONMENT: tuple[EnvironmentVariable, ...] = (
-    EnvironmentVariable(DEFAULT_PASSWORD_ENV, "the SMTP password, unless [smtp] password_env names another variable",
-                        "solidarity_mailer.config"),
-    EnvironmentVariable(ENV_PREFIX + "SECRET", "the secret signing unsubscribe links and bounce tags (16+ characters)",
+    EnvironmentVariable(DEFAULT_PASSWORD_ENV,
+                        "the SMTP password when the variable [smtp] password_env names is unset or empty",
+                        "solidarity_mailer.config.settings"),
+    EnvironmentVariable(ENV_PREFIX + "SECRET",
+                        "the secret signing unsubscribe links and bounce tags (16+ characters)",
                         "solidarity_mailer.compose.unsubscribe_tokens"),
-    EnvironmentVariable(ENV_PREFIX + "SECRET_FILE", "a file holding that secret (when the variable above is unset)",
+    EnvironmentVariable(ENV_PREFIX + "SECRET_FILE",
+                        "a file holding that secret (when the variable above is unset)",
                         "solidarity_mailer.compose.unsubscribe_tokens"),
-    EnvironmentVariable(ENV_PREFIX + "GRACE_SECONDS", "overrides [scheduler] grace_seconds for new schedules",
+    EnvironmentVariable(ENV_PREFIX + "GRACE_SECONDS",
+                        "overrides [scheduler] grace_seconds for new schedules",
                         "solidarity_mailer.schedule.schedules"),
-    EnvironmentVariable(ENV_PREFIX + "TEST_CLOCK", "tests only: the daemon's clock starts at this instant",
+    EnvironmentVariable(ENV_PREFIX + "TEST_CLOCK",
+                        "tests only: a shifted, sped-up clock for the daemon; never in production",
                         "solidarity_mailer.clock"),
-    EnvironmentVariable(ENV_PREFIX + "TEST_NO_LOCK", "tests only: 1 runs the daemon without its lease",
+    EnvironmentVariable(ENV_PREFIX + "TEST_NO_LOCK",
+                        "tests only: 1 runs the daemon without its lock; never in production",
                         "solidarity_mailer.schedule.daemon"),
 )
 
