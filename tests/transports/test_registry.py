@@ -17,14 +17,10 @@ from solidarity_mailer.transports.console import ConsoleTransport
 from solidarity_mailer.transports.file import FileTransport
 from solidarity_mailer.transports.memory import MemoryTransport
 from solidarity_mailer.transports.outbox import list_outbox
-from tests.smtpserver import Credentials, make_certificate, server_tls_context, smtp_server
+from solidarity_mailer.transports.smtp import SmtpTransport
+from tests.smtpserver import Credentials, server_tls_context, smtp_server
 
 MSG = b"From: s@example.org\r\nSubject: registry\r\n\r\nhello\r\n"
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def settings_with(tmp_path: Path, text: str, **env: str) -> Settings:
@@ -118,3 +114,12 @@ def test_an_unknown_backend_in_settings_built_in_code_is_one_line() -> None:
     with pytest.raises(MailerError) as info:
         make_transport(settings)
     assert info.value.line() == "unknown transport 'pigeon' (known: smtp, capture, file, console, memory)"
+
+
+def test_factory_checks_the_password(tmp_path: Path) -> None:
+    config = tmp_path / "solidarity-mailer.toml"
+    config.write_text('[smtp]\nhost = "localhost"\nusername = "u"\n')
+    with pytest.raises(MailerError, match=r"no password .*SOLIDARITY_MAILER_SMTP_PASSWORD"):
+        make_transport(load_settings(config, environ={}))
+    transport = make_transport(load_settings(config, environ={"SOLIDARITY_MAILER_SMTP_PASSWORD": "pw"}))
+    assert isinstance(transport, SmtpTransport) and transport.username == "u"
