@@ -56,8 +56,12 @@ def delivery_settings(r: TomlReader, base: Path, choice: TransportChoice) -> Del
                      hint="remove outbox, or the folder from the URL")
     outbox = base / (choice.folder or r.required_text("delivery", "outbox"))
     processes = r.flag("delivery", "sender_processes")
-    return DeliverySettings(transport=choice.form.backend, outbox=outbox, sender_processes=processes,
-                            **ints, **floats)
+    return DeliverySettings(
+        concurrency=ints["concurrency"], per_second=floats["per_second"], per_hour=ints["per_hour"],
+        max_attempts=ints["max_attempts"], retry_base_seconds=floats["retry_base_seconds"],
+        retry_max_seconds=floats["retry_max_seconds"], unreachable_pause_seconds=floats["unreachable_pause_seconds"],
+        transport=choice.form.backend, outbox=outbox, sender_processes=processes,
+    )
 
 
 def web_settings(r: TomlReader) -> WebSettings:

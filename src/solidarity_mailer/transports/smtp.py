@@ -12,12 +12,16 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.transports.base import Outcome, TransportPaused, Verdict
 from solidarity_mailer.transports.pipelining import EnvelopeCommands
 from solidarity_mailer.transports.smtp_replies import classify, enhanced_status, reply_text
 from solidarity_mailer.transports.smtp_wire import wire_body
+
+if TYPE_CHECKING:
+    from solidarity_mailer.config import Settings
 
 __all__ = ["SmtpTransport", "classify", "enhanced_status"]
 
@@ -73,13 +77,13 @@ class SmtpTransport:
         self.connections = 0  # how many times a connection was opened (for tests and stats)
 
     @classmethod
-    def from_settings(cls, settings: object, *, context: ssl.SSLContext | None = None) -> SmtpTransport:
+    def from_settings(cls, settings: Settings, *, context: ssl.SSLContext | None = None) -> SmtpTransport:
         """The transport for ``settings.smtp``; a missing password for a configured username is an error."""
-        smtp = settings.smtp  # type: ignore[attr-defined]
+        smtp = settings.smtp
         if smtp.username and not smtp.password:
             raise MailerError(
                 f"SMTP username {smtp.username!r} is set but no password",
-                where=getattr(settings, "source", None),
+                where=settings.source,
                 hint=f"export {smtp.password_env}=…",
             )
         return cls(smtp.host, smtp.port, security=smtp.security, username=smtp.username, password=smtp.password,
