@@ -166,3 +166,102 @@ def test_scheduler_section(tmp_path: Path) -> None:
     s = load_settings(write(tmp_path, '[scheduler]\ngrace_seconds = 600\ntimezone = "America/Lima"\n'), environ={})
     assert (s.scheduler.grace_seconds, s.scheduler.timezone) == (600, "America/Lima")
     assert load_settings(write(tmp_path, ""), environ={}).scheduler.grace_seconds == 3600
+
+
+@pytest.mark.parametrize(
+    ("transport", "smtp", "expected"),
+    [
+        ("smtp://relay.example.org:2525", "", ("smtp", "relay.example.org", 2525, "none")),
+        ("smtp://relay.example.org", "", ("smtp", "relay.example.org", 25, "none")),
+        ("smtp://relay.example.org", 'security = "starttls"', ("smtp", "relay.example.org", 587, "starttls")),
+        ("smtp://relay.example.org", "port = 2587", ("smtp", "relay.example.org", 2587, "none")),
+        ("SMTP://Relay.Example.org:587/", 'security = "starttls"', ("smtp", "relay.example.org", 587, "starttls")),
+        ("smtp://[::1]:2525", "", ("smtp", "::1", 2525, "none")),
+        ("smtps://relay.example.org", "", ("smtp", "relay.example.org", 465, "tls")),
+        ("smtps://relay.example.org:4650", 'security = "tls"', ("smtp", "relay.example.org", 4650, "tls")),
+        ("console:", "", ("console", "localhost", 25, "none")),
+        ("console://", "", ("console", "localhost", 25, "none")),
+        ("memory:", "", ("memory", "localhost", 25, "none")),
+        ("smtp", 'host = "mail.example.org"', ("smtp", "mail.example.org", 25, "none")),  # the short form
+    ],
+)
+def test_transport_url_sets_backend_host_port_and_security(
+    tmp_path: Path, transport: str, smtp: str, expected: tuple[str, str, int, str]
+) -> None:
+    s = load_settings(write(tmp_path, f'[delivery]\ntransport = "{transport}"\n\n[smtp]\n{smtp}\n'), environ={})
+    assert (s.delivery.transport, s.smtp.host, s.smtp.port, s.smtp.security) == expected
+
+
+@pytest.mark.parametrize(
+    ("delivery", "folder"),
+    [
+        ('transport = "capture://caught"', "caught"),
+        ('transport = "file://out/mail"', "out/mail"),
+        ('transport = "capture:"', "outbox"),
+        ('transport = "file:"\noutbox = "elsewhere"', "elsewhere"),
+        ('transport = "capture"\noutbox = "elsewhere"', "elsewhere"),
+    ],
+)
+def test_folder_urls_are_relative_to_the_settings_folder(tmp_path: Path, delivery: str, folder: str) -> None:
+    s = load_settings(write(tmp_path, f"[delivery]\n{delivery}\n"), environ={})
+    assert s.delivery.outbox == tmp_path.resolve() / folder
+
+
+def test_folder_url_may_be_absolute(tmp_path: Path) -> None:
+    target = tmp_path / "abs" / "box"
+    s = load_settings(write(tmp_path, f'[delivery]\ntransport = "file://{target}"\n'), environ={})
+    assert (s.delivery.transport, s.delivery.outbox) == ("file", target)
+
+
+def test_environment_overrides_the_url(tmp_path: Path) -> None:
+    env = {"SOLIDARITY_MAILER_SMTP_HOST": "other.example.net", "SOLIDARITY_MAILER_SMTP_PORT": "2525"}
+    s = load_settings(write(tmp_path, '[delivery]\ntransport = "smtp://relay.example.org:587"\n'), environ=env)
+    assert (s.smtp.host, s.smtp.port) == ("other.example.net", 2525)
+
+
+@pytest.mark.parametrize(
+    ("transport", "extra", "expected"),
+    [
+        ("pigeon://coop", "", "[delivery] transport: unknown transport scheme 'pigeon' (known: smtp://HOST[:PORT], "
+         "smtps://HOST[:PORT], capture://DIR, file://DIR, console:, memory:)"),
+        ("smtp:relay.example.org", "", "[delivery] transport: a smtp URL starts smtp://"),
+        ("smtp://", "", "[delivery] transport: the smtp URL names no host"),
+        ("smtp://:587", "", "[delivery] transport: the smtp URL names no host"),
+        ("smtp://relay.example.org:99999", "", "[delivery] transport: the port in the URL is not a number"),
+        ("smtp://relay.example.org:x", "", "[delivery] transport: the port in the URL is not a number"),
+        ("smtp://relay.example.org/mail?x=1", "", "[delivery] transport: a smtp URL holds only a host and a port"),
+        ("smtp://mailer@relay.example.org", "", "[delivery] transport: the URL holds a user name"),
+        ("console:loud", "", "[delivery] transport: console: takes nothing after the colon"),
+        ("smtp://relay.example.org", '[smtp]\nhost = "x.example.org"', "[smtp] host: the transport URL names the host"),
+        ("smtp://relay.example.org:25", "[smtp]\nport = 25", "[smtp] port: the transport URL names the port"),
+        ("smtps://relay.example.org", '[smtp]\nsecurity = "starttls"', "[smtp] security: 'starttls' contradicts"),
+        ("smtp://relay.example.org", '[smtp]\nsecurity = "tls"', '[smtp] security: "tls" (implicit TLS) contradicts'),
+        ("smtps://relay.example.org:587", "", "[delivery] transport: port 587 expects STARTTLS"),
+        ("capture://caught", '[delivery]\noutbox = "x"', "[delivery] outbox: the transport URL names the folder"),
+    ],
+)
+def test_bad_transport_urls_are_one_line(tmp_path: Path, transport: str, extra: str, expected: str) -> None:
+    text = f'[delivery]\ntransport = "{transport}"\n\n{extra}\n'.replace("\n\n[delivery]\n", "\n")
+    path = write(tmp_path, text)
+    with pytest.raises(MailerError) as info:
+        load_settings(path, environ={})
+    line = info.value.line()
+    assert expected in line and str(path) in line and "\n" not in line
+
+
+@pytest.mark.parametrize("url", ["smtp://alice:hunter2@relay.example.org:587", "smtps://:hunter2@relay.example.org",
+                                 "smtp://alice:hunter2@"])
+def test_a_password_in_the_url_is_refused_and_never_shown(tmp_path: Path, url: str) -> None:
+    path = write(tmp_path, f'[delivery]\ntransport = "{url}"\n')
+    with pytest.raises(MailerError) as info:
+        load_settings(path, environ={})
+    line = info.value.line()
+    assert line.startswith(f"{path}:2: [delivery] transport: the URL holds a password, which must not be in the file")
+    assert "SOLIDARITY_MAILER_SMTP_PASSWORD" in line and "hunter2" not in line and "alice" not in line
+
+
+def test_an_unknown_scheme_does_not_repeat_the_setting(tmp_path: Path) -> None:
+    path = write(tmp_path, '[delivery]\ntransport = "user:hunter2@relay.example.org"\n')
+    with pytest.raises(MailerError, match="unknown transport scheme 'user'") as info:
+        load_settings(path, environ={})
+    assert "hunter2" not in info.value.line()

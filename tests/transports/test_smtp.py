@@ -1,50 +1,23 @@
-"""The SMTP transport against a real aiosmtpd server: reuse, partial refusals, faults, TLS, AUTH, SMTPUTF8.
+"""The SMTP transport against a real aiosmtpd server: reuse, partial refusals, faults, SMTPUTF8.
 
-Every test on the ``smtpd`` fixture runs twice: against a server that offers PIPELINING (RFC 2920) and one
-that does not."""
+Every test on the ``smtpd`` fixture (tests/transports/conftest.py) runs twice: against a server that offers
+PIPELINING (RFC 2920) and one that does not. TLS and AUTH: test_smtp_tls.py; replies no real server gives:
+test_smtp_scripted.py."""
 
 from __future__ import annotations
 
 import smtplib
-import ssl
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
-from solidarity_mailer.config import load_settings
-from solidarity_mailer.errors import MailerError
-from solidarity_mailer.transports import TransportPaused, Verdict, make_transport
-from solidarity_mailer.transports.smtp import SmtpTransport, _wire_body, classify
-from tests.scriptedsmtp import scripted_server, usual
-from tests.smtpserver import (
-    Credentials,
-    RecordingHandler,
-    drop_connection,
-    free_port,
-    make_certificate,
-    server_tls_context,
-    smtp_server,
-)
+from solidarity_mailer.transports import TransportPaused, Verdict
+from solidarity_mailer.transports.smtp import SmtpTransport
+from solidarity_mailer.transports.smtp_wire import wire_body
+from tests.smtpserver import drop_connection, free_port, smtp_server
 
 MSG = b"From: a@example.org\r\nSubject: test\r\n\r\nhello\r\n.leading dot\r\n..two dots\r\n"
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return make_certificate(tmp_path_factory.mktemp("tls"))
-
-
-def trusting(cert: Path) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(cert))
-
-
-@pytest.fixture(params=[True, False], ids=["pipelining", "one-by-one"])
-def smtpd(request: pytest.FixtureRequest) -> Iterator[tuple[object, RecordingHandler]]:
-    """aiosmtpd on 127.0.0.1, offering PIPELINING or not."""
-    with smtp_server(RecordingHandler(pipelining=request.param)) as pair:
-        yield pair
 
 
 @pytest.fixture
@@ -82,7 +55,7 @@ def test_crlf_only_data_goes_out_byte_for_byte(smtpd, transport: SmtpTransport) 
         assert outcome.verdict is Verdict.SENT
     assert [r.data for r in handler.received] == [data + b"\r\n"] * 2
     bare = b"a\nb\r\n"  # the flag is the caller's promise: with it, the scan (and its repair) is skipped
-    assert _wire_body(bare) == b"a\r\nb\r\n.\r\n" and _wire_body(bare, crlf_only=True) == bare + b".\r\n"
+    assert wire_body(bare) == b"a\r\nb\r\n.\r\n" and wire_body(bare, crlf_only=True) == bare + b".\r\n"
 
 
 def test_envelope_addresses_and_leading_dot(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
@@ -225,20 +198,6 @@ def test_unreachable_server_defers() -> None:
     assert result["a@example.org"].connection  # the relay's trouble: the dispatcher does not count it
 
 
-def test_drop_before_rcpt_is_a_connection_failure_drop_at_rcpt_is_not(smtpd) -> None:  # type: ignore[no-untyped-def]
-    controller, handler = smtpd
-    handler.vanish_at_rcpt.add("b@example.org")
-    t = SmtpTransport(controller.hostname, controller.port, timeout=5)
-    assert not t.send("s@example.org", ["b@example.org"], MSG)["b@example.org"].connection
-    t.close()
-    with scripted_server(_script(MAIL=None)) as server:  # the server hangs up at MAIL FROM
-        t = SmtpTransport("127.0.0.1", server.port, timeout=5)
-        outcome = t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"]
-        assert outcome.verdict is Verdict.DEFER and outcome.connection  # the relay's trouble: no attempt used
-        assert server.bodies == []
-        t.close()
-
-
 def test_policy_refusal_of_one_recipient_fails_or_defers_only_that_recipient(smtpd, transport: SmtpTransport) -> None:  # type: ignore[no-untyped-def]
     _, handler = smtpd
     handler.rcpt_replies["b@example.org"] = ["550 5.7.1 Recipient address rejected"]
@@ -281,145 +240,9 @@ def test_smtputf8_not_offered_fails_only_that_recipient() -> None:
     assert handler.recipients() == ["ok@example.org"]
 
 
-def test_starttls_with_verified_certificate_and_auth(certificate: tuple[Path, Path]) -> None:
-    cert, key = certificate
-    creds = Credentials("mailer", "s3cret")
-    with smtp_server(tls_context=server_tls_context(cert, key), require_starttls=True, authenticator=creds,
-                     auth_required=True) as (controller, handler):
-        t = SmtpTransport("127.0.0.1", controller.port, security="starttls", username="mailer", password="s3cret",
-                          timeout=5, context=trusting(cert))
-        for rcpt in ("a@example.org", "b@example.org"):
-            assert t.send("s@example.org", [rcpt], MSG)[rcpt].verdict is Verdict.SENT
-        t.close()
-    assert creds.attempts == 1  # logged in once, connection reused
-    assert handler.recipients() == ["a@example.org", "b@example.org"]
-
-
-def test_wrong_password_pauses(certificate: tuple[Path, Path]) -> None:
-    cert, key = certificate
-    with smtp_server(tls_context=server_tls_context(cert, key), authenticator=Credentials("mailer", "right"),
-                     auth_required=True) as (controller, handler):
-        t = SmtpTransport("127.0.0.1", controller.port, security="starttls", username="mailer", password="wrong",
-                          timeout=5, context=trusting(cert))
-        with pytest.raises(TransportPaused, match="authentication failed: 535") as info:
-            t.send("s@example.org", ["a@example.org"], MSG)
-        assert info.value.code == 535
-    assert handler.received == []
-
-
-def test_untrusted_certificate_pauses(certificate: tuple[Path, Path]) -> None:
-    cert, key = certificate
-    with smtp_server(tls_context=server_tls_context(cert, key)) as (controller, handler):
-        t = SmtpTransport("127.0.0.1", controller.port, security="starttls", timeout=5)  # default context
-        with pytest.raises(TransportPaused, match="not trusted"):
-            t.send("s@example.org", ["a@example.org"], MSG)
-    assert handler.received == []
-
-
 def test_starttls_required_but_not_offered_pauses(smtpd) -> None:  # type: ignore[no-untyped-def]
     controller, handler = smtpd
     t = SmtpTransport(controller.hostname, controller.port, security="starttls", timeout=5)
     with pytest.raises(TransportPaused, match="does not offer STARTTLS"):
         t.send("s@example.org", ["a@example.org"], MSG)
     assert handler.received == []
-
-
-def test_implicit_tls(certificate: tuple[Path, Path]) -> None:
-    cert, key = certificate
-    with smtp_server(ssl_context=server_tls_context(cert, key)) as (controller, handler):
-        t = SmtpTransport("127.0.0.1", controller.port, security="tls", timeout=5, context=trusting(cert))
-        assert t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"].verdict is Verdict.SENT
-        t.close()
-    assert handler.recipients() == ["a@example.org"]
-
-
-@pytest.mark.parametrize(
-    ("code", "reply", "verdict"),
-    [
-        (250, "2.0.0 ok", Verdict.SENT),
-        (451, "4.3.0 later", Verdict.DEFER),
-        (421, "4.7.0 too many connections", Verdict.DEFER),
-        (550, "5.1.1 unknown", Verdict.FAIL),
-        (552, "message too big", Verdict.FAIL),
-    ],
-)
-def test_classify(code: int, reply: str, verdict: Verdict) -> None:
-    assert classify(code, reply).verdict is verdict
-
-
-@pytest.mark.parametrize(("code", "reply"), [(535, "5.7.8 bad credentials"), (530, "auth required"),
-                                             (451, "4.7.1 rate limited"), (554, "5.7.1 blocked")])
-def test_classify_pauses(code: int, reply: str) -> None:
-    with pytest.raises(TransportPaused):
-        classify(code, reply)
-
-
-@pytest.mark.parametrize(("code", "reply", "verdict"), [(550, "5.7.1 Recipient address rejected", Verdict.FAIL),
-                                                       (451, "4.7.1 greylisted", Verdict.DEFER)])
-def test_classify_policy_reply_to_one_recipient(code: int, reply: str, verdict: Verdict) -> None:
-    assert classify(code, reply, recipient=True).verdict is verdict
-
-
-def test_classify_auth_required_at_rcpt_still_pauses() -> None:
-    with pytest.raises(TransportPaused):
-        classify(530, "5.7.0 authentication required", recipient=True)
-
-
-def test_factory_checks_the_password(tmp_path: Path) -> None:
-    config = tmp_path / "solidarity-mailer.toml"
-    config.write_text('[smtp]\nhost = "localhost"\nusername = "u"\n')
-    with pytest.raises(MailerError, match=r"no password .*SOLIDARITY_MAILER_SMTP_PASSWORD"):
-        make_transport(load_settings(config, environ={}))
-    transport = make_transport(load_settings(config, environ={"SOLIDARITY_MAILER_SMTP_PASSWORD": "pw"}))
-    assert isinstance(transport, SmtpTransport) and transport.username == "u"
-
-
-def _script(**replies: str | None) -> Callable[[str], str | None]:
-    """``usual`` replies, except for the commands (by their first words, ``RCPT TO:<x@y>`` included) given."""
-
-    def reply(command: str) -> str | None:
-        for start, answer in replies.items():
-            if command.upper().startswith(start.replace("_", " ").upper()):
-                return answer
-        return usual(command)
-
-    return reply
-
-
-def test_pipelined_data_taken_with_no_recipient_sends_no_body() -> None:
-    with scripted_server(_script(RCPT="550 5.1.1 no such user", DATA="354 go on anyway")) as server:
-        t = SmtpTransport("127.0.0.1", server.port, timeout=5)
-        outcome = t.send("s@example.org", ["x@example.org"], MSG, crlf_only=True)["x@example.org"]
-        assert outcome.verdict is Verdict.FAIL and outcome.status == "5.1.1"
-        assert server.bodies == [] and t._conn is None  # dropped: the server is waiting for a body
-        t.close()
-
-
-def test_a_2xx_to_rcpt_is_accepted_and_a_2xx_to_data_is_not_a_delivery() -> None:
-    with scripted_server(_script(RCPT="252 2.1.5 will try")) as server:
-        t = SmtpTransport("127.0.0.1", server.port, timeout=5)
-        assert t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"].verdict is Verdict.SENT
-        assert len(server.bodies) == 1
-        t.close()
-    with scripted_server(_script(DATA="250 2.0.0 fine")) as server:
-        t = SmtpTransport("127.0.0.1", server.port, timeout=5)
-        outcome = t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"]
-        assert outcome.verdict is Verdict.DEFER and "unexpected reply to DATA" in outcome.reply
-        assert server.bodies == []
-        t.close()
-
-
-def test_a_connection_closed_while_replies_are_owed_is_dropped_and_reopened() -> None:
-    first = {"MAIL": "553 5.1.8 sender refused", "RCPT": None}  # then the server hangs up at the owed RCPT
-
-    def script(command: str) -> str | None:
-        verb = command.split(" ", 1)[0].upper()
-        return first.pop(verb) if verb in first else usual(command)
-
-    with scripted_server(script) as server:
-        t = SmtpTransport("127.0.0.1", server.port, timeout=5)
-        outcome = t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"]
-        assert outcome.verdict is Verdict.FAIL and outcome.code == 553  # the refusal stands, not "connection lost"
-        assert t.send("s@example.org", ["b@example.org"], MSG)["b@example.org"].verdict is Verdict.SENT
-        assert server.connections == 2 and len(server.bodies) == 1
-        t.close()

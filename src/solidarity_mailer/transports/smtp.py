@@ -8,79 +8,38 @@ outcome; nothing is ignored.
 
 from __future__ import annotations
 
-import re
 import smtplib
 import ssl
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.transports.base import Outcome, TransportPaused, Verdict
 from solidarity_mailer.transports.pipelining import EnvelopeCommands
+from solidarity_mailer.transports.smtp_replies import classify, enhanced_status, reply_text
+from solidarity_mailer.transports.smtp_wire import wire_body
 
-_STATUS_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b")
-_BARE_EOL = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+if TYPE_CHECKING:
+    from solidarity_mailer.config import Settings
 
-
-def _has_bare_eol(data: bytes) -> bool:
-    """True when ``data`` has a CR or LF outside a CRLF pair (three C-speed counts, no regex scan)."""
-    lf = data.count(b"\n")
-    return data.count(b"\r") != lf or data.count(b"\r\n") != lf
-
-
-def _wire_body(data: bytes, *, crlf_only: bool = False) -> bytes:
-    """``data`` as sent after DATA: bare CR/LF made CRLF, dot-stuffed (RFC 5321 4.5.2), ending CRLF.CRLF.
-
-    With CRLF-only line ends every line starts at 0 or after CRLF, so stuffing is a C-speed ``replace``
-    (smtplib's multiline regex costs ~0.1 ms for 25 KB). ``crlf_only`` (the caller vouches for it) skips
-    the scan for bare CR/LF (~50 µs for 25 KB, a sixth of a sender's CPU per message).
-    """
-    # a bare CR or LF is a protocol violation (and an SMTP smuggling vector)
-    if not crlf_only and _has_bare_eol(data):
-        data = _BARE_EOL.sub(b"\r\n", data)
-    body = data.replace(b"\r\n.", b"\r\n..")
-    if body.startswith(b"."):
-        body = b"." + body
-    if not body.endswith(b"\r\n"):
-        body += b"\r\n"
-    return body + b".\r\n"
-
+__all__ = ["SmtpTransport", "classify", "enhanced_status"]
 
 _SECURITIES = ("none", "starttls", "tls")
 
 
-def enhanced_status(reply: str) -> str:
-    """The RFC 3463 enhanced status code at the start of ``reply`` ("5.1.1"), or ""."""
-    match = _STATUS_RE.match(reply)
-    return match.group(0) if match else ""
-
-
-def _text(reply: bytes | str) -> str:
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-
-
-def classify(code: int, reply: bytes | str, *, recipient: bool = False) -> Outcome:
-    """The outcome of an SMTP reply; raises :class:`TransportPaused` when the problem is ours.
-
-    2xx sent; 421 deferred (the server closes, reconnect and retry); 530/534/535/538 (authentication)
-    pause the run; a 4.7.x/5.7.x (policy, reputation) pauses it too, except in reply to one RCPT
-    (``recipient``): there it concerns that recipient alone ("550 5.7.1 Recipient address rejected"
-    fails it, greylisting's "451 4.7.1" defers it); other 4xx deferred; other 5xx failed.
-    """
-    text = _text(reply).strip()
-    status = enhanced_status(text)
-    if 200 <= code < 300:
-        return Outcome(Verdict.SENT, code, status, text)
-    if code == 421:
-        return Outcome(Verdict.DEFER, code, status, text)
-    if code in (530, 534, 535, 538) or (not recipient and status.startswith(("4.7.", "5.7."))):
-        raise TransportPaused(f"{code} {text}", code, status)
-    if 400 <= code < 500:
-        return Outcome(Verdict.DEFER, code, status, text)
-    return Outcome(Verdict.FAIL, code, status, text)
-
-
 def _all(rcpts: Sequence[str], outcome: Outcome) -> dict[str, Outcome]:
     return dict.fromkeys(rcpts, outcome)
+
+
+@dataclass
+class _Progress:
+    """How far one transaction got: the refused recipients' outcomes, the accepted ones, and the stage
+    (``before`` any RCPT, at ``rcpt``, or ``after`` the body was sent)."""
+
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    accepted: list[str] = field(default_factory=list)
+    stage: str = "before"
 
 
 class SmtpTransport:
@@ -118,13 +77,13 @@ class SmtpTransport:
         self.connections = 0  # how many times a connection was opened (for tests and stats)
 
     @classmethod
-    def from_settings(cls, settings: object, *, context: ssl.SSLContext | None = None) -> SmtpTransport:
+    def from_settings(cls, settings: Settings, *, context: ssl.SSLContext | None = None) -> SmtpTransport:
         """The transport for ``settings.smtp``; a missing password for a configured username is an error."""
-        smtp = settings.smtp  # type: ignore[attr-defined]
+        smtp = settings.smtp
         if smtp.username and not smtp.password:
             raise MailerError(
                 f"SMTP username {smtp.username!r} is set but no password",
-                where=getattr(settings, "source", None),
+                where=settings.source,
                 hint=f"export {smtp.password_env}=…",
             )
         return cls(smtp.host, smtp.port, security=smtp.security, username=smtp.username, password=smtp.password,
@@ -167,7 +126,7 @@ class SmtpTransport:
                                           "(security = starttls)")
                 code, reply = conn.starttls(context=self._context())
                 if code != 220:
-                    raise TransportPaused(f"STARTTLS refused: {code} {_text(reply)}", code)
+                    raise TransportPaused(f"STARTTLS refused: {code} {reply_text(reply)}", code)
                 conn.ehlo()
             if self.username:
                 self._login(conn)
@@ -180,8 +139,8 @@ class SmtpTransport:
         try:
             conn.login(self.username or "", self._password or "")
         except smtplib.SMTPAuthenticationError as exc:
-            raise TransportPaused(f"authentication failed: {exc.smtp_code} {_text(exc.smtp_error)}",
-                                  exc.smtp_code, enhanced_status(_text(exc.smtp_error))) from None
+            raise TransportPaused(f"authentication failed: {exc.smtp_code} {reply_text(exc.smtp_error)}",
+                                  exc.smtp_code, enhanced_status(reply_text(exc.smtp_error))) from None
         except smtplib.SMTPServerDisconnected:
             raise  # a connection problem, not a refusal: the caller defers
         except smtplib.SMTPNotSupportedError:
@@ -213,7 +172,7 @@ class SmtpTransport:
         """One transaction; an :class:`Outcome` for every recipient. See the class docstring for errors."""
         rcpts = list(dict.fromkeys(rcpt_tos))
         smtputf8 = smtputf8 or not all(a.isascii() for a in (mail_from, *rcpts))
-        body = _wire_body(data, crlf_only=crlf_only)
+        body = wire_body(data, crlf_only=crlf_only)
         result = self._transaction(mail_from, rcpts, body, smtputf8, may_retry=self._conn is not None)
         if result is None:  # the reused idle connection had been closed by the server: nothing sent, once afresh
             result = self._transaction(mail_from, rcpts, body, smtputf8, may_retry=False)
@@ -238,67 +197,88 @@ class SmtpTransport:
         options = ["SMTPUTF8"] if smtputf8 else []
         if smtputf8 and conn.has_extn("8bitmime"):
             options.append("BODY=8BITMIME")
-        outcomes: dict[str, Outcome] = {}
-        accepted: list[str] = []
-        stage = "before"
+        progress = _Progress()
         try:
             if self._dirty:
                 conn.rset()
             self._dirty = True
-            commands = EnvelopeCommands(conn, mail_from, rcpts, options)
-            try:
-                code, reply = commands.reply()  # MAIL
-                if not 200 <= code < 300:  # (a 2xx here is the server's "go on", never a delivery)
-                    outcome = classify(code, reply)
-                    if code == 421:  # the server is closing before any recipient: its trouble, not theirs
-                        outcome = Outcome(Verdict.DEFER, code, outcome.status, outcome.reply, connection=True)
-                    return self._end(rcpts, outcome, code)
-                stage = "rcpt"
-                for rcpt in rcpts:
-                    code, reply = commands.reply()
-                    if 200 <= code < 300:  # 250, 251 (will forward); any 2xx means the server took it
-                        accepted.append(rcpt)
-                        continue
-                    outcome = classify(code, reply, recipient=True)
-                    outcomes[rcpt] = outcome
-                    if code == 421:
-                        return {**outcomes, **self._end([r for r in rcpts if r not in outcomes], outcome, code)}
-                if not accepted and not commands.pipelined:
-                    return outcomes
-                code, reply = commands.reply()  # DATA
-                if not accepted:  # pipelined DATA for no one: a server that says 354 anyway gets no body
-                    if code in (354, 421):
-                        self._drop()
-                    return outcomes
-                if code != 354:
-                    if 200 <= code < 300:  # DATA "accepted" without asking for the message: nothing was sent
-                        self._drop()
-                        lost = Outcome(Verdict.DEFER, code, "", f"unexpected reply to DATA: {code} {_text(reply)}")
-                        return {**outcomes, **_all(accepted, lost)}
-                    return {**outcomes, **self._end(accepted, classify(code, reply), code)}
-            finally:  # replies still owed for pipelined commands: read them, or drop the connection
-                if self._conn is conn and commands.unread and not commands.catch_up():
-                    self._drop()
+            refused = self._envelope(conn, mail_from, rcpts, options, progress)
+            if refused is not None:
+                return refused
             conn.send(body)
-            stage = "after"
+            progress.stage = "after"
             code, reply = conn.getreply()
         except TransportPaused:
             self._reset_quietly()
             raise
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
-            if stage == "after":
-                return {**outcomes, **_all(accepted, Outcome(Verdict.UNCERTAIN, 0, "",
-                                                             f"connection lost after the final dot: {exc}"))}
-            if may_retry and not accepted and not outcomes:
-                return None
-            pending = [r for r in rcpts if r not in outcomes]
-            lost = Outcome(Verdict.DEFER, 0, "", f"connection lost: {exc}", connection=stage == "before")
-            return {**outcomes, **_all(pending, lost)}
+            return self._lost(rcpts, progress, exc, may_retry=may_retry)
         self._dirty = False
         if code == 421:
             self._drop()
-        return {**outcomes, **_all(accepted, classify(code, reply))}
+        return {**progress.outcomes, **_all(progress.accepted, classify(code, reply))}
+
+    def _envelope(
+        self, conn: smtplib.SMTP, mail_from: str, rcpts: list[str], options: list[str], progress: _Progress
+    ) -> dict[str, Outcome] | None:
+        """Send the envelope and read its replies; the result when the transaction ends here, None when the
+        server asked for the body (354). Replies still owed to pipelined commands are read, or the
+        connection dropped."""
+        commands = EnvelopeCommands(conn, mail_from, rcpts, options)
+        try:
+            return self._envelope_replies(commands, rcpts, progress)
+        finally:
+            if self._conn is conn and commands.unread and not commands.catch_up():
+                self._drop()
+
+    def _envelope_replies(
+        self, commands: EnvelopeCommands, rcpts: list[str], progress: _Progress
+    ) -> dict[str, Outcome] | None:
+        outcomes, accepted = progress.outcomes, progress.accepted
+        code, reply = commands.reply()  # MAIL
+        if not 200 <= code < 300:  # (a 2xx here is the server's "go on", never a delivery)
+            outcome = classify(code, reply)
+            if code == 421:  # the server is closing before any recipient: its trouble, not theirs
+                outcome = Outcome(Verdict.DEFER, code, outcome.status, outcome.reply, connection=True)
+            return self._end(rcpts, outcome, code)
+        progress.stage = "rcpt"
+        for rcpt in rcpts:
+            code, reply = commands.reply()
+            if 200 <= code < 300:  # 250, 251 (will forward); any 2xx means the server took it
+                accepted.append(rcpt)
+                continue
+            outcome = classify(code, reply, recipient=True)
+            outcomes[rcpt] = outcome
+            if code == 421:
+                return {**outcomes, **self._end([r for r in rcpts if r not in outcomes], outcome, code)}
+        if not accepted and not commands.pipelined:
+            return outcomes
+        code, reply = commands.reply()  # DATA
+        if not accepted:  # pipelined DATA for no one: a server that says 354 anyway gets no body
+            if code in (354, 421):
+                self._drop()
+            return outcomes
+        if code == 354:
+            return None
+        if 200 <= code < 300:  # DATA "accepted" without asking for the message: nothing was sent
+            self._drop()
+            lost = Outcome(Verdict.DEFER, code, "", f"unexpected reply to DATA: {code} {reply_text(reply)}")
+            return {**outcomes, **_all(accepted, lost)}
+        return {**outcomes, **self._end(accepted, classify(code, reply), code)}
+
+    @staticmethod
+    def _lost(rcpts: list[str], progress: _Progress, exc: Exception, *, may_retry: bool) -> dict[str, Outcome] | None:
+        """The outcomes when the connection failed mid-transaction (None: retry afresh, nothing was taken)."""
+        outcomes, accepted = progress.outcomes, progress.accepted
+        if progress.stage == "after":
+            return {**outcomes, **_all(accepted, Outcome(Verdict.UNCERTAIN, 0, "",
+                                                         f"connection lost after the final dot: {exc}"))}
+        if may_retry and not accepted and not outcomes:
+            return None
+        pending = [r for r in rcpts if r not in outcomes]
+        lost = Outcome(Verdict.DEFER, 0, "", f"connection lost: {exc}", connection=progress.stage == "before")
+        return {**outcomes, **_all(pending, lost)}
 
     def _end(self, rcpts: list[str], outcome: Outcome, code: int) -> dict[str, Outcome]:
         """Give ``rcpts`` the same outcome; after 421 the server is closing, so drop the connection."""
