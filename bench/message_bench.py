@@ -34,6 +34,7 @@ from solidarity_mailer.compose.message import MessageFactory
 from solidarity_mailer.compose.unsubscribe_tokens import make_token
 from solidarity_mailer.config import DkimSettings, SenderSettings, Settings, WebSettings
 from solidarity_mailer.content.load import load_content
+from solidarity_mailer.paths import starter_project
 from solidarity_mailer.render.rendition import Rendition, personal_values
 from solidarity_mailer.render.templates import render_campaign
 
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipients", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    campaign = load_campaign(REPO / "campaigns" / "peru-solidarity-2023.toml")
+    campaign = load_campaign(starter_project() / "campaigns" / "peru-solidarity-2023.toml")
     _, resolution = load_content(campaign.resolution_path)
     seed = render_campaign(campaign, resolution, templates_dir=campaign.templates_dir)
     people = recipients(args.recipients)

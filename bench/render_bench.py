@@ -14,17 +14,16 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from lxml import etree
 
 from solidarity_mailer.compose.sample_mail import build_sample
 from solidarity_mailer.content.load import load_content
+from solidarity_mailer.paths import starter_project
 from solidarity_mailer.render.rendition import personal_values
 from solidarity_mailer.render.templates import render_campaign, render_full
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT / "campaigns" / "peru-solidarity-2023.toml"
+SEED = starter_project() / "campaigns" / "peru-solidarity-2023.toml"
 
 
 def per_call(fn: Callable[[], object], calls: int, repeats: int = 3) -> float:

@@ -29,11 +29,11 @@ from solidarity_mailer.deliver.dispatcher import deliver_run
 from solidarity_mailer.deliver.prepare import find_campaign
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.schema import connect
+from solidarity_mailer.paths import starter_project
 from solidarity_mailer.schedule.schedules import add_schedule
 from solidarity_mailer.transports.capture import CaptureServer
 
-ROOT = Path(__file__).resolve().parents[1]
-CAMPAIGN = ROOT / "campaigns" / "peru-solidarity-2023.toml"
+CAMPAIGN = starter_project() / "campaigns" / "peru-solidarity-2023.toml"
 MAIN = "import sys; from solidarity_mailer.cli import main; sys.exit(main(sys.argv[1:]))"
 
 

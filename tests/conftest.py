@@ -1,4 +1,4 @@
-"""Shared fixtures: a real SMTP server, a real SQLite file, the repository's shipped files."""
+"""Shared fixtures: a real SMTP server, a real SQLite file, the starter project shipped in the package."""
 
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ from sqlalchemy import Engine
 
 from solidarity_mailer.ledger.schema import connect
 from tests.smtpserver import RecordingHandler, smtp_server
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.starter import STARTER
 
 
 @pytest.fixture
-def repo() -> Path:
-    """The repository root (templates/, campaigns/, recipients/)."""
-    return REPO
+def starter() -> Path:
+    """The starter project shipped in the package (templates/, campaigns/, recipients/); do not edit it."""
+    return STARTER
 
 
 @pytest.fixture

@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from solidarity_mailer.ledger.schema import connect, deliveries, runs
+from tests.starter import CAMPAIGN
 
-REPO = Path(__file__).resolve().parents[1]
-CAMPAIGN = REPO / "campaigns" / "peru-solidarity-2023.toml"
 _MAIN = "import sys; from solidarity_mailer.cli import main; sys.exit(main(sys.argv[1:]))"
 
 

@@ -21,9 +21,10 @@ from solidarity_mailer.deliver.prepare import find_campaign
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.schema import connect, deliveries
 from tests.smtpserver import RecordingHandler
+from tests.starter import RESOLUTION, TEMPLATES
 
 REPO = Path(__file__).resolve().parents[1]
-SEED = REPO / "campaigns" / "peru-solidarity-2023.resolution.toml"
+SEED = RESOLUTION
 SECRET = "test-secret-0123456789abcdef"
 _OVERRIDES = ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "DATABASE")
 
@@ -78,7 +79,7 @@ def write_project(root: Path, port: int, emails: list[str], *, concurrency: int 
         'from = "Solidarity Committee <committee@example.org>"\n'
         f'resolution = "{SEED}"\n'
         'lists = ["../recipients/list.csv"]\n'
-        f'templates = "{REPO / "templates"}"\n',
+        f'templates = "{TEMPLATES}"\n',
         encoding="utf-8",
     )
     config = root / "solidarity-mailer.toml"

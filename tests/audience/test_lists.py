@@ -208,8 +208,8 @@ def test_list_metadata(tmp_path: Path) -> None:
             load_list_meta(csv_path)
 
 
-def test_shipped_example_list(repo: Path) -> None:
-    reader = ListReader(repo / "recipients" / "example.csv")
+def test_shipped_example_list(starter: Path) -> None:
+    reader = ListReader(starter / "recipients" / "example.csv")
     items = list(reader)
     assert items and all(isinstance(x, Recipient) for x in items)
     assert {x.list_id for x in items if isinstance(x, Recipient)} == {"example.lists.example.org"}

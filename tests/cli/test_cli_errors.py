@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from solidarity_mailer.cli import main
-from tests.sendkit import REPO, clean_environment
+from tests.sendkit import clean_environment
+from tests.starter import CAMPAIGN
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +31,7 @@ def one_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     ("not a url", "not a database URL"),
 ])
 @pytest.mark.parametrize("argv", [["campaigns"], ["suppressions", "list"], ["schedule", "x", "--every", "1h"],
-                                  ["send", str(REPO / "campaigns" / "peru-solidarity-2023.toml"), "--dry-run"],
+                                  ["send", str(CAMPAIGN), "--dry-run"],
                                   ["run"]])
 def test_a_bad_database_url_is_one_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
                                         url: str, fragment: str, argv: list[str]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemonproc import REPO
+from tests.starter import CAMPAIGN, EXAMPLE_LIST
 
 pytestmark = pytest.mark.slow
 
@@ -30,10 +30,11 @@ def test_demo_delivers_the_shipped_campaign_through_the_scheduler(tmp_path: Path
     assert "schedule 1: peru-solidarity-2023 once at" in out
     assert "daemon: schedule 1 fired: run 1" in out
     assert "run 1: finished; sent 6" in out
-    assert f"solidarity-mailer preview {REPO / 'campaigns' / 'peru-solidarity-2023.toml'} --outbox" in out
+    assert f"solidarity-mailer preview {CAMPAIGN} --outbox" in out  # the shipped starter campaign
+    assert "solidarity-mailer init my-campaigns" in out
     files = sorted((workdir / "outbox").glob("*.eml"))
     assert len(files) == 6
-    rows = (REPO / "recipients" / "example.csv").read_text("utf-8").splitlines()[1:]
+    rows = EXAMPLE_LIST.read_text("utf-8").splitlines()[1:]
     seen = set()
     for path in files:
         msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)

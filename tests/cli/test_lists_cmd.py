@@ -38,8 +38,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_check_clean_list(project: Path, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "lists", "check", str(repo / "recipients" / "example.csv"))
+def test_check_clean_list(project: Path, starter: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "lists", "check", str(starter / "recipients" / "example.csv"))
     assert code == 0
     assert out.splitlines()[-1] == "6 valid, 0 invalid, 0 duplicates, 0 suppressed"
     assert not (project / "state.db").exists()  # checking never creates the database

@@ -29,8 +29,8 @@ from solidarity_mailer.errors import MailerError
 from solidarity_mailer.render.rendition import Rendition, personal_values, placeholder
 from solidarity_mailer.render.templates import render_campaign
 from solidarity_mailer.transports.smtp import SmtpTransport
+from tests.starter import CAMPAIGN
 
-REPO = Path(__file__).resolve().parents[2]
 SECRET = b"0123456789abcdef0123456789abcdef"
 NOW = dt.datetime(2026, 3, 8, 9, 30, 15, tzinfo=dt.UTC)
 SETTINGS = Settings(
@@ -54,7 +54,7 @@ RECIPIENTS = [
 
 @pytest.fixture(scope="module")
 def seed() -> tuple[Campaign, Rendition]:
-    campaign = load_campaign(REPO / "campaigns" / "peru-solidarity-2023.toml")
+    campaign = load_campaign(CAMPAIGN)
     _, resolution = load_content(campaign.resolution_path)
     return campaign, render_campaign(campaign, resolution, templates_dir=campaign.templates_dir)
 

@@ -19,13 +19,12 @@ from solidarity_mailer.content.plaintext_import import import_file, parse_resolu
 from solidarity_mailer.content.resolution import Resolution, Signatory, load_resolution, save_resolution
 from solidarity_mailer.content.signatories import parse_signatory_line
 from solidarity_mailer.errors import MailerError
+from tests.starter import CAMPAIGN, RESOLUTION
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SEED = DATA / "icor-2023-02-07-peru.txt"
 OTHER = DATA / "other-resolution.txt"  # a fictional declaration written for these tests
-REPO = Path(__file__).resolve().parents[2]
-SHIPPED = REPO / "campaigns" / "peru-solidarity-2023.resolution.toml"
-CAMPAIGN = REPO / "campaigns" / "peru-solidarity-2023.toml"
+SHIPPED = RESOLUTION
 NUMBERING = re.compile(r"^(?:[-–—•*]\s*)?(?:\d{1,3}[.)]\s+)?")
 
 

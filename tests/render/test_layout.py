@@ -13,6 +13,7 @@ from solidarity_mailer.content.resolution import Demands, Resolution, Signatory
 from solidarity_mailer.render.templates import render_campaign
 from tests.browser import COLORS_JS, OVERFLOW_JS, chromium, contrast, luminance, parse_color
 from tests.resolution_factory import SAMPLE_VALUES, make_resolution
+from tests.starter import CAMPAIGN
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +36,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def seed() -> Resolution:
-    return load_content(REPO / "campaigns" / "peru-solidarity-2023.toml")[1]
+    return load_content(CAMPAIGN)[1]
 
 
 def other() -> Resolution:

@@ -14,6 +14,7 @@ from solidarity_mailer.deliver.prepare import find_campaign
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.render import once as rendering
 from tests.sendkit import REPO, addresses, write_project
+from tests.starter import TEMPLATES
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_a_mistake_in_the_child_is_the_same_one_line_error(tmp_path: Path, apart
     (tmp_path / "templates" / "resolution.html.j2").write_text("{% if %}", encoding="utf-8")
     (tmp_path / "templates" / "resolution.txt.j2").write_text("text", encoding="utf-8")
     text = campaign_path.read_text(encoding="utf-8")
-    campaign_path.write_text(text.replace(f'templates = "{REPO / "templates"}"', 'templates = "../templates"'),
+    campaign_path.write_text(text.replace(f'templates = "{TEMPLATES}"', 'templates = "../templates"'),
                              encoding="utf-8")
     campaign = find_campaign(str(campaign_path))
     with pytest.raises(MailerError) as in_place:

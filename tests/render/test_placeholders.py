@@ -12,8 +12,9 @@ from solidarity_mailer.errors import MailerError
 from solidarity_mailer.render.rendition import personal_values
 from solidarity_mailer.render.templates import render_campaign, render_full
 from tests.resolution_factory import make_resolution
-from tests.sendkit import REPO, clean_environment, write_project
+from tests.sendkit import clean_environment, write_project
 from tests.smtpserver import smtp_server
+from tests.starter import TEMPLATES
 
 MISUSES = [
     ("html", "{{ recipient.name|upper }}"),  # "Dear __SM_NAME__," to everyone
@@ -32,9 +33,9 @@ MISUSES = [
 ]
 
 
-def _templates(tmp_path: Path, repo: Path, part: str, old: str, new: str) -> tuple[Path, Path]:
+def _templates(tmp_path: Path, starter: Path, part: str, old: str, new: str) -> tuple[Path, Path]:
     templates = tmp_path / "templates"
-    shutil.copytree(repo / "templates", templates)
+    shutil.copytree(starter / "templates", templates)
     page = templates / f"resolution.{part}.j2"
     source = page.read_text(encoding="utf-8")
     assert old in source
@@ -44,24 +45,24 @@ def _templates(tmp_path: Path, repo: Path, part: str, old: str, new: str) -> tup
 
 @pytest.mark.parametrize(("part", "use"), MISUSES, ids=[u for _, u in MISUSES])
 def test_a_recipient_value_not_output_plainly_is_refused_with_its_line(
-    tmp_path: Path, repo: Path, part: str, use: str
+    tmp_path: Path, starter: Path, part: str, use: str
 ) -> None:
-    templates, page = _templates(tmp_path, repo, part, "Dear {{ recipient.name }},", f"Dear {use},")
+    templates, page = _templates(tmp_path, starter, part, "Dear {{ recipient.name }},", f"Dear {use},")
     with pytest.raises(MailerError) as err:
         render_campaign(None, make_resolution(), templates_dir=templates)
     line = 6 if part == "html" else 3
     assert err.value.where == f"{page}:{line}", str(err.value)
 
 
-def test_plain_output_passes_and_a_mention_in_a_comment_is_not_blamed(tmp_path: Path, repo: Path) -> None:
-    templates, _ = _templates(tmp_path, repo, "txt", "Dear {{ recipient.name }},",
+def test_plain_output_passes_and_a_mention_in_a_comment_is_not_blamed(tmp_path: Path, starter: Path) -> None:
+    templates, _ = _templates(tmp_path, starter, "txt", "Dear {{ recipient.name }},",
                               "{# recipient.name|upper would be wrong #}Dear {{- recipient.name -}} ,")
     rendition = render_campaign(None, make_resolution(), templates_dir=templates)
     assert "Dear__sm_name__," in rendition.text
 
 
-def test_lang_and_a_csv_column_reach_both_parts_escaped(tmp_path: Path, repo: Path) -> None:
-    templates, _ = _templates(tmp_path, repo, "html", "Dear {{ recipient.name }},",
+def test_lang_and_a_csv_column_reach_both_parts_escaped(tmp_path: Path, starter: Path) -> None:
+    templates, _ = _templates(tmp_path, starter, "html", "Dear {{ recipient.name }},",
                               "Dear {{ recipient.name }} of {{ recipient.fields.org }} ({{ recipient.lang }}),")
     text = templates / "resolution.txt.j2"
     text.write_text(text.read_text(encoding="utf-8").replace(
@@ -75,8 +76,8 @@ def test_lang_and_a_csv_column_reach_both_parts_escaped(tmp_path: Path, repo: Pa
     assert (html, plain) == render_full(None, resolution, values, templates_dir=templates)
 
 
-def test_an_unknown_column_fails_naming_it_and_the_known_ones(tmp_path: Path, repo: Path) -> None:
-    templates, page = _templates(tmp_path, repo, "html", "Dear {{ recipient.name }},",
+def test_an_unknown_column_fails_naming_it_and_the_known_ones(tmp_path: Path, starter: Path) -> None:
+    templates, page = _templates(tmp_path, starter, "html", "Dear {{ recipient.name }},",
                                  "Dear {{ recipient.fields.city }},")
     with pytest.raises(MailerError) as err:
         render_campaign(None, make_resolution(), templates_dir=templates, columns=["org"])
@@ -89,14 +90,14 @@ def _project_with_org_column(root: Path, port: int, column_in_template: str) -> 
     (root / "recipients" / "list.csv").write_text(
         "email,name,lang,Org\nada@example.org,Ada,de,Tom & <Jerry>\n", encoding="utf-8")
     templates = root / "templates"
-    shutil.copytree(REPO / "templates", templates)
+    shutil.copytree(TEMPLATES, templates)
     for part in ("html", "txt"):
         page = templates / f"resolution.{part}.j2"
         page.write_text(page.read_text(encoding="utf-8").replace(
             "Dear {{ recipient.name }},",
             f"Dear {{{{ recipient.name }}}} of {{{{ recipient.fields.{column_in_template} }}}} "
             "({{ recipient.lang }}),"), encoding="utf-8")
-    campaign.write_text(campaign.read_text(encoding="utf-8").replace(str(REPO / "templates"), str(templates)),
+    campaign.write_text(campaign.read_text(encoding="utf-8").replace(str(TEMPLATES), str(templates)),
                         encoding="utf-8")
     return campaign, config
 

@@ -15,9 +15,10 @@ from solidarity_mailer.content.resolution import Resolution, save_resolution
 from solidarity_mailer.render.templates import render_campaign
 from tests.processes import cli_command
 from tests.resolution_factory import SAMPLE_VALUES, make_resolution
+from tests.starter import CAMPAIGN
 
 REPO = Path(__file__).resolve().parents[2]
-SEED = REPO / "campaigns" / "peru-solidarity-2023.toml"
+SEED = CAMPAIGN
 OTHER = REPO / "tests" / "data" / "other-resolution.txt"
 
 

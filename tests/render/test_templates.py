@@ -38,10 +38,10 @@ def test_personalise_equals_full_render_byte_for_byte(values: dict[str, str]) ->
     assert text.encode("utf-8") == full_text.encode("utf-8")
 
 
-def test_a_filter_on_a_personal_field_is_refused_not_sent_wrong(tmp_path: Path, repo: Path) -> None:
+def test_a_filter_on_a_personal_field_is_refused_not_sent_wrong(tmp_path: Path, starter: Path) -> None:
     """A filter on recipient.name would give every recipient the token's rendering: refused, with file:line."""
     templates = tmp_path / "templates"
-    shutil.copytree(repo / "templates", templates)
+    shutil.copytree(starter / "templates", templates)
     page = templates / "resolution.html.j2"
     page.write_text(page.read_text(encoding="utf-8").replace("{{ recipient.name }}", "{{ recipient.name|title }}"),
                     encoding="utf-8")
@@ -107,9 +107,9 @@ def test_style_blocks_survive_inlining() -> None:
     assert 'class="sm-cell"' in html and "overflow-wrap:anywhere" in html
 
 
-def _broken_templates(tmp_path: Path, repo: Path, old: str, new: str) -> Path:
+def _broken_templates(tmp_path: Path, starter: Path, old: str, new: str) -> Path:
     templates = tmp_path / "templates"
-    shutil.copytree(repo / "templates", templates)
+    shutil.copytree(starter / "templates", templates)
     page = templates / "resolution.html.j2"
     text = page.read_text(encoding="utf-8")
     assert old in text
@@ -130,9 +130,9 @@ def _line_of(path: Path, needle: str) -> int:
     ],
 )
 def test_template_mistake_names_file_and_line(
-    tmp_path: Path, repo: Path, old: str, new: str, needle: str, said: str
+    tmp_path: Path, starter: Path, old: str, new: str, needle: str, said: str
 ) -> None:
-    templates = _broken_templates(tmp_path, repo, old, new)
+    templates = _broken_templates(tmp_path, starter, old, new)
     with pytest.raises(MailerError) as info:
         render_campaign(None, make_resolution(), templates_dir=templates)
     line = _line_of(templates / "resolution.html.j2", needle)
@@ -140,14 +140,14 @@ def test_template_mistake_names_file_and_line(
     assert said in info.value.what
 
 
-def test_unknown_recipient_field_is_an_error(tmp_path: Path, repo: Path) -> None:
-    templates = _broken_templates(tmp_path, repo, "{{ recipient.name }}", "{{ recipient.phone }}")
+def test_unknown_recipient_field_is_an_error(tmp_path: Path, starter: Path) -> None:
+    templates = _broken_templates(tmp_path, starter, "{{ recipient.name }}", "{{ recipient.phone }}")
     with pytest.raises(MailerError, match="phone"):
         render_campaign(None, make_resolution(), templates_dir=templates)
 
 
-def test_sandbox_blocks_unsafe_attributes(tmp_path: Path, repo: Path) -> None:
-    templates = _broken_templates(tmp_path, repo, "{{ resolution.title }}</h1>",
+def test_sandbox_blocks_unsafe_attributes(tmp_path: Path, starter: Path) -> None:
+    templates = _broken_templates(tmp_path, starter, "{{ resolution.title }}</h1>",
                                   "{{ resolution.__class__.__init__.__globals__ }}</h1>")
     with pytest.raises(MailerError, match="template"):
         render_campaign(None, make_resolution(), templates_dir=templates)
@@ -175,16 +175,16 @@ def test_empty_name_gets_a_greeting_fallback() -> None:
     ("{% if %}", "subject template"),
     ("   ", "empty"),
 ])
-def test_subject_mistakes_name_the_campaign_file(repo: Path, subject: str, message: str) -> None:
-    campaign, resolution = load_content(repo / "campaigns" / "peru-solidarity-2023.toml")
+def test_subject_mistakes_name_the_campaign_file(starter: Path, subject: str, message: str) -> None:
+    campaign, resolution = load_content(starter / "campaigns" / "peru-solidarity-2023.toml")
     assert campaign is not None
     with pytest.raises(MailerError, match=message) as info:
         render_campaign(dataclasses.replace(campaign, subject=subject), resolution)
     assert info.value.where == str(campaign.path)
 
 
-def test_campaign_subject_and_preheader_are_used(repo: Path) -> None:
-    campaign, resolution = load_content(repo / "campaigns" / "peru-solidarity-2023.toml")
+def test_campaign_subject_and_preheader_are_used(starter: Path) -> None:
+    campaign, resolution = load_content(starter / "campaigns" / "peru-solidarity-2023.toml")
     assert campaign is not None
     rendition = render_campaign(dataclasses.replace(campaign, subject="{{ resolution.kind }}: {{ resolution.title }}"),
                                 resolution)

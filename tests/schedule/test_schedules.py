@@ -29,8 +29,8 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def campaign(repo: Path):  # type: ignore[no-untyped-def]
-    return find_campaign(str(repo / "campaigns" / "peru-solidarity-2023.toml"))
+def campaign(starter: Path):  # type: ignore[no-untyped-def]
+    return find_campaign(str(starter / "campaigns" / "peru-solidarity-2023.toml"))
 
 
 def all_runs(engine: Engine) -> list[tuple[str, str, str]]:

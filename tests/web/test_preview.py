@@ -18,6 +18,7 @@ from solidarity_mailer.web.preview import force_scheme, view_of_eml
 from tests.browser import chromium, luminance, parse_color
 from tests.processes import cli_command, served
 from tests.smtpserver import free_port
+from tests.starter import STARTER
 
 REPO = Path(__file__).resolve().parents[2]
 CAMPAIGN = Path("campaigns/peru-solidarity-2023.toml")
@@ -27,8 +28,8 @@ CAMPAIGN = Path("campaigns/peru-solidarity-2023.toml")
 def project(tmp_path: Path) -> Path:
     """A copy of the project's templates and campaigns, free to edit, with an outbox holding one message."""
     root = tmp_path / "project"
-    shutil.copytree(REPO / "templates", root / "templates")
-    shutil.copytree(REPO / "campaigns", root / "campaigns")
+    shutil.copytree(STARTER / "templates", root / "templates")
+    shutil.copytree(STARTER / "campaigns", root / "campaigns")
     outbox = root / "outbox"
     outbox.mkdir()
     other = build_sample(REPO / "tests" / "data" / "other-resolution.txt")
@@ -53,7 +54,7 @@ def test_force_scheme_switches_the_dark_block() -> None:
 
 
 def test_view_of_eml_reads_both_alternatives() -> None:
-    sample = build_sample(REPO / CAMPAIGN)
+    sample = build_sample(STARTER / CAMPAIGN)
     view = view_of_eml(sample.eml)
     assert view.html == sample.html and view.text == sample.text
     assert ("Subject", sample.rendition.subject) in view.headers

@@ -21,9 +21,9 @@ from solidarity_mailer.deliver.dispatcher import deliver_run
 from solidarity_mailer.deliver.manual_send import open_manual_run
 from solidarity_mailer.ledger.schema import connect, deliveries, suppressions
 from tests.smtpserver import RecordingHandler, smtp_server
+from tests.starter import RESOLUTION, TEMPLATES
 from tests.webserver import SECRET, WebServer, web_server
 
-REPO = Path(__file__).resolve().parents[2]
 LIST_ID = "news.lists.example.org"
 PEOPLE = [f"reader{i:02d}@example.org" for i in range(20)]
 TARGET = PEOPLE[-1]  # sent last: the unsubscribe lands while the run is on its first message
@@ -50,8 +50,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
         (tmp_path / "campaigns" / f"{cid}.toml").write_text(
             f'[campaign]\nid = "{cid}"\nsubject = "Resolution ({cid})"\n'
             'from = "Solidarity Committee <committee@example.org>"\n'
-            f'resolution = "{REPO / "campaigns" / "peru-solidarity-2023.resolution.toml"}"\n'
-            f'lists = ["../recipients/news.csv"]\ntemplates = "{REPO / "templates"}"\n',
+            f'resolution = "{RESOLUTION}"\n'
+            f'lists = ["../recipients/news.csv"]\ntemplates = "{TEMPLATES}"\n',
             encoding="utf-8")
     engine = connect(f"sqlite:///{db}")
     with web_server(db, cwd=tmp_path) as web:

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "cancel": ".schedule_cmds:cancel_command",
     "run": ".run_cmd:run_command",
     "demo": ".demo_cmd:demo_command",
+    "init": ".init_cmd:init_command",
     "catch": ".catch_cmd:catch",
     "render": ".render_cmd:render_command",
     "preview": ".preview_cmd:preview_command",

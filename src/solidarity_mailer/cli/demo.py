@@ -2,8 +2,9 @@
 
 In a working folder (default: a new ``solidarity-mailer-demo-*`` folder in the system temp directory, or
 ``--dir``) it writes a settings file and a SQLite ledger, starts the capture SMTP server (aiosmtpd on a
-free 127.0.0.1 port, storing ``.eml`` files in ``outbox/``), schedules the shipped campaign a few seconds
-ahead, runs the real scheduler daemon until that run is over, and prints the summary and where to look.
+free 127.0.0.1 port, storing ``.eml`` files in ``outbox/``), schedules the campaign of the starter project
+shipped in the package (the same from a checkout or an installed wheel, whatever the working folder) a few
+seconds ahead, runs the real scheduler daemon until that run is over, and prints the summary and where to look.
 Nothing leaves the machine.
 """
 
@@ -26,13 +27,13 @@ from solidarity_mailer.deliver.prepare import find_campaign
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.schema import connect
-from solidarity_mailer.paths import project_root
+from solidarity_mailer.paths import starter_project
 from solidarity_mailer.schedule.daemon import Daemon
 from solidarity_mailer.schedule.recurrence import default_zone, zone
 from solidarity_mailer.schedule.schedules import add_schedule
 from solidarity_mailer.transports.capture import CaptureServer
 
-CAMPAIGN = "campaigns/peru-solidarity-2023.toml"
+CAMPAIGN = ("campaigns", "peru-solidarity-2023.toml")  # in the shipped starter project
 
 
 @dataclass
@@ -76,7 +77,7 @@ def run_demo(workdir: Path | None = None, *, delay: float = 5.0, say: Callable[[
         )
         settings = load_settings(config)
         engine = connect(settings.database_url)
-        campaign = find_campaign(str(project_root() / CAMPAIGN))
+        campaign = find_campaign(str(starter_project().joinpath(*CAMPAIGN)))
         tz = default_zone()
         at = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)).replace(microsecond=0)
         local = at.astimezone(zone(tz))

@@ -35,6 +35,8 @@ def demo_command(workdir: Path | None, delay: float) -> None:
     click.echo(f"  solidarity-mailer status peru-solidarity-2023 --config {result.config}")
     click.echo(f"  solidarity-mailer preview {result.campaign_path} --outbox {result.outbox}")
     click.echo("  then open http://127.0.0.1:8025/ (the rendered mail and the delivered .eml files)")
+    click.echo("start your own project (settings, templates, a campaign, a list to edit):")
+    click.echo("  solidarity-mailer init my-campaigns")
     if result.state != "finished":
         raise click.exceptions.Exit(1)
 
