@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 
 from solidarity_mailer.cli import main
@@ -97,15 +99,43 @@ def test_4xx_for_ever_gives_up_after_max_attempts(tmp_path: Path, server) -> Non
     assert states(tmp_path)[emails[1]] == "failed"
 
 
-def test_421_and_drops_before_the_final_dot_are_retried(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
-    controller, handler = server
+@dataclass
+class After421Handler(SlowHandler):
+    """Notes each connection the server answered 421 on, and any MAIL the client sends there afterwards
+    (RFC 5321 3.8: after 421 the connection is over; the client must open a new one, not go on)."""
+
+    said_421: list[Session] = field(default_factory=list)
+    mail_after_421: list[str] = field(default_factory=list)
+
+    def _said_421(self, session: Session, reply: str) -> str:
+        if reply.startswith("421"):
+            self.said_421.append(session)
+        return reply
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          mail_options: list[str]) -> str:
+        if any(s is session for s in self.said_421):
+            self.mail_after_421.append(address)
+        return self._said_421(session, await super().handle_MAIL(server, session, envelope, address, mail_options))
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        return self._said_421(session, await super().handle_RCPT(server, session, envelope, address, rcpt_options))
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        return self._said_421(session, await super().handle_DATA(server, session, envelope))
+
+
+def test_421_and_drops_before_the_final_dot_are_retried(tmp_path: Path) -> None:
     emails = addresses(12)
-    handler.rcpt_replies[emails[1]] = ["421 4.3.2 service shutting down"]
-    handler.data_replies.append("421 4.4.2 timeout")
-    handler.vanish_at_rcpt.add(emails[5])  # the connection drops mid-transaction, before any DATA
-    campaign, config = write_project(tmp_path, controller.port, emails, concurrency=2)
-    assert send(campaign, config) == 0
+    with smtp_server(After421Handler()) as (controller, handler):
+        handler.rcpt_replies[emails[1]] = ["421 4.3.2 service shutting down"]
+        handler.data_replies.append("421 4.4.2 timeout")
+        handler.vanish_at_rcpt.add(emails[5])  # the connection drops mid-transaction, before any DATA
+        campaign, config = write_project(tmp_path, controller.port, emails, concurrency=2)
+        assert send(campaign, config) == 0
     assert handler.dropped_at_rcpt == [emails[5]]
+    assert len(handler.said_421) == 2 and handler.mail_after_421 == []  # each 421 ended its connection
     assert Counter(handler.recipients()) == Counter(emails)  # each exactly once
     assert set(states(tmp_path).values()) == {"sent"}
 

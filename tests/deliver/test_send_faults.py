@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -25,6 +26,7 @@ from tests.sendkit import (
     open_manual_run,
     rows,
     send,
+    states,
     write_list,
     write_project,
 )
@@ -158,9 +160,32 @@ def test_send_list_skips_waiting_rows_of_lists_no_longer_in_the_run(tmp_path: Pa
     assert Counter(handler.recipients()) == Counter([*emails, *other[:2]])  # each exactly once
 
 
-def test_the_ledger_commits_survive_power_loss(tmp_path: Path) -> None:
-    """WAL with synchronous=FULL: a committed ``sending`` is on disk before the message is handed over."""
-    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
+def test_the_ledger_commits_survive_power_loss(tmp_path: Path, servers: ExitStack) -> None:
+    """WAL with synchronous=FULL: a committed ``sending`` is on disk before the message is handed over.
+
+    During a real ``send``, at each message's final dot, a separate read-only connection reads the ledger
+    file: what it sees is what a crash at that instant leaves (and, with FULL, what survives power loss)."""
+    port, handler, emails = free_port(), SlowHandler(), addresses(5)
+    start_server(servers, port, handler)
+    campaign, config = write_project(tmp_path, port, emails, concurrency=1)
+    on_disk: dict[str, tuple[str, int, str]] = {}
+
+    def read_the_file(server, session, envelope):  # type: ignore[no-untyped-def]
+        [address] = envelope.rcpt_tos
+        disk = sqlite3.connect(f"file:{tmp_path / 'ledger.db'}?mode=ro", uri=True)
+        try:
+            [(state, attempts)] = disk.execute(
+                "SELECT state, attempts FROM deliveries WHERE address = ?", (address,)).fetchall()
+            on_disk[address] = (state, attempts, disk.execute("PRAGMA journal_mode").fetchone()[0])
+        finally:
+            disk.close()
+        return None
+
+    handler.on_data = read_the_file
+    assert send(campaign, config) == 0
+    assert on_disk == dict.fromkeys(emails, ("sending", 1, "wal"))  # committed before each hand-over, in WAL
+    assert states(tmp_path) == dict.fromkeys(emails, "sent")
+    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")  # the settings of every ledger connection
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()

@@ -12,13 +12,14 @@ from sqlalchemy import Engine, select
 from solidarity_mailer.deliver.prepare import find_campaign
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import queries as ledger
-from solidarity_mailer.ledger.schema import runs
+from solidarity_mailer.ledger.schema import runs, schedules
 from solidarity_mailer.schedule.due_runs import MAX_RECORDED_MISSES, process_due
 from solidarity_mailer.schedule.schedules import (
     add_schedule,
     cancel_run,
     cancel_schedule,
     get_schedule,
+    list_schedules,
     pause_run,
     pause_schedule,
     resume_run,
@@ -57,13 +58,17 @@ def test_refusals(engine: Engine, campaign, tmp_path: Path) -> None:  # type: ig
         add_schedule(engine, campaign, at="2026-12-07 09:00", every="1h", tz="UTC", now=NOW)
     with pytest.raises(MailerError, match="list file not found"):
         add_schedule(engine, campaign, every="1h", lists=[tmp_path / "nope.csv"], now=NOW)
-    assert get_schedule_count(engine) == 0
+    assert stored_schedules(engine) == [] and list_schedules(engine) == []  # a refusal stores nothing
+    accepted = add_schedule(engine, campaign, every="1h", now=NOW)
+    with pytest.raises(MailerError, match="list file not found"):  # nor does one once a schedule exists
+        add_schedule(engine, campaign, every="2h", lists=[tmp_path / "nope.csv"], now=NOW)
+    assert stored_schedules(engine) == [accepted.id] and list_schedules(engine) == [accepted]
 
 
-def get_schedule_count(engine: Engine) -> int:
-    from solidarity_mailer.schedule.schedules import list_schedules
-
-    return len(list_schedules(engine))
+def stored_schedules(engine: Engine) -> list[int]:
+    """The ids in the ``schedules`` table, read directly."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(schedules.c.id).order_by(schedules.c.id)).scalars())
 
 
 def test_pause_resume_cancel_schedule(engine: Engine, campaign) -> None:  # type: ignore[no-untyped-def]
