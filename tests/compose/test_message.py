@@ -19,10 +19,10 @@ import dkim
 import pytest
 
 from solidarity_mailer.audience.recipient import Recipient
-from solidarity_mailer.bounces.import_mailbox import verp_recipient
 from solidarity_mailer.campaign import Campaign, load_campaign
 from solidarity_mailer.compose.message import MessageFactory, PreparedMessage
 from solidarity_mailer.compose.unsubscribe_tokens import verify_token
+from solidarity_mailer.compose.verp import TagCheck, Tagged, check, day_number, verp_key
 from solidarity_mailer.config import SenderSettings, Settings, WebSettings, load_settings
 from solidarity_mailer.content.load import load_content
 from solidarity_mailer.errors import MailerError
@@ -151,8 +151,13 @@ def test_seven_bit_and_line_lengths(factory: MessageFactory, recipient: Recipien
 def test_envelope_ids_and_unsubscribe(factory: MessageFactory, seed: tuple[Campaign, Rendition]) -> None:
     ana, utf8 = RECIPIENTS[0], RECIPIENTS[6]
     built = factory.build(ana)
-    assert built.mail_from == "bounces+ana=example.org@example.org" and built.rcpt == "ana@example.org"
-    assert verp_recipient(built.mail_from, "bounces@example.org") == "ana@example.org"  # what bounce import reads
+    assert re.fullmatch(r"bounces\+[0-9a-f]{14}-ana=example\.org@example\.org", built.mail_from)
+    assert built.rcpt == "ana@example.org"
+    # what bounce import reads: a tag signed with the secret for this recipient on this day
+    tagged = check(verp_key(SECRET), built.mail_from, "bounces@example.org", day_number(NOW))
+    assert tagged == Tagged(TagCheck.VALID, "ana@example.org", 0)
+    assert check(verp_key(SECRET), built.mail_from, "bounces@example.org", day_number(NOW) + 31).check \
+        is TagCheck.EXPIRED
     assert not built.smtputf8 and factory.build(utf8).smtputf8
     assert factory.build(RECIPIENTS[5]).rcpt == "jo@xn--bcher-kva.example"
     assert re.fullmatch(r"<r7\.[0-9a-f]{16}@example\.org>", built.message_id)

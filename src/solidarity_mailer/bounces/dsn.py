@@ -1,15 +1,18 @@
-"""Read one returned message: an RFC 3464 delivery status notification, a free-text bounce, or an auto-reply.
+"""Read one returned message: an RFC 3464 delivery status notification, another bounce format, or an auto-reply.
 
 Pure parsing, no database: :func:`parse` turns bytes into a :class:`Parsed` that says what the message is
 (hard or soft bounce, auto-reply, something else, or unreadable), the per-recipient statuses, the
 Message-IDs of the original message it returns, and the addresses it was delivered to (for VERP).
 
-Standard DSNs (``multipart/report; report-type=delivery-status``, as Postfix, Exchange and Gmail send)
-are read field by field. Free-text bounces (Exim's "This message was created automatically by mail
-delivery software", Gmail's older "Delivery to the following recipient failed permanently", Exchange's
-"Remote Server returned '550 5.1.1 …'", qmail's "failure notice") are read by their SMTP replies and
-enhanced status codes (RFC 3463), in the text *before* the copy of the returned message, so the copy's
-own headers (``Received: … Exim 4.94.2``) are never mistaken for a status.
+Three readers, the strictest first:
+
+1. a well-formed RFC 3464 report (a ``message/delivery-status`` part whose per-recipient blocks name an
+   ``rfc822`` recipient and a status, as Postfix, Exchange Online and Gmail send) is read field by field
+   here; the recipient is the Original-Recipient (what we addressed) when given, else the Final-Recipient;
+2. anything else goes to flufl.bounce (:mod:`other_formats`: qmail, Exchange, GroupWise, Yahoo, AOL,
+   older sendmail and Postfix, X.400 gateways, malformed reports…);
+3. what flufl.bounce does not recognise but looks like a bounce is read by its SMTP replies and enhanced
+   status codes (:mod:`free_text`).
 """
 
 from __future__ import annotations
@@ -17,62 +20,28 @@ from __future__ import annotations
 import email
 import hashlib
 import re
-from dataclasses import dataclass
 from email import policy
 from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import HeaderParser
 from email.utils import getaddresses
-from enum import StrEnum
 from html import unescape
 
+from solidarity_mailer.bounces.free_text import (
+    BARE_SMTP,
+    BOUNCE_BODY,
+    BOUNCE_SENDER,
+    SMTP_AND_STATUS,
+    STATUS,
+    looks_like_bounce,
+    text_statuses,
+)
+from solidarity_mailer.bounces.other_formats import detected_statuses
+from solidarity_mailer.bounces.verdict import Kind, Parsed, RecipientStatus
 
-class Kind(StrEnum):
-    """What a returned message is."""
+__all__ = ["Kind", "Parsed", "RecipientStatus", "parse"]
 
-    HARD = "hard"  # permanent failure (5.x.x)
-    SOFT = "soft"  # transient failure or delay (4.x.x)
-    AUTOREPLY = "autoreply"  # out-of-office and other RFC 3834 auto-responses
-    OTHER = "other"  # not a bounce (a human reply, a "delivered" DSN…)
-    UNPARSEABLE = "unparseable"  # looks like a bounce, or is not mail, but yields no status
-
-
-@dataclass(frozen=True)
-class RecipientStatus:
-    """One per-recipient verdict of a bounce."""
-
-    address: str  # Final-Recipient (or the address named in the text), lower-cased; "" when unknown
-    status: str  # enhanced status code "5.1.1"
-    action: str = "failed"  # RFC 3464 Action: failed | delayed | delivered | relayed | expanded
-    diagnostic: str = ""
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """The reading of one message."""
-
-    kind: Kind
-    key: str  # the message's own Message-ID, or "sha256:…" of its bytes when it has none
-    statuses: tuple[RecipientStatus, ...] = ()
-    original_message_ids: tuple[str, ...] = ()  # without angle brackets
-    delivered_to: tuple[str, ...] = ()  # Delivered-To, X-Original-To, Envelope-To, To (VERP lives here)
-    subject: str = ""
-    reason: str = ""  # why it is UNPARSEABLE or OTHER
-
-    @property
-    def worst(self) -> RecipientStatus | None:
-        """The failure that decides the outcome: a permanent one first, else the first transient one."""
-        failing = [s for s in self.statuses if s.status[:1] in "45"]
-        failing.sort(key=lambda s: s.status[:1] != "5")
-        return failing[0] if failing else None
-
-
-_STATUS = r"[245]\.\d{1,3}\.\d{1,3}"
-_SMTP_AND_STATUS = re.compile(rf"(?<![\d.])([45]\d\d)[ -]#?({_STATUS})(?![\d.])")
-_MARKED_STATUS = re.compile(rf"(?:#|status:?\s*|\()({_STATUS})(?![\d.])", re.IGNORECASE)
-_BARE_SMTP = re.compile(r"(?:^|[\s:'\"(])([45][0-5]\d)(?:[ :-](?=\D)|$)", re.MULTILINE)
-_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 _MSGID_LINE = re.compile(r"^message-id:\s*<([^<>\s]+)>", re.IGNORECASE | re.MULTILINE)
 _COPY_MARKERS = re.compile(
     r"^(?:-+ ?This is a copy of the message|-+ ?Original message|-+ ?Below this line is a copy|"
@@ -80,24 +49,6 @@ _COPY_MARKERS = re.compile(
     r"Received: |Return-Path: )",
     re.IGNORECASE | re.MULTILINE,
 )
-_BOUNCE_SENDER = re.compile(r"mailer-daemon|postmaster|mail delivery (?:subsystem|system)", re.IGNORECASE)
-_BOUNCE_SUBJECT = re.compile(
-    r"undeliver|undelivered mail|delivery status notification|mail delivery failed|returned mail|"
-    r"failure notice|delivery failure|could not be delivered|non.?delivery|delivery has failed|"
-    r"warning: message .* delayed|delayed mail|mail delivery delayed",
-    re.IGNORECASE,
-)
-_BOUNCE_BODY = re.compile(
-    r"created automatically by mail delivery software|delivery to the following recipients? failed|"
-    r"could not be delivered|couldn't be delivered|wasn't delivered|delivery has failed|"
-    r"I'm afraid I wasn't able to deliver|this is the qmail-send program|permanent error|"
-    r"has not yet been delivered|delivery (?:is )?delayed|will (?:keep trying|retry)",
-    re.IGNORECASE,
-)
-_PERMANENT_TEXT = re.compile(r"permanent(?:ly)? (?:error|failure|fatal)|failed permanently|does not exist|"
-                             r"user unknown|no such user|address not found|recipient not found", re.IGNORECASE)
-_TEMPORARY_TEXT = re.compile(r"temporar(?:y|ily)|has not yet been delivered|delayed|will (?:keep trying|retry)|"
-                             r"mailbox (?:is )?full|over quota|quota exceeded", re.IGNORECASE)
 _AUTOREPLY_SUBJECT = re.compile(
     r"^(?:out of (?:the )?office|automatic reply|auto(?:matic)?[ -]?(?:reply|response)|autoreply|"
     r"auto:|abwesen|absence|réponse automatique|respuesta automática|risposta automatica|on vacation|"
@@ -120,39 +71,45 @@ def _addresses(msg: Message, *names: str) -> list[str]:
 
 
 def _typed_address(value: str) -> str:
-    """``rfc822; Alice@Example.org`` → ``alice@example.org``."""
-    _, _, addr = value.partition(";") if ";" in value else ("", "", value)
-    return addr.strip().strip("<>").lower()
+    """``rfc822; Alice@Example.org`` → ``alice@example.org``; "" for another address type (``x400; /S=…``)."""
+    kind, semi, addr = value.partition(";")
+    if not semi:
+        kind, addr = "rfc822", value
+    addr = addr.strip().strip("<>").lower()
+    return addr if kind.strip().lower() in ("rfc822", "") and "@" in addr else ""
 
 
 def _status_of(status: str, diagnostic: str) -> str:
-    found = re.search(_STATUS, status)
+    found = re.search(STATUS, status)
     if found:
         return found.group(0)
-    both = _SMTP_AND_STATUS.search(diagnostic)
+    both = SMTP_AND_STATUS.search(diagnostic)
     if both:
         return both.group(2)
-    code = _BARE_SMTP.search(diagnostic)
+    code = BARE_SMTP.search(diagnostic)
     return f"{code.group(1)[0]}.0.0" if code else ""
 
 
-def _dsn_statuses(part: Message) -> list[RecipientStatus]:
-    """The per-recipient blocks of a message/delivery-status part (the first block is per-message)."""
+def _dsn_statuses(part: Message) -> tuple[list[RecipientStatus], bool]:
+    """The per-recipient blocks of a message/delivery-status part (the first block is per-message), and
+    whether one of them is well-formed: a failure with an ``rfc822`` recipient and a ``Status`` code."""
     blocks = part.get_payload()
     if not isinstance(blocks, list):  # some MTAs send it unparsed: read it as header blocks ourselves
         raw = blocks if isinstance(blocks, str) else ""
         blocks = [HeaderParser().parsestr(chunk.strip() + "\n") for chunk in re.split(r"\n\s*\n", raw)]
-    out = []
+    out, strict = [], False
     for block in blocks:
-        recipient = _text(block.get("Final-Recipient")) or _text(block.get("Original-Recipient"))
-        if not recipient:
+        final, original = _text(block.get("Final-Recipient")), _text(block.get("Original-Recipient"))
+        if not (final or original):
             continue
+        address = _typed_address(original) or _typed_address(final)
         diagnostic = " ".join(_text(block.get("Diagnostic-Code")).split())
         status = _status_of(_text(block.get("Status")), diagnostic)
         if status:
             action = _text(block.get("Action")).lower() or "failed"
-            out.append(RecipientStatus(_typed_address(recipient), status, action, diagnostic))
-    return out
+            out.append(RecipientStatus(address, status, action, diagnostic))
+            strict = strict or bool(address and status[0] in "45" and re.match(STATUS, _text(block.get("Status"))))
+    return out, strict
 
 
 def _walk_top(msg: Message) -> list[Message]:
@@ -203,27 +160,6 @@ def _original_ids(msg: Message, parts: list[Message], body: str) -> list[str]:
     return list(dict.fromkeys(i for i in ids if i))
 
 
-def _text_statuses(report: str, exclude: set[str]) -> list[RecipientStatus]:
-    """Statuses from a free-text bounce (only the report, before the returned copy)."""
-    codes = [m.group(2) for m in _SMTP_AND_STATUS.finditer(report) if m.group(1)[0] == m.group(2)[0]]
-    codes = codes or _MARKED_STATUS.findall(report)
-    codes = codes or [f"{c[0]}.0.0" for c in _BARE_SMTP.findall(report)]
-    if not codes:
-        if _PERMANENT_TEXT.search(report):
-            codes = ["5.0.0"]
-        elif _TEMPORARY_TEXT.search(report):
-            codes = ["4.0.0"]
-    codes = [c for c in codes if c[0] in "45"]
-    if not codes:
-        return []
-    status = next((c for c in codes if c[0] == "5"), codes[0])
-    addresses = [a.lower() for a in _ADDRESS.findall(report) if a.lower() not in exclude]
-    addresses = [a for a in addresses if not _BOUNCE_SENDER.search(a.split("@")[0])]
-    action = "failed" if status[0] == "5" or not _TEMPORARY_TEXT.search(report) else "delayed"
-    line = next((ln.strip() for ln in report.splitlines() if status in ln), "")
-    return [RecipientStatus(addresses[0] if addresses else "", status, action, " ".join(line.split())[:300])]
-
-
 def _is_autoreply(msg: Message, subject: str) -> bool:
     """RFC 3834 ``Auto-Submitted: auto-replied``, the vendors' own headers, or a vacation subject."""
     return bool(
@@ -252,6 +188,10 @@ def _key(msg: Message, data: bytes) -> str:
     return mid if mid and len(mid) <= 250 else "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def _failing(statuses: list[RecipientStatus]) -> Kind:
+    return Kind.HARD if any(s.status.startswith("5") for s in statuses) else Kind.SOFT
+
+
 def parse(data: bytes) -> Parsed:
     """Read one message (raw bytes as found in the mailbox)."""
     msg = email.message_from_bytes(data, policy=policy.compat32)
@@ -270,28 +210,31 @@ def parse(data: bytes) -> Parsed:
     common = {"key": key, "original_message_ids": original, "delivered_to": delivered, "subject": subject}
 
     dsn_parts = [p for p in parts if p.get_content_type() == "message/delivery-status"]
-    statuses = [s for p in dsn_parts for s in _dsn_statuses(p)]
+    statuses: list[RecipientStatus] = []
+    strict = False
+    for part in dsn_parts:
+        found, well_formed = _dsn_statuses(part)
+        statuses += found
+        strict = strict or well_formed
+    failing = [s for s in statuses if s.status[:1] in "45"]
+    if strict:  # 1. a well-formed RFC 3464 report
+        return Parsed(_failing(failing), statuses=tuple(statuses), **common)
+    if statuses and not failing:  # delivered / relayed / expanded: a success report, nothing to do
+        return Parsed(Kind.OTHER, statuses=tuple(statuses), reason="a success report", **common)
+    if not dsn_parts and _is_autoreply(msg, subject) and not (
+            BOUNCE_SENDER.search(sender) or BOUNCE_BODY.search(report)):
+        return Parsed(Kind.AUTOREPLY, reason="an auto-reply", **common)
+    detected = detected_statuses(msg, report)  # 2. flufl.bounce
+    if detected:
+        return Parsed(_failing(detected), statuses=tuple(detected), **common)
+    if failing:  # a report without an rfc822 recipient or with its code only in the diagnostic
+        return Parsed(_failing(failing), statuses=tuple(statuses), **common)
+    if not (dsn_parts or looks_like_bounce(sender, subject, report)):
+        return Parsed(Kind.OTHER, reason="not a bounce", **common)
     exclude = set(delivered) | set(_addresses(msg, "From", "Sender", "Reply-To"))
-    if dsn_parts and not any(s.status[:1] in "45" for s in statuses):
-        if statuses:  # delivered / relayed / expanded: a success report, nothing to do
-            return Parsed(Kind.OTHER, statuses=tuple(statuses), reason="a success report", **common)
-        statuses = _text_statuses(report, exclude)
-        if not statuses:
-            return Parsed(Kind.UNPARSEABLE, reason="a delivery report without any recipient status", **common)
-
-    bounce_like = bool(dsn_parts) or bool(
-        _BOUNCE_SENDER.search(sender)
-        or _BOUNCE_SUBJECT.search(subject)
-        or _BOUNCE_BODY.search(report)
-    )
-    if not dsn_parts:
-        if _is_autoreply(msg, subject) and not (_BOUNCE_SENDER.search(sender) or _BOUNCE_BODY.search(report)):
-            return Parsed(Kind.AUTOREPLY, reason="an auto-reply", **common)
-        if not bounce_like:
-            return Parsed(Kind.OTHER, reason="not a bounce", **common)
-        statuses = _text_statuses(report, exclude)
-        if not statuses:
-            return Parsed(Kind.UNPARSEABLE, reason="a bounce without a recognisable status", **common)
-
-    kind = Kind.HARD if any(s.status.startswith("5") for s in statuses) else Kind.SOFT
-    return Parsed(kind, statuses=tuple(statuses), **common)
+    statuses = text_statuses(report, exclude)  # 3. the free-text reader
+    if not statuses:
+        reason = "a delivery report without any recipient status" if dsn_parts else \
+            "a bounce without a recognisable status"
+        return Parsed(Kind.UNPARSEABLE, reason=reason, **common)
+    return Parsed(_failing(statuses), statuses=tuple(statuses), **common)

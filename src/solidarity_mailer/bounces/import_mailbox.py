@@ -1,12 +1,8 @@
 """Import bounces from a Maildir or an mbox: suppress hard bounces, count soft ones, honour mailto unsubscribes.
 
-Each message is read by :mod:`dsn`, then matched to the recipient we mailed:
-
-1. by VERP: the bounce was sent to ``bounces+alice=example.org@lists.example.net`` (its Delivered-To,
-   X-Original-To, Envelope-To or To), which names ``alice@example.org``;
-2. by the returned message's Message-ID (attached ``message/rfc822`` or ``text/rfc822-headers``, the
-   copy in a free-text bounce, or In-Reply-To) looked up in ``deliveries.message_id``;
-3. by a failed recipient the report names that is in ``deliveries`` (we did mail that address).
+Each message is read by :mod:`dsn`, then matched to the recipient we mailed only when it proves it
+(:mod:`authentication`): a valid, unexpired signed VERP tag for the address, or the Message-ID of a message we
+sent to it. A bounce that proves neither is reported as unmatched and changes nothing, whatever address it names.
 
 A hard bounce (5.x.x) suppresses the address for every list (reason ``bounced``). A soft one (4.x.x)
 adds one to ``soft_bounces`` (at most once per returned message, so Postfix's "delayed" warnings for one
@@ -15,9 +11,6 @@ ignored. A message whose Subject or envelope address carries ``unsubscribe-{toke
 List-Unsubscribe) suppresses the token's address on the token's list. Unparseable messages are reported
 with their mailbox key and never stop the import. Every message processed is remembered in
 ``bounce_messages`` (by Message-ID), so importing the same mailbox again changes nothing.
-
-Note: classic VERP is not signed, so anyone can forge a bounce for an address we mailed; the damage
-is one suppression, which a maintainer can lift with ``suppressions remove``.
 """
 
 from __future__ import annotations
@@ -31,12 +24,13 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from solidarity_mailer.audience.lists import address_key
+from solidarity_mailer.bounces.authentication import Authenticator, Match
 from solidarity_mailer.bounces.dsn import Kind, Parsed, RecipientStatus, parse
 from solidarity_mailer.compose.unsubscribe_tokens import Subscription, verify_token
+from solidarity_mailer.compose.verp import TAG_VALIDITY_DAYS
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import suppressions as suppression
-from solidarity_mailer.ledger.schema import bounce_messages, deliveries, soft_bounces
+from solidarity_mailer.ledger.schema import bounce_messages, soft_bounces
 
 DEFAULT_SOFT_LIMIT = 3
 _TOKEN = re.compile(r"unsubscribe-(\d+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)")
@@ -98,39 +92,19 @@ def iter_messages(box: mailbox.Mailbox) -> Iterator[tuple[str, bytes | Exception
             yield str(key), exc
 
 
-def verp_recipient(address: str, bounce_address: str | None) -> str | None:
-    """``bounces+alice=example.org@lists.example.net`` → ``alice@example.org`` (None when not VERP).
-
-    With ``bounce_address`` set, the local part before ``+`` and the domain must be that address's.
-    """
-    local, _, domain = address.rpartition("@")
-    base, plus, rest = local.partition("+")
-    if not plus or "=" not in rest or "@" in rest:
-        return None
-    if bounce_address:
-        want_local, _, want_domain = bounce_address.rpartition("@")
-        if base.lower() != want_local.lower() or domain.lower() != want_domain.lower():
-            return None
-    rcpt_local, _, rcpt_domain = rest.rpartition("=")
-    return f"{rcpt_local}@{rcpt_domain}" if rcpt_local and "." in rcpt_domain else None
-
-
-def _key_or_none(address: str) -> str | None:
-    try:
-        return address_key(address)
-    except ValueError:
-        return None
-
-
 class Importer:
     """Applies parsed messages to the database; one instance per import."""
 
     def __init__(self, engine: Engine, *, soft_limit: int, bounce_address: str | None, secret: bytes | None,
-                 now: datetime | None = None) -> None:
+                 now: datetime | None = None, max_age_days: int = TAG_VALIDITY_DAYS) -> None:
         if soft_limit < 1:
             raise MailerError("the soft bounce limit must be at least 1")
-        self.engine, self.soft_limit, self.bounce_address, self.secret = engine, soft_limit, bounce_address, secret
+        if max_age_days < 1:
+            raise MailerError("the bounce age limit must be at least 1 day")
+        self.engine, self.soft_limit, self.secret = engine, soft_limit, secret
         self.now = now or datetime.now(UTC)
+        self.authenticator = Authenticator(engine, bounce_address=bounce_address, secret=secret, now=self.now,
+                                           max_age_days=max_age_days)
         self.summary = ImportSummary()
 
     def _seen(self, key: str) -> bool:
@@ -142,27 +116,6 @@ class Importer:
         conn.execute(insert(bounce_messages).values(
             key=parsed.key, kind=kind, address=address, status=status, original_message_id=original[:250],
             processed_at=self.now))
-
-    def _match(self, parsed: Parsed) -> tuple[str, str] | None:
-        """``(address key, original Message-ID)`` of the recipient the bounce is about, or None."""
-        original = parsed.original_message_ids[0] if parsed.original_message_ids else ""
-        for candidate in parsed.delivered_to:
-            found = verp_recipient(candidate, self.bounce_address)
-            key = _key_or_none(found) if found else None
-            if key:
-                return key, original
-        with self.engine.connect() as conn:
-            for mid in parsed.original_message_ids:
-                row = conn.execute(select(deliveries.c.address).where(
-                    deliveries.c.message_id.in_([mid, f"<{mid}>"])).limit(1)).first()
-                if row is not None:
-                    return row.address, mid
-            for status in parsed.statuses:
-                key = _key_or_none(status.address) if status.address else None
-                if key and conn.execute(
-                        select(deliveries.c.address).where(deliveries.c.address == key).limit(1)).first():
-                    return key, original
-        return None
 
     def _unsubscribe(self, sub: Subscription) -> None:
         """An unsubscribe request by mail: the same scope rule as the web endpoint."""
@@ -229,15 +182,15 @@ class Importer:
         worst = parsed.worst
         if worst is None:  # dsn.parse gives HARD/SOFT only with a failing status; be safe anyway
             worst = RecipientStatus("", "4.0.0")
-        match = self._match(parsed)
-        if match is None:
+        match = self.authenticator.match(parsed)
+        if not isinstance(match, Match):
             s.unmatched += 1
             s.problems.append(f"{mailbox_key}: unmatched {parsed.kind.value} bounce ({worst.status}"
-                              f"{', ' + worst.address if worst.address else ''})")
+                              f"{', ' + worst.address if worst.address else ''}): {match}; nothing changed")
             with self.engine.begin() as conn:
                 self._remember(conn, parsed, "unmatched", worst.address, worst.status)
             return
-        address, original = match
+        address, original = match.address, match.original
         detail = f"{worst.status} {worst.diagnostic}".strip()
         if parsed.kind is Kind.HARD:
             s.hard += 1
@@ -275,9 +228,14 @@ class Importer:
 
 def import_mailbox(engine: Engine, path: Path, *, soft_limit: int = DEFAULT_SOFT_LIMIT,
                    bounce_address: str | None = None, secret: bytes | None = None,
-                   now: datetime | None = None) -> ImportSummary:
-    """Read every message of the Maildir or mbox at ``path`` and apply it; returns the summary."""
-    importer = Importer(engine, soft_limit=soft_limit, bounce_address=bounce_address, secret=secret, now=now)
+                   now: datetime | None = None, max_age_days: int = TAG_VALIDITY_DAYS) -> ImportSummary:
+    """Read every message of the Maildir or mbox at ``path`` and apply it; returns the summary.
+
+    ``bounce_address`` (``[sender] bounce_address``) and ``secret`` check VERP tags; ``max_age_days`` is how
+    old a tag or a returned message of ours may be.
+    """
+    importer = Importer(engine, soft_limit=soft_limit, bounce_address=bounce_address, secret=secret, now=now,
+                        max_age_days=max_age_days)
     box = open_mailbox(path)
     try:
         for key, data in iter_messages(box):

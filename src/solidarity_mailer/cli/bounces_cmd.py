@@ -9,6 +9,7 @@ import click
 from solidarity_mailer.bounces.import_mailbox import DEFAULT_SOFT_LIMIT, import_mailbox
 from solidarity_mailer.cli._db import open_database
 from solidarity_mailer.compose.unsubscribe_tokens import load_secret
+from solidarity_mailer.compose.verp import TAG_VALIDITY_DAYS
 from solidarity_mailer.config import load_settings
 from solidarity_mailer.errors import MailerError
 
@@ -23,17 +24,22 @@ def bounces_group() -> None:
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Settings file (TOML).")
 @click.option("--soft-limit", default=DEFAULT_SOFT_LIMIT, show_default=True, type=click.IntRange(min=1),
               help="Suppress an address after this many soft bounces.")
-def import_command(mailbox_path: Path, config_path: Path | None, soft_limit: int) -> None:
-    """Read DSNs, free-text bounces and unsubscribe request mails; the mailbox is not changed."""
+@click.option("--max-age-days", default=TAG_VALIDITY_DAYS, show_default=True, type=click.IntRange(min=1),
+              help="Accept bounces of messages sent at most this many days ago (VERP tag, Message-ID).")
+def import_command(mailbox_path: Path, config_path: Path | None, soft_limit: int, max_age_days: int) -> None:
+    """Read bounces and unsubscribe request mails; only authenticated ones change anything (the mailbox is not
+    changed): a valid VERP tag for the address, or the Message-ID of a message we sent to it."""
     settings = load_settings(config_path)
     try:
         secret: bytes | None = load_secret()
     except MailerError as exc:
-        click.echo(f"note: unsubscribe request mails are skipped: {exc.line()}", err=True)
+        click.echo(f"note: unsubscribe request mails are skipped and VERP tags cannot be checked (only "
+                   f"returned Message-IDs match bounces): {exc.line()}", err=True)
         secret = None
     engine = open_database(config_path)
     summary = import_mailbox(engine, mailbox_path, soft_limit=soft_limit,
-                             bounce_address=settings.sender.bounce_address, secret=secret)
+                             bounce_address=settings.sender.bounce_address, secret=secret,
+                             max_age_days=max_age_days)
     for problem in summary.problems:
         click.echo(problem, err=True)
     click.echo(summary.line())

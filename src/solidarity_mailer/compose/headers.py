@@ -1,4 +1,4 @@
-"""Header values made safe: CR/LF/NUL checks, RFC 2047 display names, IDNA domains, VERP envelope senders."""
+"""Header values made safe: CR/LF/NUL checks, RFC 2047 display names, IDNA domains."""
 
 from __future__ import annotations
 
@@ -90,9 +90,3 @@ def parse_mailbox(value: str, what: str, where: object) -> tuple[str, str]:
                           where=str(where) if where is not None else None)
     return name, ascii_addr
 
-
-def verp(bounce_address: str, rcpt: str) -> str:
-    """Classic VERP: ``bounces@d`` and ``jo@example.org`` give ``bounces+jo=example.org@d``."""
-    local, _, domain = bounce_address.rpartition("@")
-    rlocal, _, rdomain = rcpt.rpartition("@")
-    return f"{local}+{rlocal}={rdomain}@{domain}"

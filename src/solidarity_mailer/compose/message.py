@@ -41,9 +41,9 @@ from solidarity_mailer.compose.headers import (
     check_header,
     format_address,
     parse_mailbox,
-    verp,
 )
 from solidarity_mailer.compose.unsubscribe_tokens import make_token
+from solidarity_mailer.compose.verp import day_number, signed_verp, verp_key
 from solidarity_mailer.config import Settings
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.render.rendition import Rendition, personal_values, split_tokens
@@ -70,7 +70,8 @@ def _html_escape(value: str) -> str:
 class PreparedMessage:
     """One recipient's message, ready for a transport.
 
-    ``mail_from`` is the envelope sender (VERP when a bounce address is configured), ``rcpt`` the envelope
+    ``mail_from`` is the envelope sender (signed VERP, :mod:`compose.verp`, when a bounce address is
+    configured; the From address otherwise), ``rcpt`` the envelope
     recipient, ``data`` the complete message (not dot-stuffed; CRLF line ends only, never a bare CR or LF:
     header values are checked, literal text and recipient values normalised), ``message_id`` the
     Message-ID header value with its angle brackets, ``smtputf8`` True when the envelope or headers need
@@ -205,6 +206,7 @@ class MessageFactory:
         self._list_ids: dict[str, bytes] = {}
         self._date: tuple[int, bytes] = (-1, b"")
         self._msgid_key = hmac.new(secret, b"message-id", hashlib.sha256).digest()
+        self._verp_key = verp_key(secret)
         dkim = settings.dkim
         self._dkim = (dkim.selector.encode(), dkim.domain.encode(), dkim.private_key) if dkim else None
 
@@ -282,8 +284,8 @@ class MessageFactory:
         ))
         if self._dkim is not None:
             data = self._sign(data)
-        bounce = self.settings.sender.bounce_address
-        mail_from = verp(bounce, addr) if bounce else self.from_addr
+        bounce = self.settings.sender.bounce_address  # no bounce address: no VERP, bounces go to From
+        mail_from = signed_verp(self._verp_key, bounce, addr, day_number(self.now())) if bounce else self.from_addr
         return PreparedMessage(mail_from, addr, data, message_id, smtputf8 or not mail_from.isascii())
 
     def _sign(self, data: bytes) -> bytes:
