@@ -18,8 +18,10 @@ When a hole is fixed its row passes, the strict xfail fails, and the fixer remov
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.hostile_project import (
+    RECIPIENTS,
     Outcome,
     Project,
     SessionCountingHandler,
@@ -38,7 +41,7 @@ from tests.hostile_project import (
     run_subprocess,
 )
 from tests.sendkit import REPO, clean_environment
-from tests.smtpserver import smtp_server
+from tests.smtpserver import RecordingHandler, free_port, smtp_server
 
 HANG = 6.0  # seconds a subprocess row may take before it counts as hanging (only rows that may read forever)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 but tab/LF/CR, DEL, C1
@@ -194,6 +197,8 @@ ROWS = [
     row("list-is-directory", send_with("--list", "recipients"), 2, r"--list", shape="usage"),
     row("send-limit-zero", send_with("--limit", "0"), 2, r"--limit", shape="usage"),
     row("send-to-not-an-address", send_with("--to", "not an address"), 2, r"not an address"),
+    row("send-to-smtp-injection", send_with("--to", "a@example.org>\r\nRCPT TO:<evil@example.net"), 2,
+        r"--to|a@example"),
     # --- settings --------------------------------------------------------------------------------------------
     row("config-timeout-inf", configured("timeout = 10", "timeout = inf"), 2, PORT_LINE + r": \[smtp\] timeout",
         hole="accepted: exit 0, sender tracebacks 'OverflowError: timestamp out of range for platform time_t', both "
@@ -268,6 +273,9 @@ ROWS = [
         "directory: '…/nowhere/out.csv'"),
     row("suppressions-add-not-an-address", lambda p: ["suppressions", "add", "not an address"], 2,
         r"not an address"),
+    row("suppressions-add-esc", lambda p: ["suppressions", "add", "x@example.org\x1b[2J"], 2, r"x@example\.org"),
+    row("suppressions-import-directory", lambda p: ["suppressions", "import", str(p.root / "recipients")], 2,
+        r"recipients", shape="usage"),
     row("suppressions-list-bad-reason", lambda p: ["suppressions", "list", "--reason", "bored"], 2, r"--reason",
         shape="usage"),
     row("bounces-missing-mailbox", lambda p: ["bounces", "import", "no-such.mbox"], 2, r"no-such\.mbox"),
@@ -285,6 +293,10 @@ ROWS = [
     row("render-jinja-error", broken_templates("{{ mail.subject }}", "{{ mail.subject "), 2, r"base\.html\.j2:\d+"),
     row("render-not-utf8-resolution", file_in("res.toml", b'[resolution]\ntitle = "R\xe9solution"\n', "render",
                                               after=("--out", "out")), 2, r"res\.toml"),
+    row("render-out-is-a-file", lambda p: ["render", str(p.campaign), "--out", str(p.config)], 2, r"--out",
+        shape="usage"),
+    row("preview-port-too-big", lambda p: ["preview", str(p.campaign), "--port", "70000"], 2, r"--port",
+        shape="usage"),
     row("preview-port-zero", lambda p: ["preview", str(p.campaign), "--port", "0"], 2, r"--port", shape="usage"),
     row("preview-port-in-use", busy_port("preview"), 2, r"port \d+ on 127\.0\.0\.1 is in use", process=True),
     row("serve-port-in-use", busy_port("serve"), 2, r"port \d+ on 127\.0\.0\.1 is in use", process=True),
@@ -372,3 +384,88 @@ def test_hostile_invocation(case: Row, tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_the_table_is_large_enough() -> None:
     assert len(ROWS) >= 40
+
+
+# --- beyond the table: output after a legitimate run --------------------------------------------------------
+
+def cli(capfd: pytest.CaptureFixture[str], *argv: str) -> Outcome:
+    return run_in_process(list(argv), capfd)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12: a relay that stays unreachable for under a minute is reported "
+                   "as 'paused: the SMTP server was unreachable for 0 min'")
+def test_a_short_outage_is_never_reported_as_0_min(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capfd: pytest.CaptureFixture[str]) -> None:
+    clean_environment(tmp_path, monkeypatch)
+    project = make_project(tmp_path, free_port())  # nothing listens there
+    project.configure("retry_max_seconds = 0.2", "retry_max_seconds = 0.2\nunreachable_pause_seconds = 1")
+    outcome = cli(capfd, "send", str(project.campaign))
+    assert outcome.status == 3, outcome.describe()  # paused
+    assert "unreachable for" in outcome.out + outcome.err, outcome.describe()
+    status = cli(capfd, "status", "test")
+    for text in (outcome.out + outcome.err, status.out):
+        assert not re.search(r"\b0 min\b", text), outcome.describe() + status.describe()
+
+
+HOSTILE_REPLY = "550 5.1.1 \x1b]0;owned\x07\x1b[2J no such user"
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12: a relay's reply is printed with its raw ESC/BEL by send and "
+                   "status ('failed: reader1@example.org: 550 5.1.1 \\x1b]0;owned\\x07 no such user')")
+def test_a_relay_reply_cannot_drive_the_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capfd: pytest.CaptureFixture[str]) -> None:
+    clean_environment(tmp_path, monkeypatch)
+    handler = RecordingHandler(rcpt_replies={RECIPIENTS[0]: [HOSTILE_REPLY]})
+    with smtp_server(handler) as (controller, _):
+        project = make_project(tmp_path, controller.port)
+        sent = cli(capfd, "send", str(project.campaign))
+    assert sent.status == 4, sent.describe()  # a failed recipient
+    status = cli(capfd, "status", "test")
+    assert status.status == 0 and RECIPIENTS[0] in status.out, status.describe()
+    raw = [name for name, o in (("send", sent), ("status", status)) if CONTROL.search(o.out + o.err)]
+    assert not raw, f"raw control characters from {raw}\n{sent.describe()}\n{status.describe()}"
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12: `campaigns` prints a campaign file's name with its raw ESC/BEL")
+def test_a_campaign_file_name_cannot_drive_the_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capfd: pytest.CaptureFixture[str],
+                                                        relay: tuple[Controller, SessionCountingHandler]) -> None:
+    clean_environment(tmp_path, monkeypatch)
+    project = make_project(tmp_path, relay[0].port)
+    evil = project.write("campaigns/evil\x1b]0;owned\x07.toml", project.campaign.read_text(encoding="utf-8"))
+    scheduled = cli(capfd, "schedule", evil, "--every", "1h")
+    assert scheduled.status == 0, scheduled.describe()
+    shown = cli(capfd, "campaigns")
+    assert shown.status == 0 and "test" in shown.out, shown.describe()
+    raw = [name for name, o in (("schedule", scheduled), ("campaigns", shown)) if CONTROL.search(o.out + o.err)]
+    assert not raw, f"raw control characters from {raw}\n{scheduled.describe()}\n{shown.describe()}"
+
+
+@contextlib.contextmanager
+def immutable(*paths: Path) -> Iterator[None]:
+    """``chattr +i`` (even root cannot write there) for the block; skips the test where that is impossible."""
+    done: list[Path] = []
+    try:
+        for path in paths:
+            if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+                pytest.skip("chattr +i is not available here")
+            done.append(path)
+        yield
+    finally:
+        for path in reversed(done):
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_status_reads_a_ledger_in_a_read_only_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     relay: tuple[Controller, SessionCountingHandler]) -> None:
+    clean_environment(tmp_path, monkeypatch)
+    project = make_project(tmp_path, relay[0].port)
+    sent = run_subprocess(["send", str(project.campaign)], tmp_path, {}, 60)
+    assert sent.status == 0, sent.describe()
+    before = ledger_contents(project.ledger)
+    with immutable(project.ledger, tmp_path):
+        with pytest.raises(PermissionError):
+            (tmp_path / "probe").touch()  # the folder really is read-only, even for root
+        outcome = run_subprocess(["status", "test"], tmp_path, {}, 60)
+    assert outcome.status == 0 and re.search(r"run 1 .*sent 2", outcome.out), outcome.describe()
+    assert ledger_contents(project.ledger) == before
