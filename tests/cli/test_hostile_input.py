@@ -211,7 +211,7 @@ ROWS = [
     row("config-concurrency-huge", configured("concurrency = 2", "concurrency = 100000"), 2,
         PORT_LINE + r": \[delivery\] concurrency", process=True,
         hole="accepted: one socketpair per configured connection (2 recipients) until "
-        "'OSError: [Errno 24] Too many open files' (traceback, exit 1); a campaign row and a run are left"),
+        "'OSError: [Errno 24] Too many open files' (traceback, exit 1); the run is left 'running'"),
     row("config-type-error", configured("timeout = 10", 'timeout = "10"'), 2,
         PORT_LINE + r": \[smtp\] timeout: must be float"),
     row("config-unknown-key", configured("timeout = 10", "timout = 10"), 2, PORT_LINE + r": \[smtp\] timout"),
