@@ -19,28 +19,35 @@ from playwright.sync_api import sync_playwright
 from solidarity_mailer.compose.sample_mail import build_sample
 
 ROOT = Path(__file__).resolve().parents[2]
-CAMPAIGN = ROOT / "campaigns" / "peru-solidarity-2023.toml"
+#: The shipped campaign: in the checkout's project folder, or in the package's starter project.
+CAMPAIGNS = [ROOT / "campaigns", ROOT / "src" / "solidarity_mailer" / "starter" / "campaigns"]
+CAMPAIGN_FILE = "peru-solidarity-2023.toml"
 OUT = ROOT / "docs" / "img" / "phone.png"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 WIDTH, SCREEN = 375, 667  # an iPhone SE/8-sized viewport, the width the project's layout tests use
 
 
-def html_part(eml_html: str | None, fallback: str) -> str:
-    """The text/html part as the recipient gets it (falls back to the rendered HTML)."""
-    return eml_html if eml_html else fallback
+def shipped_campaign() -> Path:
+    """The shipped campaign file, wherever this checkout keeps it."""
+    for folder in CAMPAIGNS:
+        if (folder / CAMPAIGN_FILE).is_file():
+            return folder / CAMPAIGN_FILE
+    raise SystemExit(f"{CAMPAIGN_FILE} not found in " + ", ".join(str(f) for f in CAMPAIGNS) + "; use --campaign")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--screens", type=float, default=2.0, help="how many screens tall (default 2)")
     parser.add_argument("--scale", type=float, default=1.0, help="device pixel ratio (default 1: smallest file)")
+    parser.add_argument("--campaign", type=Path, help="a campaign file (default: the shipped one)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
 
-    sample = build_sample(CAMPAIGN)
-    part = sample.message.get_body(preferencelist=("html",))
-    html = html_part(part.get_content() if part is not None else None, sample.html)
+    sample = build_sample(args.campaign or shipped_campaign())
+    part = sample.message.get_body(preferencelist=("html",))  # the HTML part as the recipient's client decodes it
+    assert part is not None, "the sample message has no text/html part"
+    html = part.get_content()
     height = round(SCREEN * args.screens)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
