@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,13 @@ def open_manual_run(config: Path, campaign: Path) -> tuple[Settings, Engine, int
 def send(campaign: Path, config: Path, *args: str) -> int:
     """``solidarity-mailer send CAMPAIGN --config CONFIG ARGS…`` in this process; its exit status."""
     return main(["send", str(campaign), "--config", str(config), *args])
+
+
+def status(capsys: pytest.CaptureFixture[str], config: Path) -> dict:  # type: ignore[type-arg]
+    """``solidarity-mailer status test --config CONFIG --json`` in this process; the report it printed."""
+    capsys.readouterr()
+    assert main(["status", "test", "--config", str(config), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
 
 
 def rows(tmp_path: Path) -> dict[str, tuple[str, int, str]]:
