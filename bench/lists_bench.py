@@ -5,7 +5,8 @@ Run: ``python bench/lists_bench.py [--rows 1000000] [--small 10000]``
 Each measurement runs in a fresh interpreter, so its peak RSS is its own: ``baseline`` is the RSS after
 imports, before reading. ``read`` streams the rows through ListReader (validation included): memory
 should not grow with the list. ``check`` is ``lists check`` without a database: read plus de-duplication,
-whose keys stay in memory up to 100,000 and then move to a temporary SQLite file (audience/seen_addresses.py).
+whose keys stay in memory up to 20,000 (``SPILL_AT``) and then move to a temporary SQLite file
+(audience/seen_addresses.py).
 """
 
 from __future__ import annotations

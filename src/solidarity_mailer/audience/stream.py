@@ -1,10 +1,10 @@
 """The audience of a campaign: all its lists, validated, de-duplicated, minus suppressed addresses.
 
-For the dispatcher::
+For a run (``deliver/prepare.py``)::
 
     stats = AudienceStats()
     for recipient in iter_audience(campaign.lists, suppressed, stats=stats, on_error=log):
-        ...  # one Recipient per person, first list wins; re-check suppression.is_suppressed() at send time
+        ...  # one Recipient per person, first list wins; suppression is checked again when its row is claimed
     stats.valid, stats.invalid, stats.duplicates, stats.suppressed, stats.blank, stats.errors
 
 Every data row of every list ends up in exactly one count: ``invalid`` (a :class:`RowError`, passed
@@ -15,10 +15,10 @@ row's List-Id), ``valid`` (yielded) or ``blank``. The key is the normalised addr
 
 Memory: rows are streamed; the keys already yielded live in a
 :class:`~solidarity_mailer.audience.seen_addresses.SeenAddresses`
-(a Python set up to 100,000 keys, ~10 MB, then a temporary on-disk SQLite table with a 4 MB cache), so a
+(a Python set up to 20,000 keys, ~2 MB, then a temporary on-disk SQLite table with a 4 MB cache), so a
 list of millions is read in flat memory; the suppressed keys for the list being read are held as a set.
-Suppression is read when each list starts; an unsubscribe during a long run is caught by the
-dispatcher's own check right before sending.
+Suppression is read when each list starts; an unsubscribe during a long run is caught when the row is
+claimed, right before sending (the claim in ``ledger/writer.py`` skips a suppressed address).
 """
 
 from __future__ import annotations

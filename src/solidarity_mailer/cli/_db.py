@@ -25,7 +25,8 @@ def database_url(config_path: Path | None) -> str:
 
 
 def connect_url(url: str, config_path: Path | None = None) -> Engine:
-    """:func:`db.connect` with a bad URL, a missing driver or an unopenable file as one clear error."""
+    """:func:`~solidarity_mailer.ledger.schema.connect`, with a bad URL, a missing driver or an unopenable file
+    as one clear error."""
     try:
         return connect(url)
     except (ArgumentError, NoSuchModuleError, ImportError, OperationalError) as exc:

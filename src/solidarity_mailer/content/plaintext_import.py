@@ -6,10 +6,10 @@ The layout, top to bottom (blank lines separate blocks; a block's lines are join
    "February 7, 2023", "7 Feb 2023", "2023-02-07"); the source is a web address, made absolute (https);
 2. optionally the kind, a one-line block ending in ":" ("ICOR resolution:"); the colon is dropped;
 3. the title: the next block, at most 200 characters;
-4. the body paragraphs; the demands come from the sentence that lists them (see demands_sentence);
+4. the body paragraphs; the demands come from the sentence that lists them (see ``content/demands.py``);
 5. the closing slogans: the blocks right before the signatories whose every line is short (at most
    120 characters) and ends with "!" (each such line is one slogan; at least one paragraph stays);
-6. "Signatories (as of …):" then one signatory per non-empty line (see signatory_line).
+6. "Signatories (as of …):" then one signatory per non-empty line (see ``content/signatories.py``).
 
 The words are kept exactly as written. Whatever does not fit is a :class:`MailerError` naming ``file:line``
 and what was expected.

@@ -68,7 +68,7 @@ class RowQueue(queue.Queue[list[Delivery] | None]):
 
 
 class _Chunk:
-    """One list of rows from the queue: ``task_done`` once each of its rows is settled or left pending.
+    """One list of rows from the queue: ``task_done`` once each of its rows is recorded or left pending.
 
     ``open`` holds the chunks not yet done, so after an error the loop can let every one of them go
     (:meth:`abandon`) and the feeder's ``row_queue.join()`` never waits for rows lost on an error path.

@@ -1,5 +1,5 @@
 """Everything a run needs before its first message: campaign, content rendered ONCE (in a child process, see
-:mod:`rendering`), message factory, audience.
+``render/once.py``), message factory, audience.
 
 Every user mistake (campaign, resolution, template, list, secret) surfaces here as a :class:`MailerError`,
 before anything is sent.
@@ -98,7 +98,7 @@ def lists_for(campaign: Campaign, override: Iterable[str | Path] = ()) -> tuple[
 
 
 def prepare_run(engine: Engine, run: Run, settings: Settings) -> Prepared:
-    """Prepare ``run`` of a campaign recorded with :func:`ledger.ensure_campaign`."""
+    """Prepare ``run`` of a campaign recorded with :func:`~solidarity_mailer.ledger.queries.ensure_campaign`."""
     campaign = load_campaign(Path(campaign_path(engine, run.campaign_id)))
     lists = lists_for(campaign, run.lists)
     rendition = render_apart(campaign, lists)  # the rendering stack never loads in the sending process

@@ -6,7 +6,7 @@ attempts are used up; ``failed`` for 5xx (5.1.1 also suppresses the address); ``
 the final dot or a transport bug; ``failed`` for a message that could not be built. :class:`TransportPaused`
 gives the row back and pauses the whole run. A connection-level deferral (the relay cannot be reached or used:
 not the recipient's doing) gives the row back without counting the attempt and sets ``LiveRun.outage``:
-nothing new starts while the dispatcher backs off.
+nothing new starts while the feeder (``deliver/feeder.py``) backs the run off.
 """
 
 from __future__ import annotations

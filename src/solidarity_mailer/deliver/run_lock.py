@@ -36,7 +36,7 @@ def acquire(engine: Engine, run_id: int, *, now: dt.datetime, holder: str | None
 
 
 def renew(engine: Engine, run_id: int, holder: str, *, now: dt.datetime) -> bool:
-    """Extend the lease (the dispatcher calls this every batch); False when it was lost to another process."""
+    """Extend the lease (the feeder calls this every batch); False when it was lost to another process."""
     return lease.renew(engine, _name(run_id), holder, ttl=TTL, now=now)
 
 
@@ -44,7 +44,7 @@ _WATCH = text("SELECT runs.state, locks.holder FROM runs LEFT JOIN locks ON lock
 
 
 def watch(engine: Engine, run_id: int) -> tuple[str, str | None]:
-    """The run's state and its lease holder in one read (the dispatcher looks every few dozen messages)."""
+    """The run's state and its lease holder in one read (the feeder looks every few dozen messages)."""
     with engine.connect() as conn:
         state, holder = conn.execute(_WATCH, {"lock": _name(run_id), "run": run_id}).one()
     return str(state), holder

@@ -61,7 +61,7 @@ class Run:
 
 
 class Claim(Enum):
-    """What claiming a row (``ledgerwriter``) achieved."""
+    """What claiming a row (:meth:`~solidarity_mailer.ledger.writer.LedgerWriter.claim_many`) achieved."""
 
     CLAIMED = "claimed"  # the row is ours, committed as ``sending``: hand the message over
     SUPPRESSED = "suppressed"  # the address is (now) suppressed: the row became ``skipped``

@@ -1,12 +1,15 @@
 """The project's database: one SQLAlchemy Core schema (SQLite file by default, any SQLAlchemy URL).
 
-Tables, by owner module:
-- ``suppressions``, ``soft_bounces``: ledger/suppressions.py / bounces/import_mailbox.py. Every send consults them.
-- ``bounce_messages``: bounces/import_mailbox.py. The mailbox messages already imported (idempotent re-import).
-- ``campaigns``, ``schedules``, ``runs``: schedule/schedules.py, schedule/daemon.py. APScheduler only fires;
-  truth is here.
-- ``deliveries``: ledger/queries.py. One row per (run, recipient): pending → sending → sent|deferred|failed|uncertain.
-- ``locks``: schedule/daemon.py. A lease so one scheduler runs per database.
+Tables, by the modules that write them:
+- ``suppressions``: ledger/suppressions.py. Every send consults it.
+- ``soft_bounces``, ``bounce_messages``: bounces/import_mailbox.py. Soft bounces counted per address, and the
+  mailbox messages already imported (idempotent re-import).
+- ``campaigns``, ``runs``: ledger/queries.py (a schedule's runs: schedule/due_runs.py).
+- ``schedules``: schedule/schedules.py, schedule/due_runs.py. APScheduler only fires; truth is here.
+- ``deliveries``: ledger/queries.py, ledger/writer.py. One row per (run, recipient):
+  pending → sending → sent|deferred|failed|uncertain (or skipped).
+- ``locks``: ledger/leases.py. Named leases: ``scheduler``, so one daemon runs per database
+  (schedule/daemon_lock.py), and ``run:{id}``, so one process sends a given run (deliver/run_lock.py).
 """
 
 from __future__ import annotations
@@ -142,7 +145,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")  # readers (status, web) never block the sender
     # FULL: a committed ``sending`` survives power loss too (NORMAL may roll the last commits back, and a
-    # message be resent without being reported uncertain); group commit in ledgerwriter amortises the fsync.
+    # message be resent without being reported uncertain); group commit in ledger/writer.py amortises the fsync.
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")

@@ -1,10 +1,11 @@
 """The suppression list: addresses that must not be mailed, for every list (scope ``"*"``) or one List-Id.
 
-Rows live in the ``suppressions`` table of schema.py, keyed by (address key, scope). The address key
+Rows live in the ``suppressions`` table of ledger/schema.py, keyed by (address key, scope). The address key
 is :func:`~solidarity_mailer.audience.lists.address_key` (local part lower-cased, IDNA ASCII domain), the same key
 the audience de-duplicates on, so ``Alice@Example.org`` and ``alice@example.org`` are one entry. Reasons:
 ``unsubscribed`` (the web endpoint), ``bounced`` (bounce import), ``complained`` (feedback loops) and
-``manual`` (maintainers). Every send consults :func:`is_suppressed` or :func:`suppressed_keys`.
+``manual`` (maintainers). Every send consults it twice: :func:`lookup` (:func:`suppressed_keys`) when the lists
+are read, and the claim in ledger/writer.py right before each message.
 
 CSV form (export and import): ``address,scope,reason,detail,created_at`` with an ISO 8601 UTC time;
 on import only ``address`` (or ``email``) is required: scope defaults to ``*``, reason to ``manual``.
@@ -74,7 +75,7 @@ def _check(reason: str, scope: str) -> None:
 
 
 def _utc(value: datetime) -> datetime:
-    """``value`` in UTC for storing; naive counts as UTC (the one rule: :func:`db.aware`)."""
+    """``value`` in UTC for storing; naive counts as UTC (the one rule: :func:`~.schema.aware`)."""
     return aware(value).astimezone(UTC)  # type: ignore[union-attr]
 
 

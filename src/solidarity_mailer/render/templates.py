@@ -2,10 +2,10 @@
 
 Two sandboxed Jinja environments over the templates folder: one autoescaping for ``*.html.j2``, one plain
 for ``*.txt.j2`` and the subject; both with ``StrictUndefined``. :func:`render_campaign` renders with
-placeholder tokens for the personal fields (see :mod:`rendition`), inlines the CSS with premailer once and
-serialises with :mod:`htmlout`; :func:`render_full` is the slow reference path with real values, used to
-prove that :meth:`Rendition.personalise` gives the same bytes. Template mistakes are :class:`MailerError`
-naming the template file and line.
+placeholder tokens for the personal fields (``render/rendition.py``, guarded by ``render/placeholders.py``),
+inlines the CSS with premailer once and serialises with ``render/html_writer.py``; :func:`render_full` is the
+slow reference path with real values, used to prove that :meth:`Rendition.personalise` gives the same bytes.
+Template mistakes are :class:`MailerError` naming the template file and line.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def render_campaign(
     """Render once with placeholder tokens, inline once: the campaign's :class:`Rendition`.
 
     ``columns`` are the extra CSV columns every list of the run has (``recipient.fields.<column>``).
-    A recipient value used in any way but plain output is a :class:`MailerError` (see :mod:`recipient_fields`).
+    A recipient value used in any way but plain output is a :class:`MailerError` (see ``render/placeholders.py``).
     """
     job = _job(campaign, resolution, templates_dir)
     tokens = token_values(columns)

@@ -51,7 +51,8 @@ def _real_now() -> dt.datetime:
 
 
 class Daemon:
-    """The scheduler and the dispatcher of one database. ``start()``, then ``serve()`` or ``stop()``."""
+    """The scheduler of one database and its run queue, which sends the runs. ``start()``, then ``serve()`` or
+    ``stop()``."""
 
     def __init__(
         self, settings: Settings, *, engine: Engine | None = None, clock: Clock | None = None,

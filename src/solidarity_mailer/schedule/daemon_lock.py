@@ -2,7 +2,7 @@
 
 The holder (``host:pid:nonce``) renews the lease every sync (a few seconds); it lasts :data:`TTL`.
 A second daemon finds the lease held and refuses to start (or, with ``run --wait``, idles until it is
-free). See :mod:`lease` for take-over rules (expired, or its holder process is gone).
+free). See :mod:`solidarity_mailer.ledger.leases` for take-over rules (expired, or its holder process is gone).
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ Routes, and nothing else (this app is meant to face the internet; the preview ap
 - ``POST /u/{token}/confirm``: the button's target; suppresses and shows a confirmation page.
 - ``GET /healthz``: ``ok``.
 
-The token is the only credential (compose/unsubscribe_tokens.py): forged, truncated or moved tokens get a 404 page. The
-suppression is scoped to the token's list (``*`` when the list has no id) and written before the
+The token is the only credential (``compose/unsubscribe_tokens.py``): forged, truncated or moved tokens get a
+404 page. The suppression is scoped to the token's list (``*`` when the list has no id) and written before the
 answer leaves, so a campaign in progress skips the address from its next message on.
 """
 
@@ -138,7 +138,7 @@ class UnsubscribeApp:
         return verify_token(self.secret, request.path_params["token"])
 
     def _add(self, sub: Subscription, detail: str) -> str:
-        """Write the suppression (see :func:`suppression.unsubscribe`); returns the scope used."""
+        """Write the suppression (:func:`~solidarity_mailer.ledger.suppressions.unsubscribe`); returns its scope."""
         return suppression.unsubscribe(self.engine, sub, detail=detail)[0]
 
     async def _suppress(self, sub: Subscription, detail: str) -> Response | None:
