@@ -240,4 +240,4 @@ def serve(host: str, port: int, *, engine: Engine, secret: bytes, names: Mapping
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     app = create_app(engine, secret, names)
     uvicorn.run(app, host=host, port=port, access_log=False, server_header=False, log_level="info",
-                limit_concurrency=200, timeout_keep_alive=5)
+                limit_concurrency=200, timeout_keep_alive=5, use_colors=False)
