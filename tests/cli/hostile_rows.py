@@ -196,9 +196,7 @@ ROWS = [
     row("config-missing", send_with("--config", "no-such.toml"), 2, r"no-such\.toml: configuration file not found"),
     row("config-password-in-password-env",
         configured("timeout = 10", f'timeout = 10\npassword_env = "{SECRET_PASSWORD}"'), 2,
-        PORT_LINE + r": \[smtp\] password_env", forbid=(SECRET_PASSWORD,),
-        hole="one line, but it echoes the value: \"[smtp] password_env: 'hunter2-…' is not an environment "
-        "variable name\""),
+        PORT_LINE + r": \[smtp\] password_env", forbid=(SECRET_PASSWORD,)),
     row("config-password-in-file", configured("timeout = 10", f'timeout = 10\npassword = "{SECRET_PASSWORD}"'), 2,
         PORT_LINE + r": \[smtp\] password", forbid=(SECRET_PASSWORD,)),
     # --- schedule ------------------------------------------------------------------------------------------
