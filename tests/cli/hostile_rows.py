@@ -196,9 +196,7 @@ ROWS = [
     row("config-missing", send_with("--config", "no-such.toml"), 2, r"no-such\.toml: configuration file not found"),
     row("config-password-in-password-env",
         configured("timeout = 10", f'timeout = 10\npassword_env = "{SECRET_PASSWORD}"'), 2,
-        PORT_LINE + r": \[smtp\] password_env", forbid=(SECRET_PASSWORD,),
-        hole="one line, but it echoes the value: \"[smtp] password_env: 'hunter2-…' is not an environment "
-        "variable name\""),
+        PORT_LINE + r": \[smtp\] password_env", forbid=(SECRET_PASSWORD,)),
     row("config-password-in-file", configured("timeout = 10", f'timeout = 10\npassword = "{SECRET_PASSWORD}"'), 2,
         PORT_LINE + r": \[smtp\] password", forbid=(SECRET_PASSWORD,)),
     # --- schedule ------------------------------------------------------------------------------------------
@@ -234,8 +232,7 @@ ROWS = [
         process=True, timeout=HANG, hole="reads /dev/zero forever, in bounded memory (killed after the timeout)"),
     row("lists-rows-not-utf8", file_in("recipients/latin1.csv", LATIN1_ROWS, "lists", "check"), 1,
         r"latin1\.csv:2", shape="rows"),
-    row("lists-esc-in-file-name", esc_named_list, 1, r"evil.*\.csv:2", shape="rows",
-        hole="the file name is printed with its raw ESC and BEL: 'recipients/evil\\x1b]0;owned\\x07.csv:2: invalid …'"),
+    row("lists-esc-in-file-name", esc_named_list, 1, r"evil.*\.csv:2", shape="rows"),
     row("lists-unclosed-quote", file_in("recipients/quote.csv", 'email,name\nreader1@example.org,"Open\n',
                                         "lists", "check"), 1, r"quote\.csv:2", shape="rows"),
     # --- suppressions, bounces, import ------------------------------------------------------------------------

@@ -125,8 +125,6 @@ def test_a_short_outage_is_never_reported_as_0_min(tmp_path: Path, monkeypatch: 
 HOSTILE_REPLY = "550 5.1.1 \x1b]0;owned\x07\x1b[2J no such user"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: a relay's reply is printed with its raw ESC/BEL by send and "
-                   "status ('failed: reader1@example.org: 550 5.1.1 \\x1b]0;owned\\x07 no such user')")
 def test_a_relay_reply_cannot_drive_the_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                  capfd: pytest.CaptureFixture[str]) -> None:
     clean_environment(tmp_path, monkeypatch)
@@ -141,7 +139,6 @@ def test_a_relay_reply_cannot_drive_the_terminal(tmp_path: Path, monkeypatch: py
     assert not raw, f"raw control characters from {raw}\n{sent.describe()}\n{status.describe()}"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: `campaigns` prints a campaign file's name with its raw ESC/BEL")
 def test_a_campaign_file_name_cannot_drive_the_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         capfd: pytest.CaptureFixture[str],
                                                         relay: tuple[Controller, SessionCountingHandler]) -> None:

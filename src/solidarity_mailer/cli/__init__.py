@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from solidarity_mailer.display import visible_output
 from solidarity_mailer.errors import MailerError
 
 #: command name -> "module:attribute" (relative to this package). Add a line to add a command.
@@ -55,7 +56,13 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI; a :class:`MailerError` becomes one line on stderr and exit status 2."""
+    """Entry point: run the CLI; a :class:`MailerError` becomes one line on stderr and exit status 2. Everything
+    it prints shows control characters instead of sending them to the terminal (:mod:`~solidarity_mailer.display`)."""
+    with visible_output():
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         result = cli.main(args=argv, prog_name="solidarity-mailer", standalone_mode=False)
     except MailerError as exc:

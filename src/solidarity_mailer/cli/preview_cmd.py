@@ -30,4 +30,4 @@ def preview_command(file: Path, port: int, outbox: Path, templates_dir: Path | N
     check_port(HOST, port)
     click.echo(f"preview of {file} on http://{HOST}:{port}/ (outbox: {outbox}); Ctrl-C to stop")
     uvicorn.run(create_app(file, templates_dir=templates_dir, outbox=outbox), host=HOST, port=port,
-                log_level="warning")
+                log_level="warning", use_colors=False)  # colours would be shown as \x1b[…

@@ -18,7 +18,8 @@ from solidarity_mailer.compose.unsubscribe_tokens import load_secret
               help="Settings file (TOML); its [database] url is used (SOLIDARITY_MAILER_DATABASE overrides).")
 def serve_command(host: str, port: int, config_path: Path | None) -> None:
     """Serve one-click unsubscribe (RFC 8058) and its confirmation pages; nothing else."""
-    from solidarity_mailer.web.unsubscribe import list_names, serve
+    from solidarity_mailer.web.server import serve
+    from solidarity_mailer.web.unsubscribe import list_names
 
     secret = load_secret()
     engine = open_database(config_path)

@@ -29,8 +29,9 @@ def smtp_settings(r: TomlReader, env: Mapping[str, str], choice: TransportChoice
     username = override(env, "smtp", "username") or r.text("smtp", "username") or None
     password_env = r.required_text("smtp", "password_env")
     if not _ENV_NAME_RE.match(password_env):
-        raise r.fail("smtp", "password_env", f"{password_env!r} is not an environment variable name",
-                     hint="name the variable, e.g. password_env = \"SMTP_PASSWORD\"; never the password itself")
+        raise r.fail("smtp", "password_env", "the value is not an environment variable name (not shown: it may be "
+                     "the password)", hint="name the variable, e.g. password_env = \"SMTP_PASSWORD\"; never the "
+                     "password itself")
     if username and security == "none" and host not in _LOOPBACK:
         raise r.fail("smtp", "security", f"logging in to {host} without TLS would send the password in clear",
                      hint='use security = "starttls" or "tls"')

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
+from solidarity_mailer.display import terminal
+
 _SHOWN = ("sent", "failed", "uncertain", "skipped")
 
 
@@ -28,8 +30,9 @@ class Progress:
         if self.enabled:
             self._bar = RichProgress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[detail]}"), TimeRemainingColumn(), console=Console(stderr=True),
-                transient=False,
+                TextColumn("{task.fields[detail]}"), TimeRemainingColumn(),
+                console=Console(file=terminal(sys.stderr)), transient=False,  # our text only: drawn as it is
+                redirect_stdout=False, redirect_stderr=False,  # other output keeps going through display.visible
             )
             self._bar.start()
             self._task = self._bar.add_task(self.title, total=self.total or None, detail="")

@@ -9,6 +9,8 @@ are read, and the claim in ledger/writer.py right before each message.
 
 CSV form (export and import): ``address,scope,reason,detail,created_at`` with an ISO 8601 UTC time;
 on import only ``address`` (or ``email``) is required: scope defaults to ``*``, reason to ``manual``.
+Cells that a spreadsheet would run as a formula are written with a quote in front, which import takes
+off again (:mod:`~solidarity_mailer.csv_cells`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from solidarity_mailer.audience.csv_rows import CsvRows
 from solidarity_mailer.audience.lists import address_key, check_list_id, normalise_address
+from solidarity_mailer.csv_cells import neutralise, restore
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger.schema import aware, suppressions
 
@@ -179,12 +182,14 @@ def iter_suppressions(engine: Engine, *, scope: str | None = None, reason: str |
 
 
 def export_csv(engine: Engine, fp: TextIO) -> int:
-    """Write every suppression as CSV (``address,scope,reason,detail,created_at``); return the row count."""
+    """Write every suppression as CSV (``address,scope,reason,detail,created_at``), no cell a formula;
+    return the row count."""
     writer = csv.writer(fp, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     count = 0
     for s in iter_suppressions(engine):
-        writer.writerow([s.address, s.scope, s.reason, s.detail, s.created_at.isoformat()])
+        cells = (s.address, s.scope, s.reason, s.detail, s.created_at.isoformat())
+        writer.writerow([neutralise(cell) for cell in cells])
         count += 1
     return count
 
@@ -227,9 +232,9 @@ def _import_row(
     engine: Engine, columns: dict[str, int], fields: list[str], counts: ImportCounts, now: datetime | None
 ) -> None:
     def get(name: str, default: str) -> str:
-        return fields[columns[name]].strip() if name in columns and fields[columns[name]].strip() else default
+        return (restore(fields[columns[name]].strip()) if name in columns else "") or default
 
-    key = normalise_address(fields[columns["address"]]).key
+    key = normalise_address(get("address", "")).key
     scope, reason, detail = get("scope", EVERY_LIST), get("reason", "manual"), get("detail", "")
     stamp = get("created_at", "")
     try:

@@ -28,6 +28,8 @@ import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from solidarity_mailer.clock import TEST_CLOCK_ENV, Clock, ScaledClock, SystemClock
 from solidarity_mailer.config import Settings
@@ -85,7 +87,7 @@ class Daemon:
         """Take the lease (or raise / wait), resume interrupted runs, start APScheduler and the run queue."""
         if self.use_lock and not self._take_lease(wait):
             return
-        log.info("daemon %s started on %s; now %s UTC", self.holder, _safe_url(self.settings.database_url),
+        log.info("daemon %s started on %s; now %s UTC", self.holder, loggable_url(self.settings.database_url),
                  f"{self.clock.now():%Y-%m-%d %H:%M:%S}")
         for run_id in scheduled_runs(self.engine, ("running", "pending")):
             log.info("resuming run %d (interrupted)", run_id)
@@ -226,10 +228,14 @@ class Daemon:
         self._arm(schedule_id)
 
 
-def _safe_url(url: str) -> str:
-    """The database URL without a password."""
-    head, sep, tail = url.partition("@")
-    if not sep or "://" not in head:
-        return url
-    scheme, _, creds = head.partition("://")
-    return f"{scheme}://{creds.split(':')[0]}:***@{tail}"
+def loggable_url(url: str) -> str:
+    """The database URL for the log: its password and its query (where a password can hide too) left out."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "(a URL SQLAlchemy cannot read)"
+    user = f"{parsed.username}{':***' if parsed.password else ''}@" if parsed.username else ""
+    host = (parsed.host or "").rpartition("@")[2]  # a raw '@' in a password: SQLAlchemy ends it at the first
+    port = f":{parsed.port}" if parsed.port else ""
+    database = f"/{parsed.database}" if parsed.database else ""
+    return f"{parsed.drivername}://{user}{host}{port}{database}{'?…' if parsed.query else ''}"

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from solidarity_mailer.config.settings import DEFAULT_PASSWORD_ENV
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.transports.base import Outcome, TransportPaused, Verdict
 from solidarity_mailer.transports.pipelining import EnvelopeCommands
@@ -84,7 +85,8 @@ class SmtpTransport:
             raise MailerError(
                 f"SMTP username {smtp.username!r} is set but no password",
                 where=settings.source,
-                hint=f"export {smtp.password_env}=…",
+                hint=f"export {DEFAULT_PASSWORD_ENV}=…" if smtp.password_env == DEFAULT_PASSWORD_ENV
+                else "export the variable [smtp] password_env names",  # its value may be a password pasted there
             )
         return cls(smtp.host, smtp.port, security=smtp.security, username=smtp.username, password=smtp.password,
                    timeout=smtp.timeout, context=context)

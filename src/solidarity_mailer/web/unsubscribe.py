@@ -11,7 +11,8 @@ Routes, and nothing else (this app is meant to face the internet; the preview ap
 
 The token is the only credential (``compose/unsubscribe_tokens.py``): forged, truncated or moved tokens get a
 404 page. The suppression is scoped to the token's list (``*`` when the list has no id) and written before the
-answer leaves, so a campaign in progress skips the address from its next message on.
+answer leaves, so a campaign in progress skips the address from its next message on. A body larger than
+:data:`MAX_BODY` gets a 413. ``web/server.py`` runs the app under uvicorn.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -95,15 +96,21 @@ def _invalid() -> HTMLResponse:
 
 
 async def _form(request: Request) -> dict[str, str] | None:
-    """The request's form fields, read with a size cap; None when the body is too large or malformed."""
+    """The request's form fields, read with a size cap; None when the body is malformed (or the client went
+    away), a 413 when it is larger than :data:`MAX_BODY`."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+    if declared is not None and not declared.isdigit():
         return None
+    if declared is not None and int(declared) > MAX_BODY:
+        raise HTTPException(413)
     body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            return None
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise HTTPException(413)
+    except ClientDisconnect:
+        return None
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
         sent = False
@@ -190,6 +197,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return _html(webpages.error_page("Page not found", "There is nothing at this address."), 404)
     if status == 405:
         return _html(webpages.error_page("Method not allowed", "This address only accepts GET and POST."), 405)
+    if status == 413:
+        return _html(webpages.error_page("Request too large", "This address only takes a short form."), 413)
     return _html(webpages.error_page("Bad request", "The request could not be understood."), status)
 
 
@@ -231,13 +240,3 @@ def list_names(recipients_dir: Path | None = None) -> dict[str, str]:
             continue
         names[meta.list_id] = meta.name
     return names
-
-
-def serve(host: str, port: int, *, engine: Engine, secret: bytes, names: Mapping[str, str]) -> None:
-    """Run the app under uvicorn until interrupted. No access log: request paths carry tokens."""
-    import uvicorn
-
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
-    app = create_app(engine, secret, names)
-    uvicorn.run(app, host=host, port=port, access_log=False, server_header=False, log_level="info",
-                limit_concurrency=200, timeout_keep_alive=5)
