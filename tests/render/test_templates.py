@@ -174,6 +174,7 @@ def test_empty_name_gets_a_greeting_fallback() -> None:
     ("Hello {{ recipient.name }}", "recipient"),
     ("{% if %}", "subject template"),
     ("   ", "empty"),
+    ("Hi {{ '\\x1b' }}]0;owned{{ '\\x07' }}", "control character U\\+001B"),  # from a value: refused, not sent
 ])
 def test_subject_mistakes_name_the_campaign_file(starter: Path, subject: str, message: str) -> None:
     campaign, resolution = load_content(starter / "campaigns" / "peru-solidarity-2023.toml")

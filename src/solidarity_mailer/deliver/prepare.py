@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # imported when used: preparing a run loads no more than it n
 
 def find_campaign(name: str, *, root: Path | None = None) -> Campaign:
     """A campaign by id (``campaigns/ID.toml`` of the project) or by the path of its file."""
+    if not name.strip():
+        raise MailerError("the campaign name is empty", hint="give a campaign id or the path of a campaign file")
     path = Path(name)
     if name.endswith(".toml") or path.exists():
         return load_campaign(path)
@@ -41,8 +43,10 @@ def find_campaign(name: str, *, root: Path | None = None) -> Campaign:
 
 
 def campaign_id_for(name: str) -> str:
-    """The id of campaign ``name``: the name itself, or the id inside the campaign file ``name`` (``*.toml``)."""
-    return find_campaign(name).id if name.endswith(".toml") else name
+    """The id of campaign ``name``: the name itself, or the id inside the campaign file ``name`` (``*.toml``);
+    an empty name or a folder is refused as :func:`find_campaign` refuses it."""
+    is_file_or_bad = name.endswith(".toml") or not name.strip() or Path(name).is_dir()
+    return find_campaign(name).id if is_file_or_bad else name
 
 
 def audience(engine: Engine | None, lists: Iterable[Path], stats: AudienceStats) -> Iterator[Recipient]:

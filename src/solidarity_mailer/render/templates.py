@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import textwrap
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -44,6 +45,7 @@ RTL_LANGUAGES = frozenset({"ar", "arc", "dv", "fa", "he", "ckb", "ks", "ps", "sd
 TEXT_WIDTH = 72
 #: What a template's expression can raise besides Jinja's own errors ({{ title + 1 }}, {{ items[99] }}, …).
 _TEMPLATE_MISTAKES = (TypeError, ValueError, AttributeError, LookupError, ArithmeticError)
+_SUBJECT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 but tab and line breaks, DEL, C1
 
 
 def language_dir(lang: str | None) -> str:
@@ -157,6 +159,10 @@ def _render(job: _Job, recipient: Mapping[str, str]) -> tuple[str, str, str]:
         subject = job.text_env.from_string(job.subject_source).render(**job.context)
     except (jinja2.TemplateError, *_TEMPLATE_MISTAKES) as exc:
         raise MailerError(f"subject template: {exc}", where=job.subject_where) from None
+    bad = _SUBJECT_CONTROL_RE.search(subject)
+    if bad:  # white space from the template is folded below; anything else would reach the header as it is
+        raise MailerError(f"the subject contains the control character U+{ord(bad.group()):04X}",
+                          where=job.subject_where, hint="remove it from the subject or the value it shows")
     subject = " ".join(subject.split())
     if not subject:
         raise MailerError("the subject is empty", where=job.subject_where)
