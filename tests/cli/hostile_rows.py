@@ -167,18 +167,14 @@ ROWS = [
     row("send-to-smtp-injection", send_with("--to", "a@example.org>\r\nRCPT TO:<evil@example.net"), 2,
         r"--to|a@example"),
     # --- settings --------------------------------------------------------------------------------------------
-    row("config-timeout-inf", configured("timeout = 10", "timeout = inf"), 2, PORT_LINE + r": \[smtp\] timeout",
-        hole="accepted: exit 0, sender tracebacks 'OverflowError: timestamp out of range for platform time_t', both "
-        "recipients recorded 'uncertain' (never sent)"),
-    row("config-timeout-nan", configured("timeout = 10", "timeout = nan"), 2, PORT_LINE + r": \[smtp\] timeout",
-        hole="accepted: exit 0, sender tracebacks 'ValueError: Invalid value NaN (not a number)', both recipients "
-        "recorded 'uncertain' (never sent)"),
+    row("config-timeout-inf", configured("timeout = 10", "timeout = inf"), 2, PORT_LINE + r": \[smtp\] timeout"),
+    row("config-timeout-nan", configured("timeout = 10", "timeout = nan"), 2, PORT_LINE + r": \[smtp\] timeout"),
     row("config-per-second-nan", configured("per_second = 0", "per_second = nan"), 2,
-        PORT_LINE + r": \[delivery\] per_second", hole="accepted: exit 0, both recipients mailed (no rate limit)"),
+        PORT_LINE + r": \[delivery\] per_second"),
+    row("config-retry-inf", configured("retry_max_seconds = 0.2", "retry_max_seconds = inf"), 2,
+        PORT_LINE + r": \[delivery\] retry_max_seconds"),
     row("config-concurrency-huge", configured("concurrency = 2", "concurrency = 100000"), 2,
-        PORT_LINE + r": \[delivery\] concurrency", process=True,
-        hole="accepted: one socketpair per configured connection (2 recipients) until "
-        "'OSError: [Errno 24] Too many open files' (traceback, exit 1); the run is left 'running'"),
+        PORT_LINE + r": \[delivery\] concurrency: must be at most 100", process=True),
     row("config-type-error", configured("timeout = 10", 'timeout = "10"'), 2,
         PORT_LINE + r": \[smtp\] timeout: must be float"),
     row("config-unknown-key", configured("timeout = 10", "timout = 10"), 2, PORT_LINE + r": \[smtp\] timout"),

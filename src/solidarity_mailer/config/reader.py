@@ -5,6 +5,7 @@ Every error names the file, the line of the key (or table) and ``[table] key``.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -75,6 +76,8 @@ class TomlReader:
             value = float(value)
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             raise self.fail(section, name, f"must be {kind.__name__}, not {type(value).__name__} {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(section, name, f"must be a finite number, not {value}")
         if isinstance(value, str) and any(c in value for c in "\r\n\0"):
             raise self.fail(section, name, "must not contain line breaks or NUL")
         assert isinstance(value, str | int | float | bool)

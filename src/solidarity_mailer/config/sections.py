@@ -8,6 +8,7 @@ from pathlib import Path
 
 from solidarity_mailer.config.reader import TomlReader
 from solidarity_mailer.config.settings import (
+    MAX_CONCURRENCY,
     DeliverySettings,
     DkimSettings,
     SchedulerSettings,
@@ -46,6 +47,9 @@ def delivery_settings(r: TomlReader, base: Path, choice: TransportChoice) -> Del
     for name in ("concurrency", "max_attempts"):
         if ints[name] < 1:
             raise r.fail("delivery", name, "must be at least 1")
+    if ints["concurrency"] > MAX_CONCURRENCY:
+        raise r.fail("delivery", "concurrency", f"must be at most {MAX_CONCURRENCY}",
+                     hint="a few connections are what a relay allows one sender anyway")
     for name, value in {**ints, **floats}.items():
         if value < 0:
             raise r.fail("delivery", name, "must not be negative")
