@@ -135,10 +135,11 @@ def deliver_run(
             ledger.requeue(engine, run_id, "uncertain", now=now())
         if options.retry_failed:
             ledger.requeue(engine, run_id, "failed", now=now(), fresh_attempts=True)
-        # sender processes start while the audience is enqueued
-        senders = start_senders(settings, prepared.factory, settings.delivery.concurrency, deps.transport_factory)
+        _enqueue(engine, prepared, summary, deps.now)  # first: never more connections than rows to send
+        count = _connections(engine, run_id, settings.delivery.concurrency)
+        senders = start_senders(settings, prepared.factory, count, deps.transport_factory)
         try:
-            outcome, live = _enqueue_and_send(engine, settings, prepared, senders, summary, options, deps, holder)
+            outcome, live = _send(engine, settings, prepared, senders, summary, options, deps, holder)
         finally:
             for sender in senders:
                 sender.close()
@@ -151,18 +152,29 @@ def deliver_run(
     return summary
 
 
-def _enqueue_and_send(
-    engine: Engine, settings: Settings, prepared: Prepared, senders: list[Sender], summary: RunSummary,
-    options: RunOptions, deps: RunDependencies, holder: str,
-) -> tuple[str, LiveRun]:
-    """Enqueue the audience, then feed the senders; returns why feeding ended and the run's live state."""
-    run_id, now = summary.run_id, deps.now
+def _enqueue(engine: Engine, prepared: Prepared, summary: RunSummary, now: Callable[[], dt.datetime]) -> None:
+    """Put the audience's new rows into the run (rows already there are kept as they are)."""
     started = time.monotonic()
-    summary.enqueued = ledger.enqueue(engine, run_id, prepared.audience(), now=now())
+    summary.enqueued = ledger.enqueue(engine, summary.run_id, prepared.audience(), now=now())
     summary.enqueue_seconds = time.monotonic() - started
     if prepared.stats is not None:
         summary.audience = prepared.stats.summary()
         summary.row_errors = [str(e) for e in prepared.stats.errors[:50]]
+
+
+def _connections(engine: Engine, run_id: int, concurrency: int) -> int:
+    """How many senders (each one connection) to start: ``concurrency``, but no more than the rows waiting to
+    be sent (pending or deferred), and at least one."""
+    waiting = ledger.counts(engine, run_id)
+    return max(1, min(concurrency, waiting["pending"] + waiting["deferred"]))
+
+
+def _send(
+    engine: Engine, settings: Settings, prepared: Prepared, senders: list[Sender], summary: RunSummary,
+    options: RunOptions, deps: RunDependencies, holder: str,
+) -> tuple[str, LiveRun]:
+    """Feed the senders; returns why feeding ended and the run's live state."""
+    run_id, now = summary.run_id, deps.now
     writer = LedgerWriter(engine, run_id).start()
     delivery = settings.delivery
     live = LiveRun(engine, run_id, writer, prepared.factory,
