@@ -95,10 +95,34 @@ def lists_for(campaign: Campaign, override: Iterable[str | Path] = ()) -> tuple[
     if not chosen:
         raise MailerError("the campaign names no lists", where=campaign.path,
                           hint='add lists = ["example"] to [campaign], or pass --list FILE')
+    from solidarity_mailer.audience.lists import check_list_file
+
     for path in chosen:
-        if not path.is_file():
-            raise MailerError("list file not found", where=path)
+        check_list_file(path)
     return chosen
+
+
+class NoValidRecipient(MailerError):
+    """The lists hold no valid row at all; ``rows`` are the first invalid ones (``file:line: what``)."""
+
+    def __init__(self, lists: tuple[Path, ...], invalid: int, rows: list[str]) -> None:
+        names = ", ".join(p.name for p in lists)
+        super().__init__(f"no valid recipient in {names} ({invalid} invalid rows); nothing was sent",
+                         hint="fix the rows named above; `solidarity-mailer lists check` shows them all")
+        self.rows = rows
+
+
+def require_a_recipient(lists: tuple[Path, ...], shown: int = 50) -> None:
+    """Read ``lists`` up to their first valid row (suppression aside); :class:`NoValidRecipient` when there is
+    none, naming the first ``shown`` invalid rows."""
+    from solidarity_mailer.audience.stream import AudienceStats, iter_audience
+
+    rows: list[str] = []
+    stats = AudienceStats()
+    for _ in iter_audience(list(lists), None, stats=stats,
+                           on_error=lambda e: rows.append(str(e)) if len(rows) < shown else None):
+        return
+    raise NoValidRecipient(lists, stats.invalid, rows)
 
 
 def prepare_run(engine: Engine, run: Run, settings: Settings) -> Prepared:

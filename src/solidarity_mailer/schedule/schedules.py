@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select, update
 
+from solidarity_mailer.audience.lists import check_list_file
 from solidarity_mailer.campaign import Campaign
 from solidarity_mailer.config import SchedulerSettings
 from solidarity_mailer.errors import MailerError
@@ -112,8 +113,7 @@ def add_schedule(
         raise MailerError(f"the grace period must be 0 seconds or more, not {grace_seconds}")
     zone(tz)
     for path in lists:
-        if not Path(path).is_file():
-            raise MailerError("list file not found", where=path)
+        check_list_file(Path(path))
     if at:
         instant = parse_at(at, tz)
         if instant <= now:
