@@ -9,6 +9,7 @@ from pathlib import Path
 from solidarity_mailer.config.reader import TomlReader
 from solidarity_mailer.config.settings import (
     MAX_CONCURRENCY,
+    MAX_GRACE_SECONDS,
     DeliverySettings,
     DkimSettings,
     SchedulerSettings,
@@ -87,6 +88,8 @@ def scheduler_settings(r: TomlReader) -> SchedulerSettings:
     grace = r.integer("scheduler", "grace_seconds")
     if grace < 0:
         raise r.fail("scheduler", "grace_seconds", "must not be negative")
+    if grace > MAX_GRACE_SECONDS:
+        raise r.fail("scheduler", "grace_seconds", f"must be at most {MAX_GRACE_SECONDS} (366 days)")
     zone = r.text("scheduler", "timezone")
     if zone is not None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
