@@ -242,8 +242,9 @@ ROWS = [
     row("suppressions-import-not-utf8", file_in("supp.csv", b"address\r\nJos\xe9@example.org\r\n",
                                                 "suppressions", "import"), 1, r"supp\.csv:2: .*UTF-8", shape="rows"),
     row("suppressions-export-no-folder", lambda p: ["suppressions", "export", str(p.root / "nowhere" / "out.csv")],
-        2, r"nowhere/out\.csv", hole="traceback: FileNotFoundError: [Errno 2] No such file or "
-        "directory: '…/nowhere/out.csv'"),
+        2, r"nowhere/out\.csv"),
+    row("suppressions-export-under-a-file", lambda p: ["suppressions", "export", str(p.config / "out.csv")], 2,
+        r"solidarity-mailer\.toml/out\.csv: .*Not a directory"),
     row("suppressions-add-not-an-address", lambda p: ["suppressions", "add", "not an address"], 2,
         r"not an address"),
     row("suppressions-add-esc", lambda p: ["suppressions", "add", "x@example.org\x1b[2J"], 2, r"x@example\.org"),
