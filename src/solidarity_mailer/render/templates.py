@@ -2,16 +2,15 @@
 
 Two sandboxed Jinja environments over the templates folder: one autoescaping for ``*.html.j2``, one plain
 for ``*.txt.j2`` and the subject; both with ``StrictUndefined``. :func:`render_campaign` renders with
-placeholder tokens for the personal fields (see :mod:`rendition`), inlines the CSS with premailer once and
-serialises with :mod:`htmlout`; :func:`render_full` is the slow reference path with real values, used to
-prove that :meth:`Rendition.personalise` gives the same bytes. Template mistakes are :class:`MailerError`
-naming the template file and line.
+placeholder tokens for the personal fields (see :mod:`rendition`), inlines the CSS with premailer once (see
+:mod:`css`: a CSS error is refused, naming its template); :func:`render_full` is the slow reference path with
+real values, used to prove that :meth:`Rendition.personalise` gives the same bytes. Template mistakes are
+:class:`MailerError` naming the template file and line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 import textwrap
 import unicodedata
@@ -23,13 +22,12 @@ from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from premailer import Premailer
 
 from solidarity_mailer.campaign import Campaign
 from solidarity_mailer.content.resolution import Resolution
 from solidarity_mailer.errors import MailerError, location
 from solidarity_mailer.paths import templates_dir as default_templates_dir
-from solidarity_mailer.render import html_writer as htmlout
+from solidarity_mailer.render.css import css_error, inline_css, inline_css_checked
 from solidarity_mailer.render.placeholders import (
     FieldMisuse,
     check_inlined,
@@ -179,20 +177,6 @@ def _render(job: _Job, recipient: Mapping[str, str]) -> tuple[str, str, str]:
     return subject, html, text
 
 
-def inline_css(html: str) -> str:
-    """premailer, configured: no network, classes kept (the dark-mode and phone rules need them), quiet
-    about ``mso-*`` properties; ``<style data-premailer="ignore">`` blocks stay in the head untouched."""
-    premailer = Premailer(
-        allow_network=False,
-        remove_classes=False,
-        strip_important=False,
-        cssutils_logging_level=logging.CRITICAL,
-        disable_validation=True,
-    )
-    tree = premailer.transform(htmlout.parse(html).getroot())
-    return htmlout.serialize(tree)
-
-
 def render_campaign(
     campaign: Campaign | None, resolution: Resolution, *, templates_dir: Path | None = None,
     columns: Iterable[str] = (),
@@ -210,7 +194,9 @@ def render_campaign(
     probes = probe_values(tokens)
     _, probe_html, probe_text = _render(job, probes)
     check_rendition(html, text, (probe_html, probe_text), probes, job.templates, job.template)
-    inlined = inline_css(html)
+    inlined, css_errors = inline_css_checked(html)
+    if css_errors:
+        raise css_error(job.templates, css_errors)
     check_inlined(html, inlined, job.templates, job.template)
     return Rendition(subject=subject, html=inlined, text=text, language=job.context["mail"]["lang"])
 
