@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from solidarity_mailer.clock import duration
 from solidarity_mailer.config import Settings
 from solidarity_mailer.deliver import run_lock
 from solidarity_mailer.deliver.claim_loop import ClaimLoop, RowQueue
@@ -204,8 +205,8 @@ def _final_state(live: LiveRun, outcome: str, limit: int | None) -> tuple[str, s
     if outcome == "lease lost":
         return ledger.run_state(engine, run_id), LEASE_LOST
     if outcome == "outage":
-        minutes = (now - (live.outage_since or now)).total_seconds() / 60
-        note = (f"paused: the SMTP server was unreachable for {minutes:.0f} min ({live.outage_reply}); no "
+        outage = duration((now - (live.outage_since or now)).total_seconds())
+        note = (f"paused: the SMTP server was unreachable for {outage} ({live.outage_reply}); no "
                 "recipient's attempts were used; once the relay is back, `send` again (a scheduled run: "
                 f"`solidarity-mailer resume run {run_id}`)")
         ledger.set_run_state(engine, run_id, "paused", now=now, note=note, only_from=["running"])
