@@ -23,6 +23,17 @@ from solidarity_mailer.errors import MailerError
 TEST_CLOCK_ENV = "SOLIDARITY_MAILER_TEST_CLOCK"
 
 
+def duration(seconds: float) -> str:
+    """A span of time for people: ``45 s`` under two minutes, ``17 min`` under two hours, else ``3.5 h``
+    (never ``0 min``)."""
+    whole = max(0, round(seconds))
+    if whole < 120:
+        return f"{whole} s"
+    if whole < 7200:
+        return f"{whole // 60} min"
+    return f"{whole / 3600:.1f} h"
+
+
 class Clock(Protocol):
     """Where the scheduler gets the time from."""
 

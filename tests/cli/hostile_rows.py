@@ -122,6 +122,15 @@ def without_secret(p: Project) -> list[str]:
     return ["serve", "--port", "1"]
 
 
+def grace_set(table: str, variable: str = "") -> Callable[[Project], list[str]]:
+    """``schedule --every 1h`` with ``table`` added to the settings and SOLIDARITY_MAILER_GRACE_SECONDS set."""
+    def build(p: Project) -> list[str]:
+        p.configure("[web]", f"{table}\n[web]")
+        p.env["SOLIDARITY_MAILER_GRACE_SECONDS"] = variable
+        return ["schedule", str(p.campaign), "--every", "1h"]
+    return build
+
+
 def file_in(name: str, content: str | bytes, *before: str,
             after: tuple[str, ...] = ()) -> Callable[[Project], list[str]]:
     return lambda p: [*before, p.write(name, content), *after]
@@ -132,41 +141,33 @@ PORT_LINE = r"solidarity-mailer\.toml:\d+"
 
 ROWS = [
     # --- send: what the campaign argument can be -------------------------------------------------------
-    row("send-dotdot", lambda p: ["send", ".."], 2, r"'\.\.'|\.\.:",
-        hole="'..' exists, so it is read as a campaign file: IsADirectoryError: [Errno 21] Is a directory: '..'"),
-    row("send-empty-name", lambda p: ["send", ""], 2, r"''|empty",
-        hole="'' becomes Path('.'), which exists: IsADirectoryError: [Errno 21] Is a directory: '.'"),
-    row("send-directory", lambda p: ["send", str(p.root / "campaigns")], 2, r"campaigns",
-        hole="a folder is read as a campaign file: IsADirectoryError traceback"),
+    row("send-dotdot", lambda p: ["send", ".."], 2, r"'\.\.'|\.\.:"),
+    row("send-empty-name", lambda p: ["send", ""], 2, r"''|empty"),
+    row("send-directory", lambda p: ["send", str(p.root / "campaigns")], 2, r"campaigns"),
     row("send-missing-file", lambda p: ["send", str(p.root / "campaigns" / "nosuch.toml")], 2,
         r"nosuch\.toml: campaign file not found"),
     row("send-unknown-id", lambda p: ["send", "no-such-campaign"], 2, r"no campaign 'no-such-campaign'"),
-    row("campaign-not-utf8", latin1_campaign, 2, r"latin1\.toml.*UTF-8",
-        hole="traceback: UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9 in position 43"),
+    row("campaign-not-utf8", latin1_campaign, 2, r"latin1\.toml.*UTF-8"),
     row("campaign-bad-toml", campaign_variant("broken.toml", SUBJECT, 'subject = "unclosed\nx = "'), 2,
         r"broken\.toml.*invalid TOML.*line 3"),
     row("campaign-type-error", campaign_variant("typed.toml", SUBJECT + ' the struggle of the Peruvian people"',
-                                                "subject = 5"), 2, r"typed\.toml:3: .*subject",
-        hole="one line, but without the line number: \"typed.toml: 'subject' must be a string\""),
+                                                "subject = 5"), 2, r"typed\.toml:3: .*subject"),
     row("campaign-bad-id", campaign_variant("badid.toml", 'id = "test"', 'id = "../../etc"'), 2,
         r"badid\.toml: campaign id '\.\./\.\./etc'"),
     row("subject-esc", campaign_variant("esc.toml", SUBJECT, r'subject = "\u001b]0;owned\u0007Solidarity with'),
-        2, r"esc\.toml:3: .*subject", hole="accepted: exit 0, both recipients mailed with ESC/BEL in "
-        "the Subject, a run recorded"),
+        2, r"esc\.toml:3: .*subject"),
     row("subject-crlf", campaign_variant("crlf.toml", SUBJECT, r'subject = "Hi\r\nBcc: evil@example.net\r\nX'),
-        2, r"crlf\.toml:3: .*subject", hole="folded silently into spaces (render/templates.py "
-        "joins subject.split()): exit 0, both mailed"),
+        2, r"crlf\.toml:3: .*subject"),
     row("send-unknown-template", campaign_variant("tpl.toml", 'id = "test"', 'id = "test"\ntemplate = "nosuch"'),
         2, r"nosuch", hole="the one line is right, but a campaign row and a pending run are left in the ledger "
         "(hole 4: debris)"),
     # --- send: lists ---------------------------------------------------------------------------------------
-    row("list-rows-not-utf8", latin1_list_send, 2, r"latin1\.csv:3: undecodable bytes \(not UTF-8\)", shape="rows",
-        hole="each row named (latin1.csv:2, :3) but exit 0 'run 1 (test): finished; no recipients', and a "
-        "campaign row and a finished run are left in the ledger"),
+    row("list-rows-not-utf8", latin1_list_send, 2, r"latin1\.csv:3: undecodable bytes \(not UTF-8\)", shape="rows"),
     row("list-dev-zero", send_with("--list", "/dev/zero"), 2, r"/dev/zero.*not a regular file",
-        process=True, timeout=HANG, hole="one line, nothing sent, but wrong: 'error: /dev/zero: list file not found'"),
-    row("list-fifo", fifo_list_send, 2, r"pipe\.csv.*not a regular file", process=True,
-        hole="one line, nothing sent, but wrong: 'error: …/recipients/pipe.csv: list file not found'"),
+        process=True, timeout=HANG),
+    row("list-fifo", fifo_list_send, 2, r"pipe\.csv.*not a regular file", process=True),
+    row("schedule-list-dev-zero", lambda p: ["schedule", str(p.campaign), "--every", "1h", "--list", "/dev/zero"],
+        2, r"/dev/zero.*not a regular file", process=True, timeout=HANG),
     row("list-missing", send_with("--list", "no-such.csv"), 2, r"no-such\.csv: list file not found"),
     row("list-is-directory", send_with("--list", "recipients"), 2, r"--list", shape="usage"),
     row("send-limit-zero", send_with("--limit", "0"), 2, r"--limit", shape="usage"),
@@ -174,18 +175,14 @@ ROWS = [
     row("send-to-smtp-injection", send_with("--to", "a@example.org>\r\nRCPT TO:<evil@example.net"), 2,
         r"--to|a@example"),
     # --- settings --------------------------------------------------------------------------------------------
-    row("config-timeout-inf", configured("timeout = 10", "timeout = inf"), 2, PORT_LINE + r": \[smtp\] timeout",
-        hole="accepted: exit 0, sender tracebacks 'OverflowError: timestamp out of range for platform time_t', both "
-        "recipients recorded 'uncertain' (never sent)"),
-    row("config-timeout-nan", configured("timeout = 10", "timeout = nan"), 2, PORT_LINE + r": \[smtp\] timeout",
-        hole="accepted: exit 0, sender tracebacks 'ValueError: Invalid value NaN (not a number)', both recipients "
-        "recorded 'uncertain' (never sent)"),
+    row("config-timeout-inf", configured("timeout = 10", "timeout = inf"), 2, PORT_LINE + r": \[smtp\] timeout"),
+    row("config-timeout-nan", configured("timeout = 10", "timeout = nan"), 2, PORT_LINE + r": \[smtp\] timeout"),
     row("config-per-second-nan", configured("per_second = 0", "per_second = nan"), 2,
-        PORT_LINE + r": \[delivery\] per_second", hole="accepted: exit 0, both recipients mailed (no rate limit)"),
+        PORT_LINE + r": \[delivery\] per_second"),
+    row("config-retry-inf", configured("retry_max_seconds = 0.2", "retry_max_seconds = inf"), 2,
+        PORT_LINE + r": \[delivery\] retry_max_seconds"),
     row("config-concurrency-huge", configured("concurrency = 2", "concurrency = 100000"), 2,
-        PORT_LINE + r": \[delivery\] concurrency", process=True,
-        hole="accepted: one socketpair per configured connection (2 recipients) until "
-        "'OSError: [Errno 24] Too many open files' (traceback, exit 1); the run is left 'running'"),
+        PORT_LINE + r": \[delivery\] concurrency: must be at most 100", process=True),
     row("config-type-error", configured("timeout = 10", 'timeout = "10"'), 2,
         PORT_LINE + r": \[smtp\] timeout: must be float"),
     row("config-unknown-key", configured("timeout = 10", "timout = 10"), 2, PORT_LINE + r": \[smtp\] timout"),
@@ -200,11 +197,12 @@ ROWS = [
     row("config-password-in-file", configured("timeout = 10", f'timeout = 10\npassword = "{SECRET_PASSWORD}"'), 2,
         PORT_LINE + r": \[smtp\] password", forbid=(SECRET_PASSWORD,)),
     # --- schedule ------------------------------------------------------------------------------------------
-    row("schedule-every-huge", lambda p: ["schedule", str(p.campaign), "--every", "9999999w"], 2, r"9999999w",
-        hole="traceback: OverflowError: date value out of range"),
+    row("schedule-every-huge", lambda p: ["schedule", str(p.campaign), "--every", "9999999w"], 2, r"9999999w"),
     row("schedule-grace-huge", lambda p: ["schedule", str(p.campaign), "--every", "1h", "--grace", "9" * 30], 2,
-        r"--grace", hole="traceback: OverflowError: Python int too large to convert to SQLite INTEGER (and a "
-        "campaign row is left in the ledger)"),
+        r"--grace", shape="usage"),
+    row("schedule-grace-huge-in-settings", grace_set("[scheduler]\ngrace_seconds = " + "9" * 30), 2,
+        PORT_LINE + r": \[scheduler\] grace_seconds"),
+    row("schedule-grace-huge-in-environment", grace_set("", "9" * 30), 2, r"SOLIDARITY_MAILER_GRACE_SECONDS"),
     row("schedule-bad-interval", lambda p: ["schedule", str(p.campaign), "--every", "soon"], 2,
         r"cannot read the interval 'soon'"),
     row("schedule-bad-cron", lambda p: ["schedule", str(p.campaign), "--cron", "61 * * * *"], 2, r"61"),
@@ -214,22 +212,23 @@ ROWS = [
         r"cannot read the time 'tomorrow'"),
     row("schedule-two-rules", lambda p: ["schedule", str(p.campaign), "--at", "2031-01-01 09:00", "--every", "1h"],
         2, r"--at.*--every|--every.*--at"),
-    row("schedule-dotdot", lambda p: ["schedule", "..", "--every", "1h"], 2, r"'\.\.'|\.\.:",
-        hole="traceback: IsADirectoryError: [Errno 21] Is a directory: '..'"),
+    row("schedule-dotdot", lambda p: ["schedule", "..", "--every", "1h"], 2, r"'\.\.'|\.\.:"),
     # --- status, campaigns, pause/resume/cancel ------------------------------------------------------------
     row("status-no-runs", lambda p: ["status", "test"], 2, r"campaign 'test' has no runs yet"),
-    row("status-campaign-not-utf8", latin1_campaign_status, 2, r"latin1\.toml.*UTF-8",
-        hole="traceback: UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9 in position 43"),
+    row("status-campaign-not-utf8", latin1_campaign_status, 2, r"latin1\.toml.*UTF-8"),
+    row("status-empty-name", lambda p: ["status", ""], 2, r"empty"),
+    row("status-directory", lambda p: ["status", str(p.root / "campaigns")], 2, r"campaigns: a folder"),
+    row("render-dotdot", lambda p: ["render", "..", "--out", str(p.root / "out")], 2, r"'\.\.'", shape="usage"),
     row("resume-unknown-run", lambda p: ["resume", "run", "999"], 2, r"run 999"),
-    row("pause-huge-id", lambda p: ["pause", "schedule", "9" * 30], 2, r"9{30}|ID",
-        hole="traceback: OverflowError: Python int too large to convert to SQLite INTEGER"),
+    row("pause-huge-id", lambda p: ["pause", "schedule", "9" * 30], 2, r"9{30}|ID", shape="usage"),
+    row("cancel-huge-id", lambda p: ["cancel", "run", "9" * 19], 2, r"9{19}|ID", shape="usage"),
     row("cancel-id-not-a-number", lambda p: ["cancel", "run", "abc"], 2, r"'abc'", shape="usage"),
     row("resume-bad-kind", lambda p: ["resume", "campaign", "1"], 2, r"'campaign'", shape="usage"),
     # --- lists check -----------------------------------------------------------------------------------------
     row("lists-missing-file", lambda p: ["lists", "check", "no-such.csv"], 2, r"no-such\.csv: list file not found"),
     row("lists-directory", lambda p: ["lists", "check", str(p.root / "recipients")], 2, r"recipients"),
     row("lists-dev-zero", lambda p: ["lists", "check", "/dev/zero"], 2, r"/dev/zero.*not a regular file",
-        process=True, timeout=HANG, hole="reads /dev/zero forever, in bounded memory (killed after the timeout)"),
+        process=True, timeout=HANG),
     row("lists-rows-not-utf8", file_in("recipients/latin1.csv", LATIN1_ROWS, "lists", "check"), 1,
         r"latin1\.csv:2", shape="rows"),
     row("lists-esc-in-file-name", esc_named_list, 1, r"evil.*\.csv:2", shape="rows"),
@@ -240,8 +239,9 @@ ROWS = [
     row("suppressions-import-not-utf8", file_in("supp.csv", b"address\r\nJos\xe9@example.org\r\n",
                                                 "suppressions", "import"), 1, r"supp\.csv:2: .*UTF-8", shape="rows"),
     row("suppressions-export-no-folder", lambda p: ["suppressions", "export", str(p.root / "nowhere" / "out.csv")],
-        2, r"nowhere/out\.csv", hole="traceback: FileNotFoundError: [Errno 2] No such file or "
-        "directory: '…/nowhere/out.csv'"),
+        2, r"nowhere/out\.csv"),
+    row("suppressions-export-under-a-file", lambda p: ["suppressions", "export", str(p.config / "out.csv")], 2,
+        r"solidarity-mailer\.toml/out\.csv: .*Not a directory"),
     row("suppressions-add-not-an-address", lambda p: ["suppressions", "add", "not an address"], 2,
         r"not an address"),
     row("suppressions-add-esc", lambda p: ["suppressions", "add", "x@example.org\x1b[2J"], 2, r"x@example\.org"),
@@ -259,8 +259,7 @@ ROWS = [
         r"nowhere/out\.toml"),
     # --- render, preview, serve, run -----------------------------------------------------------------------
     row("render-css-error", broken_templates(".sm-p{margin:0 0 16px}", ".sm-p{margin:0 0 16px"), 2,
-        r"base\.html\.j2", hole="accepted silently (premailer/cssutils errors are logged at CRITICAL only): exit 0, "
-        "'subject: …', 'wrote …/message.html', the rules after the missing brace lost"),
+        r"base\.html\.j2:\d+: CSS error"),
     row("render-jinja-error", broken_templates("{{ mail.subject }}", "{{ mail.subject "), 2, r"base\.html\.j2:\d+"),
     row("render-not-utf8-resolution", file_in("res.toml", b'[resolution]\ntitle = "R\xe9solution"\n', "render",
                                               after=("--out", "out")), 2, r"res\.toml"),

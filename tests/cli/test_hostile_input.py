@@ -107,8 +107,6 @@ def cli(capfd: pytest.CaptureFixture[str], *argv: str) -> Outcome:
     return run_in_process(list(argv), capfd)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: a relay that stays unreachable for under a minute is reported "
-                   "as 'paused: the SMTP server was unreachable for 0 min'")
 def test_a_short_outage_is_never_reported_as_0_min(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capfd: pytest.CaptureFixture[str]) -> None:
     clean_environment(tmp_path, monkeypatch)

@@ -12,6 +12,7 @@ from lxml import etree
 from solidarity_mailer.content.load import load_content
 from solidarity_mailer.content.resolution import Signatory
 from solidarity_mailer.errors import MailerError
+from solidarity_mailer.render.css import inline_css_checked
 from solidarity_mailer.render.rendition import PERSONAL_FIELDS, personal_values, placeholder
 from solidarity_mailer.render.templates import render_campaign, render_full, text_dir
 from tests.resolution_factory import make_resolution
@@ -174,6 +175,7 @@ def test_empty_name_gets_a_greeting_fallback() -> None:
     ("Hello {{ recipient.name }}", "recipient"),
     ("{% if %}", "subject template"),
     ("   ", "empty"),
+    ("Hi {{ '\\x1b' }}]0;owned{{ '\\x07' }}", "control character U\\+001B"),  # from a value: refused, not sent
 ])
 def test_subject_mistakes_name_the_campaign_file(starter: Path, subject: str, message: str) -> None:
     campaign, resolution = load_content(starter / "campaigns" / "peru-solidarity-2023.toml")
@@ -190,3 +192,26 @@ def test_campaign_subject_and_preheader_are_used(starter: Path) -> None:
                                 resolution)
     assert rendition.subject == "ICOR resolution: Solidarity with the struggle of the Peruvian people"
     assert campaign.preheader.split(":")[0] in rendition.html.split('class="sm-pre"')[1][:300]
+
+
+def test_the_shipped_templates_have_no_css_error(starter: Path) -> None:
+    campaign, resolution = load_content(starter / "campaigns" / "peru-solidarity-2023.toml")
+    html = render_full(campaign, resolution, TRICKY[0])[0]
+    assert inline_css_checked(html)[1] == []  # render_full inlines without checking: check the result again
+
+
+@pytest.mark.parametrize(("template", "old", "new"), [
+    ("base.html.j2", "body{margin:0;padding:0;", "body{margin:0;padding:0;;}}"),
+    ("resolution.html.j2", '<h1 class="sm-h1">', '<h1 class="sm-h1" style="letter-spacing:;}}">'),
+])
+def test_a_css_error_is_refused_naming_its_template_and_line(tmp_path: Path, starter: Path, template: str, old: str,
+                                                             new: str) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(starter / "templates", templates)
+    page = templates / template
+    text = page.read_text(encoding="utf-8")
+    line = text[:text.index(old)].count("\n") + 1
+    page.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(MailerError, match="CSS error") as err:
+        render_campaign(None, make_resolution(), templates_dir=templates)
+    assert err.value.where == f"{page}:{line}"

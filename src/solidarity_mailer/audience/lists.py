@@ -17,6 +17,7 @@ row at a time, so a list of any length is read in bounded memory.
 from __future__ import annotations
 
 import re
+import stat
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -150,8 +151,21 @@ class _Header:
         self.extra = [(i, n) for i, (n, low) in enumerate(zip(names, lowered, strict=True)) if low not in _RESERVED]
 
 
+def check_list_file(path: Path, where: str | Path | None = None) -> None:
+    """Refuse a list that is missing or not a regular file (a folder, a FIFO, ``/dev/zero``: never read)."""
+    try:
+        mode = Path(path).stat().st_mode
+    except FileNotFoundError:
+        raise MailerError("list file not found", where=where or path) from None
+    except OSError as exc:
+        raise MailerError(f"cannot read list file: {exc.strerror}", where=where or path) from None
+    if not stat.S_ISREG(mode):
+        raise MailerError("not a regular file", where=where or path, hint="a list is a CSV file")
+
+
 def extra_columns(path: Path) -> list[str]:
     """The names of a list's extra columns (not email, name, lang), read from its header row only."""
+    check_list_file(path)
     try:
         with Path(path).open("rb") as fp:
             for row in CsvRows(fp):
@@ -182,10 +196,9 @@ class ListReader:
         self.blank = 0
 
     def __iter__(self) -> Iterator[Recipient | RowError]:
+        check_list_file(self.path, self.display)
         try:
             fp = self.path.open("rb")
-        except FileNotFoundError:
-            raise MailerError("list file not found", where=self.display) from None
         except OSError as exc:
             raise MailerError(f"cannot read list file: {exc.strerror}", where=self.display) from None
         with fp:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import click
 
+from solidarity_mailer.config.settings import MAX_GRACE_SECONDS
+
+MAX_ID = 2**63 - 1  # the largest id SQLite stores
 CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
                              help="Settings file (default: ./solidarity-mailer.toml).")
 
@@ -28,9 +31,10 @@ def _check_zone(tz: str | None) -> str | None:
               help="IANA time zone, e.g. America/Lima (default: [scheduler] timezone, else this machine's).")
 @click.option("--list", "lists", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Send to this CSV list instead of the campaign's lists (repeatable).")
-@click.option("--grace", "grace", type=click.IntRange(min=0), default=None, metavar="SECONDS",
+@click.option("--grace", "grace", type=click.IntRange(0, MAX_GRACE_SECONDS), default=None, metavar="SECONDS",
               help="A firing missed while the daemon was down still runs if at most this late "
-              "(default: $SOLIDARITY_MAILER_GRACE_SECONDS, else [scheduler] grace_seconds, else 3600).")
+              "(default: $SOLIDARITY_MAILER_GRACE_SECONDS, else [scheduler] grace_seconds, else 3600; "
+              "at most 366 days).")
 @CONFIG_OPTION
 def schedule_command(campaign: str, at: str | None, cron: str | None, every: str | None, tz: str | None,
                      lists: tuple[Path, ...], grace: int | None, config_path: Path | None) -> None:
@@ -70,7 +74,7 @@ def campaigns_command(as_json: bool, config_path: Path | None) -> None:
 def _control(action: str) -> click.Command:
     @click.command(action)
     @click.argument("kind", type=click.Choice(["schedule", "run"]))
-    @click.argument("ident", metavar="ID", type=int)
+    @click.argument("ident", metavar="ID", type=click.IntRange(1, MAX_ID))
     @CONFIG_OPTION
     def command(kind: str, ident: int, config_path: Path | None) -> None:
         from solidarity_mailer.cli._db import open_database

@@ -40,7 +40,7 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
     from solidarity_mailer.deliver import dry_run as preflight
     from solidarity_mailer.deliver.dispatcher import RunDependencies, RunOptions
     from solidarity_mailer.deliver.manual_send import open_manual_run, send_manual_run, stop_on_interrupt
-    from solidarity_mailer.deliver.prepare import find_campaign
+    from solidarity_mailer.deliver.prepare import NoValidRecipient, find_campaign
     from solidarity_mailer.ledger.queries import LIST_REMOVED
 
     settings = load_settings(config_path)
@@ -55,7 +55,12 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
         report = preflight.dry_run(engine, camp, settings, lists)
         _print_dry_run(report)
         ctx.exit(report.exit_status)
-    manual = open_manual_run(engine, camp, lists)
+    try:
+        manual = open_manual_run(engine, camp, lists)
+    except NoValidRecipient as exc:
+        for row in exc.rows:
+            click.echo(f"invalid row: {row}", err=True)
+        raise
     if manual.dropped:
         click.echo(f"{manual.dropped} recipient(s) still waiting from lists no longer in the run are skipped "
                    f"({LIST_REMOVED}); see `status`", err=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from solidarity_mailer.cli._db import open_database
+from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import suppressions as suppression
 
 _config = click.option("--config", "config_path", type=click.Path(path_type=Path), help="Settings file (TOML).")
@@ -80,7 +81,12 @@ def export_command(file: Path | None, config_path: Path | None) -> None:
     if file is None or str(file) == "-":
         count = suppression.export_csv(engine, sys.stdout)
     else:
-        with file.open("w", encoding="utf-8", newline="") as fp:
+        try:
+            fp = file.open("w", encoding="utf-8", newline="")
+        except OSError as exc:
+            hint = "create the folder first" if isinstance(exc, FileNotFoundError) else None
+            raise MailerError(f"cannot write the export: {exc.strerror}", where=file, hint=hint) from None
+        with fp:
             count = suppression.export_csv(engine, fp)
     click.echo(f"{count} exported", err=True)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from solidarity_mailer.config.settings import DEFAULT_PASSWORD_ENV, ENV_PREFIX
+from solidarity_mailer.config.settings import DEFAULT_PASSWORD_ENV, ENV_PREFIX, MAX_CONCURRENCY
 
 Value = str | int | float | bool
 
@@ -46,7 +46,8 @@ KEYS: tuple[Key, ...] = (
     Key("database", "url", str, "sqlite:///solidarity-mailer.db",
         "the ledger's SQLAlchemy URL; a relative SQLite path is relative to the settings file's folder",
         ENV_PREFIX + "DATABASE"),
-    Key("delivery", "concurrency", int, 2, "SMTP connections (sender processes or threads) at once"),
+    Key("delivery", "concurrency", int, 2,
+        f"SMTP connections (sender processes or threads) at once, at most {MAX_CONCURRENCY}"),
     Key("delivery", "per_second", float, 10.0, "at most this many messages a second (0: unlimited)"),
     Key("delivery", "per_hour", int, 0, "at most this many messages an hour (0: unlimited)"),
     Key("delivery", "max_attempts", int, 5, "attempts per recipient before a deferral becomes a failure"),

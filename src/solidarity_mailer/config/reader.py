@@ -5,6 +5,7 @@ Every error names the file, the line of the key (or table) and ``[table] key``.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -15,6 +16,22 @@ from solidarity_mailer.config.settings import DEFAULT_PASSWORD_ENV
 from solidarity_mailer.errors import MailerError, location
 
 
+def key_line(lines: list[str], section: str, name: str | None = None) -> int | None:
+    """The line (from 1) of ``name = …`` in table ``[section]`` (of the header when ``name`` is None), found by
+    a light scan of the text (tomllib gives no positions); None when not found."""
+    in_section = False
+    key = re.compile(rf"""^(?:{re.escape(name)}|"{re.escape(name)}"|'{re.escape(name)}')\s*=""") if name else None
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_section = stripped.strip("[] ") == section
+            if in_section and key is None:
+                return number
+        elif in_section and key is not None and key.match(stripped):
+            return number
+    return None
+
+
 class TomlReader:
     """The tables of one settings file, read with type checks; values default to the keys' defaults."""
 
@@ -23,18 +40,7 @@ class TomlReader:
 
     def where(self, section: str, name: str | None = None) -> str:
         """``file:line`` of ``[section] name`` (or of the table header), just the file when absent."""
-        line_no: int | None = None
-        in_section = False
-        for number, line in enumerate(self.lines, 1):
-            stripped = line.strip()
-            if stripped.startswith("["):
-                in_section = stripped.strip("[] ") == section
-                if in_section and name is None:
-                    return location(self.path, number)
-            elif in_section and name is not None and re.match(rf"^{re.escape(name)}\s*=", stripped):
-                line_no = number
-                break
-        return location(self.path, line_no)
+        return location(self.path, key_line(self.lines, section, name))
 
     def fail(self, section: str, name: str | None, what: str, hint: str | None = None) -> MailerError:
         """The error for ``[section] name``, located in the file."""
@@ -70,6 +76,8 @@ class TomlReader:
             value = float(value)
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             raise self.fail(section, name, f"must be {kind.__name__}, not {type(value).__name__} {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(section, name, f"must be a finite number, not {value}")
         if isinstance(value, str) and any(c in value for c in "\r\n\0"):
             raise self.fail(section, name, "must not contain line breaks or NUL")
         assert isinstance(value, str | int | float | bool)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from solidarity_mailer.config.reader import TomlReader
 from solidarity_mailer.config.settings import (
+    MAX_CONCURRENCY,
+    MAX_GRACE_SECONDS,
     DeliverySettings,
     DkimSettings,
     SchedulerSettings,
@@ -46,6 +48,9 @@ def delivery_settings(r: TomlReader, base: Path, choice: TransportChoice) -> Del
     for name in ("concurrency", "max_attempts"):
         if ints[name] < 1:
             raise r.fail("delivery", name, "must be at least 1")
+    if ints["concurrency"] > MAX_CONCURRENCY:
+        raise r.fail("delivery", "concurrency", f"must be at most {MAX_CONCURRENCY}",
+                     hint="a few connections are what a relay allows one sender anyway")
     for name, value in {**ints, **floats}.items():
         if value < 0:
             raise r.fail("delivery", name, "must not be negative")
@@ -83,6 +88,8 @@ def scheduler_settings(r: TomlReader) -> SchedulerSettings:
     grace = r.integer("scheduler", "grace_seconds")
     if grace < 0:
         raise r.fail("scheduler", "grace_seconds", "must not be negative")
+    if grace > MAX_GRACE_SECONDS:
+        raise r.fail("scheduler", "grace_seconds", f"must be at most {MAX_GRACE_SECONDS} (366 days)")
     zone = r.text("scheduler", "timezone")
     if zone is not None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

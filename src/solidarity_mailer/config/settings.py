@@ -14,6 +14,8 @@ ENV_PREFIX = "SOLIDARITY_MAILER_"
 DEFAULT_PASSWORD_ENV = "SOLIDARITY_MAILER_SMTP_PASSWORD"
 SECURITIES = ("none", "starttls", "tls")
 TRANSPORTS = ("smtp", "capture", "file", "console", "memory")  # the backends, by name (the short form)
+MAX_CONCURRENCY = 100  # [delivery] concurrency: connections (and sender processes) at most
+MAX_GRACE_SECONDS = 366 * 86400  # a schedule's grace period (settings, environment, --grace): at most a year
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from solidarity_mailer.clock import duration
 from solidarity_mailer.config import Settings
 from solidarity_mailer.deliver import run_lock
 from solidarity_mailer.deliver.claim_loop import ClaimLoop, RowQueue
@@ -135,10 +136,11 @@ def deliver_run(
             ledger.requeue(engine, run_id, "uncertain", now=now())
         if options.retry_failed:
             ledger.requeue(engine, run_id, "failed", now=now(), fresh_attempts=True)
-        # sender processes start while the audience is enqueued
-        senders = start_senders(settings, prepared.factory, settings.delivery.concurrency, deps.transport_factory)
+        _enqueue(engine, prepared, summary, deps.now)  # first: never more connections than rows to send
+        count = _connections(engine, run_id, settings.delivery.concurrency)
+        senders = start_senders(settings, prepared.factory, count, deps.transport_factory)
         try:
-            outcome, live = _enqueue_and_send(engine, settings, prepared, senders, summary, options, deps, holder)
+            outcome, live = _send(engine, settings, prepared, senders, summary, options, deps, holder)
         finally:
             for sender in senders:
                 sender.close()
@@ -151,18 +153,29 @@ def deliver_run(
     return summary
 
 
-def _enqueue_and_send(
-    engine: Engine, settings: Settings, prepared: Prepared, senders: list[Sender], summary: RunSummary,
-    options: RunOptions, deps: RunDependencies, holder: str,
-) -> tuple[str, LiveRun]:
-    """Enqueue the audience, then feed the senders; returns why feeding ended and the run's live state."""
-    run_id, now = summary.run_id, deps.now
+def _enqueue(engine: Engine, prepared: Prepared, summary: RunSummary, now: Callable[[], dt.datetime]) -> None:
+    """Put the audience's new rows into the run (rows already there are kept as they are)."""
     started = time.monotonic()
-    summary.enqueued = ledger.enqueue(engine, run_id, prepared.audience(), now=now())
+    summary.enqueued = ledger.enqueue(engine, summary.run_id, prepared.audience(), now=now())
     summary.enqueue_seconds = time.monotonic() - started
     if prepared.stats is not None:
         summary.audience = prepared.stats.summary()
         summary.row_errors = [str(e) for e in prepared.stats.errors[:50]]
+
+
+def _connections(engine: Engine, run_id: int, concurrency: int) -> int:
+    """How many senders (each one connection) to start: ``concurrency``, but no more than the rows waiting to
+    be sent (pending or deferred), and at least one."""
+    waiting = ledger.counts(engine, run_id)
+    return max(1, min(concurrency, waiting["pending"] + waiting["deferred"]))
+
+
+def _send(
+    engine: Engine, settings: Settings, prepared: Prepared, senders: list[Sender], summary: RunSummary,
+    options: RunOptions, deps: RunDependencies, holder: str,
+) -> tuple[str, LiveRun]:
+    """Feed the senders; returns why feeding ended and the run's live state."""
+    run_id, now = summary.run_id, deps.now
     writer = LedgerWriter(engine, run_id).start()
     delivery = settings.delivery
     live = LiveRun(engine, run_id, writer, prepared.factory,
@@ -192,8 +205,8 @@ def _final_state(live: LiveRun, outcome: str, limit: int | None) -> tuple[str, s
     if outcome == "lease lost":
         return ledger.run_state(engine, run_id), LEASE_LOST
     if outcome == "outage":
-        minutes = (now - (live.outage_since or now)).total_seconds() / 60
-        note = (f"paused: the SMTP server was unreachable for {minutes:.0f} min ({live.outage_reply}); no "
+        outage = duration((now - (live.outage_since or now)).total_seconds())
+        note = (f"paused: the SMTP server was unreachable for {outage} ({live.outage_reply}); no "
                 "recipient's attempts were used; once the relay is back, `send` again (a scheduled run: "
                 f"`solidarity-mailer resume run {run_id}`)")
         ledger.set_run_state(engine, run_id, "paused", now=now, note=note, only_from=["running"])

@@ -21,7 +21,7 @@ from solidarity_mailer.audience.lists import load_list_meta
 from solidarity_mailer.campaign import Campaign
 from solidarity_mailer.config import Settings
 from solidarity_mailer.deliver.dispatcher import RunDependencies, RunOptions, RunSummary, deliver_run
-from solidarity_mailer.deliver.prepare import lists_for
+from solidarity_mailer.deliver.prepare import lists_for, require_a_recipient
 from solidarity_mailer.ledger import queries as ledger
 
 EXIT_PAUSED = 3  # the run is paused (server policy, authentication, relay unreachable too long, another command)
@@ -56,8 +56,10 @@ def open_manual_run(engine: Engine, campaign: Campaign, lists: Sequence[str | Pa
     """Record ``campaign`` and open (or find) its manual run; ``lists`` (``--list``) replace the campaign's.
 
     With ``lists``, rows of other lists still waiting in the run are skipped, not sent (``LIST_REMOVED``).
+    Lists without one valid row are refused (:class:`NoValidRecipient`) before the ledger is touched.
     """
     chosen = lists_for(campaign, lists)
+    require_a_recipient(chosen)
     ledger.ensure_campaign(engine, campaign)
     run_id = ledger.open_run(engine, campaign.id, ledger.manual_fire_key(campaign.id), lists=[str(p) for p in chosen],
                              now=ledger.utcnow())

@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # imported when used: preparing a run loads no more than it n
 
 def find_campaign(name: str, *, root: Path | None = None) -> Campaign:
     """A campaign by id (``campaigns/ID.toml`` of the project) or by the path of its file."""
+    if not name.strip():
+        raise MailerError("the campaign name is empty", hint="give a campaign id or the path of a campaign file")
     path = Path(name)
     if name.endswith(".toml") or path.exists():
         return load_campaign(path)
@@ -41,8 +43,10 @@ def find_campaign(name: str, *, root: Path | None = None) -> Campaign:
 
 
 def campaign_id_for(name: str) -> str:
-    """The id of campaign ``name``: the name itself, or the id inside the campaign file ``name`` (``*.toml``)."""
-    return find_campaign(name).id if name.endswith(".toml") else name
+    """The id of campaign ``name``: the name itself, or the id inside the campaign file ``name`` (``*.toml``);
+    an empty name or a folder is refused as :func:`find_campaign` refuses it."""
+    is_file_or_bad = name.endswith(".toml") or not name.strip() or Path(name).is_dir()
+    return find_campaign(name).id if is_file_or_bad else name
 
 
 def audience(engine: Engine | None, lists: Iterable[Path], stats: AudienceStats) -> Iterator[Recipient]:
@@ -91,10 +95,34 @@ def lists_for(campaign: Campaign, override: Iterable[str | Path] = ()) -> tuple[
     if not chosen:
         raise MailerError("the campaign names no lists", where=campaign.path,
                           hint='add lists = ["example"] to [campaign], or pass --list FILE')
+    from solidarity_mailer.audience.lists import check_list_file
+
     for path in chosen:
-        if not path.is_file():
-            raise MailerError("list file not found", where=path)
+        check_list_file(path)
     return chosen
+
+
+class NoValidRecipient(MailerError):
+    """The lists hold no valid row at all; ``rows`` are the first invalid ones (``file:line: what``)."""
+
+    def __init__(self, lists: tuple[Path, ...], invalid: int, rows: list[str]) -> None:
+        names = ", ".join(p.name for p in lists)
+        super().__init__(f"no valid recipient in {names} ({invalid} invalid rows); nothing was sent",
+                         hint="fix the rows named above; `solidarity-mailer lists check` shows them all")
+        self.rows = rows
+
+
+def require_a_recipient(lists: tuple[Path, ...], shown: int = 50) -> None:
+    """Read ``lists`` up to their first valid row (suppression aside); :class:`NoValidRecipient` when there is
+    none, naming the first ``shown`` invalid rows."""
+    from solidarity_mailer.audience.stream import AudienceStats, iter_audience
+
+    rows: list[str] = []
+    stats = AudienceStats()
+    for _ in iter_audience(list(lists), None, stats=stats,
+                           on_error=lambda e: rows.append(str(e)) if len(rows) < shown else None):
+        return
+    raise NoValidRecipient(lists, stats.invalid, rows)
 
 
 def prepare_run(engine: Engine, run: Run, settings: Settings) -> Prepared:

@@ -3,15 +3,16 @@
 Two sandboxed Jinja environments over the templates folder: one autoescaping for ``*.html.j2``, one plain
 for ``*.txt.j2`` and the subject; both with ``StrictUndefined``. :func:`render_campaign` renders with
 placeholder tokens for the personal fields (``render/rendition.py``, guarded by ``render/placeholders.py``),
-inlines the CSS with premailer once and serialises with ``render/html_writer.py``; :func:`render_full` is the
-slow reference path with real values, used to prove that :meth:`Rendition.personalise` gives the same bytes.
-Template mistakes are :class:`MailerError` naming the template file and line.
+inlines the CSS with premailer once (``render/css.py``: a CSS error is refused, naming its template) and
+serialises with ``render/html_writer.py``; :func:`render_full` is the slow reference path with real values,
+used to prove that :meth:`Rendition.personalise` gives the same bytes. Template mistakes are
+:class:`MailerError` naming the template file and line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
+import re
 import textwrap
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -22,13 +23,12 @@ from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from premailer import Premailer
 
 from solidarity_mailer.campaign import Campaign
 from solidarity_mailer.content.resolution import Resolution
 from solidarity_mailer.errors import MailerError, location
 from solidarity_mailer.paths import templates_dir as default_templates_dir
-from solidarity_mailer.render import html_writer as htmlout
+from solidarity_mailer.render.css import css_error, inline_css, inline_css_checked
 from solidarity_mailer.render.placeholders import (
     FieldMisuse,
     check_inlined,
@@ -44,6 +44,7 @@ RTL_LANGUAGES = frozenset({"ar", "arc", "dv", "fa", "he", "ckb", "ks", "ps", "sd
 TEXT_WIDTH = 72
 #: What a template's expression can raise besides Jinja's own errors ({{ title + 1 }}, {{ items[99] }}, …).
 _TEMPLATE_MISTAKES = (TypeError, ValueError, AttributeError, LookupError, ArithmeticError)
+_SUBJECT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 but tab and line breaks, DEL, C1
 
 
 def language_dir(lang: str | None) -> str:
@@ -157,6 +158,10 @@ def _render(job: _Job, recipient: Mapping[str, str]) -> tuple[str, str, str]:
         subject = job.text_env.from_string(job.subject_source).render(**job.context)
     except (jinja2.TemplateError, *_TEMPLATE_MISTAKES) as exc:
         raise MailerError(f"subject template: {exc}", where=job.subject_where) from None
+    bad = _SUBJECT_CONTROL_RE.search(subject)
+    if bad:  # white space from the template is folded below; anything else would reach the header as it is
+        raise MailerError(f"the subject contains the control character U+{ord(bad.group()):04X}",
+                          where=job.subject_where, hint="remove it from the subject or the value it shows")
     subject = " ".join(subject.split())
     if not subject:
         raise MailerError("the subject is empty", where=job.subject_where)
@@ -171,20 +176,6 @@ def _render(job: _Job, recipient: Mapping[str, str]) -> tuple[str, str, str]:
     except (jinja2.TemplateError, *_TEMPLATE_MISTAKES) as exc:
         raise _template_error(exc, job.templates, name) from None
     return subject, html, text
-
-
-def inline_css(html: str) -> str:
-    """premailer, configured: no network, classes kept (the dark-mode and phone rules need them), quiet
-    about ``mso-*`` properties; ``<style data-premailer="ignore">`` blocks stay in the head untouched."""
-    premailer = Premailer(
-        allow_network=False,
-        remove_classes=False,
-        strip_important=False,
-        cssutils_logging_level=logging.CRITICAL,
-        disable_validation=True,
-    )
-    tree = premailer.transform(htmlout.parse(html).getroot())
-    return htmlout.serialize(tree)
 
 
 def render_campaign(
@@ -204,7 +195,9 @@ def render_campaign(
     probes = probe_values(tokens)
     _, probe_html, probe_text = _render(job, probes)
     check_rendition(html, text, (probe_html, probe_text), probes, job.templates, job.template)
-    inlined = inline_css(html)
+    inlined, css_errors = inline_css_checked(html)
+    if css_errors:
+        raise css_error(job.templates, css_errors)
     check_inlined(html, inlined, job.templates, job.template)
     return Rendition(subject=subject, html=inlined, text=text, language=job.context["mail"]["lang"])
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 
+from solidarity_mailer.clock import duration
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.schema import runs, schedules
 from solidarity_mailer.schedule.schedules import Schedule, fire_key, get_schedule
@@ -51,15 +52,6 @@ def _record_missed(engine: Engine, sched: Schedule, instant: dt.datetime, note: 
             return int(conn.execute(runs.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
     except IntegrityError:  # another daemon recorded (or fired) this occurrence first
         return None
-
-
-def _late(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _latest_in_grace(sched: Schedule, start: dt.datetime, now: dt.datetime,
@@ -109,7 +101,7 @@ def process_due(engine: Engine, schedule_id: int, now: dt.datetime) -> Fired:
         if chosen is not None and t < chosen and now - t <= grace:
             note = f"coalesced into the firing at {chosen:%Y-%m-%d %H:%M:%S} UTC"
         else:
-            note = (f"missed: {_late((now - t).total_seconds())} late, beyond the grace period of "
+            note = (f"missed: {duration((now - t).total_seconds())} late, beyond the grace period of "
                     f"{sched.grace_seconds} s (the daemon was not running)")
         if overflow and t == recorded[-1]:
             more = f"more than {MAX_COUNTED}" if overflow > MAX_COUNTED else str(overflow)

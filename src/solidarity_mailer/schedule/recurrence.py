@@ -31,6 +31,7 @@ from solidarity_mailer.errors import MailerError
 
 _DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_INTERVAL_SECONDS = 520 * 604800  # --every: at most 520w (ten years)
 
 
 def zone(name: str) -> ZoneInfo:
@@ -153,6 +154,8 @@ def parse_interval(text: str) -> int:
         seconds = sum(int(n) * _UNITS[u] for n, u in parts)
     if seconds < 1:
         raise MailerError(f"the interval '{text}' is empty", hint="use at least 1s")
+    if seconds > MAX_INTERVAL_SECONDS:
+        raise MailerError(f"the interval '{text}' is longer than 520w (ten years)", hint="use at most 520w")
     return seconds
 
 

@@ -21,8 +21,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select, update
 
+from solidarity_mailer.audience.lists import check_list_file
 from solidarity_mailer.campaign import Campaign
 from solidarity_mailer.config import SchedulerSettings
+from solidarity_mailer.config.settings import MAX_GRACE_SECONDS
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.schema import aware, schedules
@@ -77,8 +79,8 @@ def default_grace(environ: Mapping[str, str] | None = None, configured: int = DE
     raw = (os.environ if environ is None else environ).get(GRACE_ENV, "").strip()
     if not raw:
         return configured
-    if not raw.isdigit():
-        raise MailerError(f"{GRACE_ENV}={raw!r} must be a whole number of seconds")
+    if not raw.isdigit() or int(raw) > MAX_GRACE_SECONDS:
+        raise MailerError(f"{GRACE_ENV}={raw!r} must be a whole number of seconds, at most {MAX_GRACE_SECONDS}")
     return int(raw)
 
 
@@ -108,12 +110,11 @@ def add_schedule(
     chosen = [name for name, value in (("--at", at), ("--cron", cron), ("--every", every)) if value]
     if len(chosen) != 1:
         raise MailerError("give exactly one of --at, --cron or --every", hint=f"got {', '.join(chosen) or 'none'}")
-    if grace_seconds < 0:
-        raise MailerError(f"the grace period must be 0 seconds or more, not {grace_seconds}")
+    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+        raise MailerError(f"the grace period must be 0 to {MAX_GRACE_SECONDS} seconds, not {grace_seconds}")
     zone(tz)
     for path in lists:
-        if not Path(path).is_file():
-            raise MailerError("list file not found", where=path)
+        check_list_file(Path(path))
     if at:
         instant = parse_at(at, tz)
         if instant <= now:
