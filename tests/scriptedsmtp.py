@@ -1,16 +1,20 @@
 """A scripted SMTP server on 127.0.0.1 for replies no real server gives (aiosmtpd refuses DATA without a
-recipient, never says 252 to RCPT or 250 to DATA): each command's reply comes from a script."""
+recipient, never says 252 to RCPT or 250 to DATA, never answers garbage): each command's reply comes from a
+script."""
 
 from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-# script(command) -> the reply line, or None to close the connection; "<eom>" is the end of a message
-Script = Callable[[str], str | None]
+# A reply: a line (CRLF added), raw bytes sent as they are (b"": say nothing, wait for the client), chunks of
+# bytes sent one after another until the client hangs up, or None to close the connection.
+Reply = str | bytes | Iterable[bytes] | None
+# script(command) -> the reply; "<eom>" is the end of a message
+Script = Callable[[str], Reply]
 
 
 @dataclass
@@ -29,6 +33,32 @@ def usual(command: str) -> str | None:
     return {"DATA": "354 go on", "QUIT": "221 bye"}.get(verb, "250 ok")
 
 
+def answering(**replies: Reply) -> Script:
+    """``usual`` replies, except for the commands (by their first words, ``RCPT TO:<x@y>`` included) given."""
+
+    def reply(command: str) -> Reply:
+        for start, answer in replies.items():
+            if command.upper().startswith(start.replace("_", " ").upper()):
+                return answer
+        return usual(command)
+
+    return reply
+
+
+def _answer(conn: socket.socket, reply: Reply) -> bool:
+    """Send ``reply``; False when the connection is to be closed (the script says so, or the client hung up)."""
+    if reply is None:
+        return False
+    chunks = [reply.encode("ascii") + b"\r\n"] if isinstance(reply, str) else [reply] if isinstance(
+        reply, bytes) else reply
+    try:
+        for chunk in chunks:
+            conn.sendall(chunk)
+    except OSError:
+        return False
+    return True
+
+
 def _serve_one(conn: socket.socket, script: Script, seen: Scripted) -> None:
     with conn, conn.makefile("rb") as lines:
         conn.sendall(b"220 scripted\r\n")
@@ -39,18 +69,18 @@ def _serve_one(conn: socket.socket, script: Script, seen: Scripted) -> None:
                 conn.sendall(b"250-scripted\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
                 continue
             reply = script(command)
-            if reply is None:
+            if not _answer(conn, reply):
                 return
-            conn.sendall(reply.encode("ascii") + b"\r\n")
-            if reply.startswith("354"):
+            if isinstance(reply, str) and reply.startswith("354"):
                 body = b""
-                while (data := lines.readline()) not in (b".\r\n", b""):
+                while (data := lines.readline()) != b".\r\n":
+                    if not data:
+                        return  # the client hung up before the final dot: no message
                     body += data
                 seen.bodies.append(body)
                 seen.commands.append("<body>")
-                if (reply := script("<eom>")) is None:
+                if not _answer(conn, script("<eom>")):
                     return
-                conn.sendall(reply.encode("ascii") + b"\r\n")
 
 
 @contextmanager

@@ -3,25 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from solidarity_mailer.transports import Verdict
 from solidarity_mailer.transports.smtp import SmtpTransport
-from tests.scriptedsmtp import scripted_server, usual
+from tests.scriptedsmtp import answering, scripted_server, usual
 
 MSG = b"From: a@example.org\r\nSubject: test\r\n\r\nhello\r\n.leading dot\r\n..two dots\r\n"
-
-
-def _script(**replies: str | None) -> Callable[[str], str | None]:
-    """``usual`` replies, except for the commands (by their first words, ``RCPT TO:<x@y>`` included) given."""
-
-    def reply(command: str) -> str | None:
-        for start, answer in replies.items():
-            if command.upper().startswith(start.replace("_", " ").upper()):
-                return answer
-        return usual(command)
-
-    return reply
 
 
 def test_drop_before_rcpt_is_a_connection_failure_drop_at_rcpt_is_not(smtpd) -> None:  # type: ignore[no-untyped-def]
@@ -30,7 +16,7 @@ def test_drop_before_rcpt_is_a_connection_failure_drop_at_rcpt_is_not(smtpd) -> 
     t = SmtpTransport(controller.hostname, controller.port, timeout=5)
     assert not t.send("s@example.org", ["b@example.org"], MSG)["b@example.org"].connection
     t.close()
-    with scripted_server(_script(MAIL=None)) as server:  # the server hangs up at MAIL FROM
+    with scripted_server(answering(MAIL=None)) as server:  # the server hangs up at MAIL FROM
         t = SmtpTransport("127.0.0.1", server.port, timeout=5)
         outcome = t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"]
         assert outcome.verdict is Verdict.DEFER and outcome.connection  # the relay's trouble: no attempt used
@@ -39,7 +25,7 @@ def test_drop_before_rcpt_is_a_connection_failure_drop_at_rcpt_is_not(smtpd) -> 
 
 
 def test_pipelined_data_taken_with_no_recipient_sends_no_body() -> None:
-    with scripted_server(_script(RCPT="550 5.1.1 no such user", DATA="354 go on anyway")) as server:
+    with scripted_server(answering(RCPT="550 5.1.1 no such user", DATA="354 go on anyway")) as server:
         t = SmtpTransport("127.0.0.1", server.port, timeout=5)
         outcome = t.send("s@example.org", ["x@example.org"], MSG, crlf_only=True)["x@example.org"]
         assert outcome.verdict is Verdict.FAIL and outcome.status == "5.1.1"
@@ -50,12 +36,12 @@ def test_pipelined_data_taken_with_no_recipient_sends_no_body() -> None:
 
 
 def test_a_2xx_to_rcpt_is_accepted_and_a_2xx_to_data_is_not_a_delivery() -> None:
-    with scripted_server(_script(RCPT="252 2.1.5 will try")) as server:
+    with scripted_server(answering(RCPT="252 2.1.5 will try")) as server:
         t = SmtpTransport("127.0.0.1", server.port, timeout=5)
         assert t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"].verdict is Verdict.SENT
         assert len(server.bodies) == 1
         t.close()
-    with scripted_server(_script(DATA="250 2.0.0 fine")) as server:
+    with scripted_server(answering(DATA="250 2.0.0 fine")) as server:
         t = SmtpTransport("127.0.0.1", server.port, timeout=5)
         outcome = t.send("s@example.org", ["a@example.org"], MSG)["a@example.org"]
         assert outcome.verdict is Verdict.DEFER and "unexpected reply to DATA" in outcome.reply

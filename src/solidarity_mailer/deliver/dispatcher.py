@@ -39,6 +39,7 @@ from solidarity_mailer.deliver.rate_limit import HOUR, RateLimiter
 from solidarity_mailer.deliver.retry import RetryPolicy
 from solidarity_mailer.deliver.senders import Sender, TransportFactory, start_senders
 from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.full import LedgerFull, is_disk_full, location
 from solidarity_mailer.ledger.writer import LedgerWriter
 
 STARTABLE = ("pending", "running", "paused", "finished")  # a paused run resumed by `send` is intended
@@ -113,9 +114,23 @@ def deliver_run(
 
     ``dependencies`` drive all timing (rate limits, backoff) and stopping. Raises :class:`MailerError` for a
     user mistake found before sending (campaign, content, template, list, settings) or when another live
-    process is sending this run.
+    process is sending this run, and :class:`LedgerFull` when the ledger's disk fills up: what was committed
+    stays, the run is left as a crash leaves it (its messages in flight become ``uncertain``) and continues
+    where it stopped once there is space.
     """
-    deps = dependencies or RunDependencies()
+    try:
+        return _deliver_run(engine, run_id, settings, options, dependencies or RunDependencies())
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        run = ledger.get_run(engine, run_id)  # (reading needs no space)
+        resume = (f"`solidarity-mailer send {run.campaign_id}` continues the run" if run.schedule_id is None else
+                  f"start the daemon again (`solidarity-mailer run`): it resumes run {run_id}")
+        raise LedgerFull(location(engine), resume) from exc
+
+
+def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOptions,
+                 deps: RunDependencies) -> RunSummary:
     now = deps.now
     started = time.monotonic()
     run = ledger.get_run(engine, run_id)

@@ -14,6 +14,8 @@
   ``sending`` become ``uncertain`` there. Runs created by ``send`` are continued by ``send``, not here.
 - SIGTERM / SIGINT stop it gracefully: the current run stops between messages, stays ``pending`` and
   continues at the next start.
+- When the ledger's disk is full (while sending, firing or renewing the lease) it logs one line and stops, and
+  ``serve()`` raises :class:`LedgerFull`; started again once there is space, it resumes the run where it stopped.
 - Time comes from a :class:`~solidarity_mailer.clock.Clock` (tests may speed it up); APScheduler waits the
   matching real time.
 """
@@ -36,6 +38,7 @@ from solidarity_mailer.config import Settings
 from solidarity_mailer.deliver.dispatcher import RunSummary
 from solidarity_mailer.deliver.senders import TransportFactory
 from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ledger.full import LedgerFull, is_disk_full, location
 from solidarity_mailer.ledger.queries import get_run, run_state
 from solidarity_mailer.ledger.schema import connect
 from solidarity_mailer.schedule import daemon_lock
@@ -124,7 +127,11 @@ class Daemon:
             self._scheduler.shutdown(wait=True)
         self.runs.close(timeout)
         if self.use_lock:
-            daemon_lock.release(self.engine, self.holder)
+            try:
+                daemon_lock.release(self.engine, self.holder)
+            except Exception as exc:  # a full disk keeps the lease: a daemon started here later takes it over at once
+                if not self._stop_if_full(exc):
+                    raise
         log.info("daemon stopped")
 
     def serve(self) -> None:
@@ -144,6 +151,18 @@ class Daemon:
         if self.lease_lost:
             raise MailerError("stopped: another daemon took over the scheduler lease of this database",
                               hint="this daemon could not renew it in time (suspended or overloaded?); run only one")
+        if self.runs.full is not None:
+            raise self.runs.full
+
+    def _stop_if_full(self, exc: Exception) -> bool:
+        """When ``exc`` says the ledger's disk is full: log it (once) and stop; else False."""
+        if not is_disk_full(exc):
+            return False
+        if self.runs.full is None:
+            self.runs.full = LedgerFull(location(self.engine), "start the daemon again (`solidarity-mailer run`)")
+            log.error("%s", self.runs.full.line())
+        self.stopping.set()
+        return True
 
     # -- scheduling ------------------------------------------------------------------------------------
 
@@ -153,8 +172,9 @@ class Daemon:
             return
         try:
             self._sync()
-        except Exception:  # a database hiccup must not kill the scheduler thread: try again next sync
-            log.exception("sync failed; retrying in %.0f s", self.sync_seconds)
+        except Exception as exc:  # a database hiccup must not kill the scheduler thread: try again next sync
+            if not self._stop_if_full(exc):
+                log.exception("sync failed; retrying in %.0f s", self.sync_seconds)
 
     def _sync(self) -> None:
         if self.use_lock and not daemon_lock.renew(self.engine, self.holder, now=_real_now()):
@@ -216,8 +236,9 @@ class Daemon:
         with self._fire_lock:
             try:
                 result = process_due(self.engine, schedule_id, self.clock.now())
-            except Exception:
-                log.exception("schedule %d: firing failed; retrying at the next sync", schedule_id)
+            except Exception as exc:
+                if not self._stop_if_full(exc):
+                    log.exception("schedule %d: firing failed; retrying at the next sync", schedule_id)
                 return
         for run_id in result.missed:
             note = get_run(self.engine, run_id).note

@@ -2,7 +2,8 @@
 
 A run is queued once however often it is asked for (at start, at each sync, when a schedule fires). A run
 that cannot be sent (a user mistake, an internal error) is paused with a note saying how to resume it; a
-run another live process is sending is left to that process.
+run another live process is sending is left to that process. When the ledger's disk is full nothing more can be
+recorded: the run is left as it is (a restarted daemon resumes it) and the daemon is told to stop (``full``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from solidarity_mailer.deliver import run_lock
 from solidarity_mailer.deliver.dispatcher import RunDependencies, RunOptions, RunSummary
 from solidarity_mailer.deliver.senders import TransportFactory
 from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ledger.full import LedgerFull
 from solidarity_mailer.ledger.queries import get_run, set_run_state
 from solidarity_mailer.ledger.schema import runs
 
@@ -56,6 +58,7 @@ class RunQueue:
         self._thread: threading.Thread | None = None
         self._current: tuple[int, threading.Event] | None = None  # the run being sent and its stop signal
         self.last_summary: RunSummary | None = None
+        self.full: LedgerFull | None = None  # the ledger's disk filled up: ``stopping`` is set, the daemon stops
 
     def start(self) -> None:
         """Start the sending thread."""
@@ -111,6 +114,11 @@ class RunQueue:
         dependencies = RunDependencies(now=self.clock.now, stop=stop, transport_factory=self.transport_factory)
         try:
             summary = self.deliver(self.engine, run_id, self.settings, RunOptions(), dependencies)
+        except LedgerFull as exc:  # nothing more can be recorded, for any run: stop (a restart resumes this one)
+            log.error("run %d: %s", run_id, exc.line())
+            self.full = exc
+            self.stopping.set()
+            return
         except MailerError as exc:
             if run_lock.held_by_another(self.engine, run_id, now=self.clock.now()):
                 log.warning("run %d: %s; leaving it to that process", run_id, exc.line())

@@ -1,9 +1,9 @@
 """The SMTP transport: one reused, verified connection; every reply classified per RFC 5321 / RFC 3463.
 
-The transaction is driven by hand (MAIL, RCPT…, DATA, body) instead of ``sendmail()`` so that a drop
-*before* the final dot (nothing delivered: defer) is told apart from a drop *after* it (the server may
-have queued the message: uncertain). Refused recipients of a partly accepted transaction get their own
-outcome; nothing is ignored.
+The transaction is driven by hand (MAIL, RCPT…, DATA, body) instead of ``sendmail()`` so that a drop, a
+timeout or an answer that is not SMTP (``smtp_replies.py``) *before* the final dot (nothing delivered: defer) is
+told apart from one *after* it (the server may have queued the message: uncertain). Refused recipients of a
+partly accepted transaction get their own outcome; nothing is ignored.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from solidarity_mailer.config.settings import DEFAULT_PASSWORD_ENV
 from solidarity_mailer.errors import MailerError
+from solidarity_mailer.transports import smtp_replies
 from solidarity_mailer.transports.base import Outcome, TransportPaused, Verdict
 from solidarity_mailer.transports.pipelining import EnvelopeCommands
 from solidarity_mailer.transports.smtp_replies import classify, enhanced_status, reply_text
@@ -116,10 +117,10 @@ class SmtpTransport:
     def _connect(self) -> smtplib.SMTP:
         conn: smtplib.SMTP
         if self.security == "tls":
-            conn = smtplib.SMTP_SSL(self.host, self.port, self.local_hostname, timeout=self.timeout,
-                                    context=self._context())
+            conn = smtp_replies.StrictSMTPS(self.host, self.port, self.local_hostname, timeout=self.timeout,
+                                            context=self._context())
         else:
-            conn = smtplib.SMTP(self.host, self.port, self.local_hostname, timeout=self.timeout)
+            conn = smtp_replies.StrictSMTP(self.host, self.port, self.local_hostname, timeout=self.timeout)
         try:
             conn.ehlo_or_helo_if_needed()
             if self.security == "starttls":
@@ -219,7 +220,7 @@ class SmtpTransport:
         self._dirty = False
         if code == 421:
             self._drop()
-        return {**progress.outcomes, **_all(progress.accepted, classify(code, reply))}
+        return {**progress.outcomes, **_all(progress.accepted, classify(code, reply, final=True))}
 
     def _envelope(
         self, conn: smtplib.SMTP, mail_from: str, rcpts: list[str], options: list[str], progress: _Progress
@@ -241,7 +242,7 @@ class SmtpTransport:
         code, reply = commands.reply()  # MAIL
         if not 200 <= code < 300:  # (a 2xx here is the server's "go on", never a delivery)
             outcome = classify(code, reply)
-            if code == 421:  # the server is closing before any recipient: its trouble, not theirs
+            if code == 421 or code < 400:  # closing, or out of step, before any recipient: its trouble, not theirs
                 outcome = Outcome(Verdict.DEFER, code, outcome.status, outcome.reply, connection=True)
             return self._end(rcpts, outcome, code)
         progress.stage = "rcpt"
@@ -273,18 +274,19 @@ class SmtpTransport:
     def _lost(rcpts: list[str], progress: _Progress, exc: Exception, *, may_retry: bool) -> dict[str, Outcome] | None:
         """The outcomes when the connection failed mid-transaction (None: retry afresh, nothing was taken)."""
         outcomes, accepted = progress.outcomes, progress.accepted
+        what = "no valid reply" if isinstance(exc, smtp_replies.MalformedReply) else "connection lost"
         if progress.stage == "after":
-            return {**outcomes, **_all(accepted, Outcome(Verdict.UNCERTAIN, 0, "",
-                                                         f"connection lost after the final dot: {exc}"))}
+            uncertain = Outcome(Verdict.UNCERTAIN, 0, "", f"{what} after the final dot: {exc}")
+            return {**outcomes, **_all(accepted, uncertain)}
         if may_retry and not accepted and not outcomes:
             return None
         pending = [r for r in rcpts if r not in outcomes]
-        lost = Outcome(Verdict.DEFER, 0, "", f"connection lost: {exc}", connection=progress.stage == "before")
+        lost = Outcome(Verdict.DEFER, 0, "", f"{what}: {exc}", connection=progress.stage == "before")
         return {**outcomes, **_all(pending, lost)}
 
     def _end(self, rcpts: list[str], outcome: Outcome, code: int) -> dict[str, Outcome]:
-        """Give ``rcpts`` the same outcome; after 421 the server is closing, so drop the connection."""
-        if code == 421:
+        """Give ``rcpts`` the same outcome; after 421 (closing) or a 3xx (out of step) drop the connection."""
+        if code == 421 or code < 400:
             self._drop()
         return _all(rcpts, outcome)
 
