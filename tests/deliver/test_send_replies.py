@@ -15,7 +15,7 @@ from sqlalchemy import select
 from solidarity_mailer.cli import main
 from solidarity_mailer.deliver.manual_send import EXIT_FAILURES, EXIT_PAUSED
 from solidarity_mailer.ledger import suppressions as suppression
-from solidarity_mailer.ledger.schema import connect, suppressions
+from solidarity_mailer.ledger.schema import campaigns, connect, deliveries, runs, suppressions
 from tests.sendkit import SlowHandler, addresses, send, states, status, write_project
 from tests.smtpserver import Credentials, RecordingHandler, drop_connection, smtp_server
 
@@ -164,14 +164,24 @@ def test_policy_refusal_of_one_recipient_fails_or_defers_it_alone(tmp_path: Path
     assert len(handler.rcpt_replies[emails[4]]) == 2 and len(handler.received) == 7
 
 
-def test_authentication_failure_pauses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def _ledger_tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    engine = connect(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        return {t.name: sorted(map(tuple, conn.execute(select(t)))) for t in (campaigns, runs, deliveries)}
+
+
+def test_authentication_refused_by_a_new_run_leaves_no_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys) -> None:  # type: ignore[no-untyped-def]
     creds = Credentials("mailer", "right-password")
     with smtp_server(RecordingHandler(), authenticator=creds, auth_require_tls=False) as (controller, handler):
         campaign, config = write_project(tmp_path, controller.port, addresses(3), extra_smtp='username = "mailer"')
         monkeypatch.setenv("SOLIDARITY_MAILER_SMTP_PASSWORD", "wrong-password")
-        assert send(campaign, config) == EXIT_PAUSED
-        assert "authentication failed: 535" in capsys.readouterr().out
+        before = _ledger_tables(tmp_path / "ledger.db")
+        assert send(campaign, config) == 2
+        err = capsys.readouterr().err
+        assert "the relay refused the run: authentication failed: 535" in err and "nothing recorded" in err
         assert handler.received == []
+        assert _ledger_tables(tmp_path / "ledger.db") == before == {"campaigns": [], "runs": [], "deliveries": []}
         monkeypatch.setenv("SOLIDARITY_MAILER_SMTP_PASSWORD", "right-password")
         assert send(campaign, config) == 0
         assert sorted(handler.recipients()) == addresses(3)

@@ -43,6 +43,7 @@ from solidarity_mailer.ledger.full import LedgerFull, is_disk_full, location
 from solidarity_mailer.ledger.writer import LedgerWriter
 
 STARTABLE = ("pending", "running", "paused", "finished")  # a paused run resumed by `send` is intended
+SERVER_PAUSED = "paused by the SMTP server: "  # the note of a run the relay refused (auth, 4.7.x/5.7.x)
 LEASE_LOST = "stopped: this process lost the run's lease (another process took the run over)"
 
 
@@ -216,7 +217,7 @@ def _final_state(live: LiveRun, outcome: str, limit: int | None) -> tuple[str, s
     """The run's state once feeding stopped (written to the ledger); returns (state, note)."""
     engine, run_id, now = live.engine, live.run_id, live.now()
     if live.paused is not None:
-        return "paused", f"paused by the SMTP server: {live.paused.reply}"
+        return "paused", f"{SERVER_PAUSED}{live.paused.reply}"
     if outcome == "lease lost":
         return ledger.run_state(engine, run_id), LEASE_LOST
     if outcome == "outage":

@@ -20,9 +20,11 @@ from sqlalchemy import Engine
 from solidarity_mailer.audience.lists import load_list_meta
 from solidarity_mailer.campaign import Campaign
 from solidarity_mailer.config import Settings
-from solidarity_mailer.deliver.dispatcher import RunDependencies, RunOptions, RunSummary, deliver_run
+from solidarity_mailer.deliver.dispatcher import SERVER_PAUSED, RunDependencies, RunOptions, RunSummary, deliver_run
 from solidarity_mailer.deliver.prepare import lists_for, require_a_recipient
+from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger import refused_runs
 
 EXIT_PAUSED = 3  # the run is paused (server policy, authentication, relay unreachable too long, another command)
 EXIT_FAILURES = 4  # the run ended with failed recipients (`status` lists them; --retry-failed requeues them)
@@ -35,6 +37,8 @@ class ManualRun:
 
     run_id: int
     dropped: int = 0  # rows still waiting from lists no longer in the run, now ``skipped``
+    new_run: bool = False  # opened by this send: removed again if the send is refused before any attempt
+    new_campaign: bool = False  # the campaign row was recorded by this send
 
 
 @dataclass(frozen=True)
@@ -60,21 +64,44 @@ def open_manual_run(engine: Engine, campaign: Campaign, lists: Sequence[str | Pa
     """
     chosen = lists_for(campaign, lists)
     require_a_recipient(chosen)
+    key = ledger.manual_fire_key(campaign.id)
+    new_campaign, new_run = not refused_runs.campaign_recorded(engine, campaign.id), not ledger.run_exists(engine, key)
     ledger.ensure_campaign(engine, campaign)
-    run_id = ledger.open_run(engine, campaign.id, ledger.manual_fire_key(campaign.id), lists=[str(p) for p in chosen],
-                             now=ledger.utcnow())
-    if not lists:
-        return ManualRun(run_id)
-    dropped = ledger.set_run_lists(engine, run_id, [str(p) for p in chosen],
-                                   keep_list_ids=[load_list_meta(p).list_id for p in chosen])
-    return ManualRun(run_id, dropped)
+    run_id = ledger.open_run(engine, campaign.id, key, lists=[str(p) for p in chosen], now=ledger.utcnow())
+    dropped = 0
+    if lists:
+        dropped = ledger.set_run_lists(engine, run_id, [str(p) for p in chosen],
+                                       keep_list_ids=[load_list_meta(p).list_id for p in chosen])
+    return ManualRun(run_id, dropped, new_run, new_campaign)
 
 
-def send_manual_run(engine: Engine, run_id: int, settings: Settings, options: RunOptions | None = None,
+def send_manual_run(engine: Engine, run: ManualRun | int, settings: Settings, options: RunOptions | None = None,
                     dependencies: RunDependencies | None = None) -> ManualSendResult:
-    """Deliver the manual run (see :func:`~solidarity_mailer.deliver.dispatcher.deliver_run`) and judge the end."""
-    summary = deliver_run(engine, run_id, settings, options or RunOptions(), dependencies)
-    return ManualSendResult(summary, ledger.problems(engine, run_id)[:PROBLEMS_SHOWN])
+    """Deliver the manual run (see :func:`~solidarity_mailer.deliver.dispatcher.deliver_run`) and judge the end.
+
+    A run this send opened is removed again when the send is refused before any message was attempted (a
+    template or list error, a relay refusing authentication): a :class:`MailerError`, the ledger as before.
+    """
+    manual = run if isinstance(run, ManualRun) else ManualRun(run)
+    try:
+        summary = deliver_run(engine, manual.run_id, settings, options or RunOptions(), dependencies)
+    except MailerError:
+        _discard(engine, manual)
+        raise
+    refused = summary.paused and summary.note.startswith(SERVER_PAUSED)  # not an outage: that waits and resumes
+    if refused and not summary.this_call.get("sent") and _discard(engine, manual):
+        raise MailerError(f"the relay refused the run: {summary.note.removeprefix(SERVER_PAUSED)}; "
+                          "nothing was sent and nothing recorded",
+                          hint="fix the [smtp] settings or the password, then send again")
+    return ManualSendResult(summary, ledger.problems(engine, manual.run_id)[:PROBLEMS_SHOWN])
+
+
+def _discard(engine: Engine, manual: ManualRun) -> bool:
+    """Remove the run this send opened, if no message of it was attempted; whether it was removed."""
+    if not manual.new_run:
+        return False
+    campaign_id = ledger.get_run(engine, manual.run_id).campaign_id
+    return refused_runs.discard_new_run(engine, manual.run_id, campaign_id, drop_campaign=manual.new_campaign)
 
 
 @contextmanager

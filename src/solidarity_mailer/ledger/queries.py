@@ -93,6 +93,12 @@ def open_run(
         return int(conn.execute(select(runs.c.id).where(runs.c.fire_key == fire_key)).scalar_one())
 
 
+def run_exists(engine: Engine, fire_key: str) -> bool:
+    """True when the run of ``fire_key`` has been opened."""
+    with engine.connect() as conn:
+        return conn.execute(select(runs.c.id).where(runs.c.fire_key == fire_key)).first() is not None
+
+
 def set_run_lists(engine: Engine, run_id: int, lists: Iterable[str], *, keep_list_ids: Iterable[str] | None = None,
                   now: dt.datetime | None = None) -> int:
     """Point the run at other lists (``send --list``); returns how many rows were skipped.
