@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.smtpserver import RecordingHandler
 
 KINDS = ("page-limit", "tmpfs")
 MAX_PAGES = 2000
@@ -53,6 +56,14 @@ class Disk:
             page = conn.execute("PRAGMA page_size").fetchone()[0]
             conn.execute("CREATE TABLE IF NOT EXISTS ballast (b BLOB)")
             conn.execute("INSERT INTO ballast VALUES (zeroblob(?))", (MAX_PAGES * page,))
+
+    def fill_at(self, handler: RecordingHandler, count: int) -> None:
+        """Fill the disk while the real SMTP server behind ``handler`` takes its ``count``-th message."""
+        def fill_the_disk(server: SMTP, session: Session, envelope: Envelope) -> None:
+            if len(handler.received) == count:
+                self.fill()
+
+        handler.on_data = fill_the_disk
 
     def free(self) -> None:
         """Free the space :meth:`fill` took."""
