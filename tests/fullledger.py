@@ -11,8 +11,8 @@ full"), raised by SQLite itself, never by a mock, in two ways (:data:`KINDS`):
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -49,8 +49,11 @@ class Disk:
     def fill(self) -> None:
         """Fill the disk: the ledger can write nothing new."""
         if self.kind == "tmpfs":
-            with (self.db.parent / "ballast").open("wb") as fh:
-                fh.write(b"\0" * shutil.disk_usage(self.db.parent).free)
+            with (self.db.parent / "ballast").open("wb", buffering=0) as fh:
+                for chunk in (1 << 20, 4096):  # to the last block, whatever the ledger writes meanwhile
+                    with contextlib.suppress(OSError):
+                        while fh.write(b"\0" * chunk):
+                            pass
             return
         with closing(sqlite3.connect(self.db, timeout=30, isolation_level=None)) as conn:
             page = conn.execute("PRAGMA page_size").fetchone()[0]
