@@ -20,6 +20,7 @@ from solidarity_mailer.config import Settings
 from solidarity_mailer.deliver.prepare import audience, lists_for, make_factory
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.received_content import manual_run_key
 from solidarity_mailer.ledger.schema import runs
 from solidarity_mailer.render.once import render_once
 from solidarity_mailer.transports.base import Outcome, Transport, TransportPaused
@@ -74,9 +75,9 @@ def dry_run(engine: Engine, campaign: Campaign, settings: Settings, lists: Itera
 
     chosen = lists_for(campaign, lists)
     rendition = render_once(campaign, chosen)
+    key = manual_run_key(engine, campaign.id, rendition.content_digest())
     with engine.connect() as conn:
-        run_id = conn.execute(select(runs.c.id).where(runs.c.fire_key == ledger.manual_fire_key(campaign.id))
-                              ).scalar_one_or_none()
+        run_id = conn.execute(select(runs.c.id).where(runs.c.fire_key == key)).scalar_one_or_none()
     factory = make_factory(campaign, rendition, settings, run_id or 0)
     stats = AudienceStats()
     sample: Recipient | None = None
