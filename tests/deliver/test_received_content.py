@@ -110,7 +110,7 @@ def test_a_schedule_made_with_again_repeats_on_purpose(tmp_path: Path, server, c
     assert Counter(handler.recipients()) == Counter(emails * 2)
 
 
-def test_changed_content_goes_to_everyone_once_and_the_first_content_is_not_repeated(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_changed_content_goes_to_everyone_once_and_the_first_is_not_repeated(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
     controller, handler = server
     emails = addresses(6)
     campaign, config = write_project(tmp_path, controller.port, emails)
