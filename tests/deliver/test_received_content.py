@@ -151,3 +151,16 @@ def test_test_copies_stay_outside_the_ledger_and_skip_nobody(tmp_path: Path, ser
     assert send(campaign, config, "--to", emails[0]) == 0
     assert send(campaign, config) == 0
     assert Counter(handler.recipients()) == Counter([emails[0], *emails])
+
+
+def test_a_dry_run_counts_who_already_received_the_content(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
+    controller, handler = server
+    emails = addresses(4)
+    campaign, config = write_project(tmp_path, controller.port, emails)
+    _fire_schedule(config, campaign)
+    write_list(tmp_path / "recipients" / "list.csv", [*emails, "late@example.org"])
+    capsys.readouterr()
+    assert send(campaign, config, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "4 already received this content in another run: a send skips them" in out
+    assert len(handler.received) == 4

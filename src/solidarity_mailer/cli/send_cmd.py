@@ -83,6 +83,9 @@ def _print_dry_run(report: DryRun) -> None:
                + ", ".join(str(p) for p in report.lists))
     click.echo(f"recipients: {report.stats.summary()}; {report.new} new for the run"
                + (f" (run so far: {_counts(report.run_counts)})" if report.run_counts else ""))
+    if report.already_received:
+        click.echo(f"{report.already_received:,} already received this content in another run: a send skips them "
+                   "(--again sends to them too)")
     click.echo(f"sample message to {report.sample_to}: {report.sample_bytes} bytes; nothing was sent")
 
 

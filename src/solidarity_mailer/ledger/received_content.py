@@ -110,6 +110,20 @@ def skip_already_received(engine: Engine, run: RunContent, *, now: dt.datetime) 
     return found
 
 
+def received_elsewhere(engine: Engine, run: RunContent, addresses: list[str]) -> int:
+    """How many of ``addresses`` (normalised) already received this content in a run other than ``run``."""
+    earlier = deliveries.alias("earlier")
+    found = 0
+    with engine.connect() as conn:
+        for start in range(0, len(addresses), _BATCH):
+            stmt = (select(func.count(func.distinct(earlier.c.address)))
+                    .select_from(earlier.join(runs, runs.c.id == earlier.c.run_id))
+                    .where(earlier.c.address.in_(addresses[start:start + _BATCH]),
+                           earlier.c.state.in_(RECEIVED_STATES), _same_content(run)))
+            found += int(conn.execute(stmt).scalar_one())
+    return found
+
+
 def already_received_count(engine: Engine, run_id: int) -> int:
     """How many of the run's rows were skipped because they already received the content."""
     stmt = select(func.count()).where(deliveries.c.run_id == run_id, deliveries.c.state == "skipped",
