@@ -10,6 +10,8 @@ Tables, by the modules that write them:
   pending → sending → sent|deferred|failed|uncertain (or skipped).
 - ``locks``: ledger/leases.py. Named leases: ``scheduler``, so one daemon runs per database
   (schedule/daemon_lock.py), and ``run:{id}``, so one process sends a given run (deliver/run_lock.py).
+- ``alembic_version``: the schema's revision (ledger/revision.py). A change to these tables needs a migration
+  in ledger/migrations/versions/ (docs/operations.md, "Adding a migration").
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+
+from solidarity_mailer.ledger.revision import ensure_current
 
 DEFAULT_DATABASE = "sqlite:///solidarity-mailer.db"
 
@@ -141,7 +145,8 @@ locks = Table(
 )
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    """The pragmas of every SQLite connection to the ledger (a ``connect`` event listener)."""
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")  # readers (status, web) never block the sender
     # FULL: a committed ``sending`` survives power loss too (NORMAL may roll the last commits back, and a
@@ -152,15 +157,28 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cur.close()
 
 
-def connect(url: str | None = None) -> Engine:
-    """An engine for ``url`` (default: ``solidarity-mailer.db`` in the working directory), schema created."""
+def open_engine(url: str | None = None) -> Engine:
+    """An engine for ``url`` (default: ``solidarity-mailer.db`` in the working directory), its schema neither
+    checked nor created: for ``db upgrade`` and ``db current``. Everything else uses :func:`connect`."""
     url = url or DEFAULT_DATABASE
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    metadata.create_all(engine)
+        event.listen(engine, "connect", sqlite_pragmas)
+    return engine
+
+
+def connect(url: str | None = None) -> Engine:
+    """An engine for ``url`` whose schema is this release's: an empty database gets it (stamped with
+    :data:`~solidarity_mailer.ledger.revision.HEAD`); an older or newer one is refused with a
+    :class:`~solidarity_mailer.ledger.revision.SchemaVersionError`, nothing written."""
+    engine = open_engine(url)
+    try:
+        ensure_current(engine, metadata)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
