@@ -24,7 +24,7 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from solidarity_mailer.display import visible
 from solidarity_mailer.errors import MailerError
@@ -128,21 +128,26 @@ def ensure_current(engine: Engine, metadata: MetaData) -> None:
     ``metadata``'s tables, stamped :data:`HEAD`."""
     with engine.connect() as conn:
         version = read_version(conn)
-    if version.empty:
-        version = _create(engine, metadata)
+        if version.empty:
+            version = _create(conn, metadata)
     check(version, where(engine))
 
 
-def _create(engine: Engine, metadata: MetaData) -> Version:
+def _create(conn: Connection, metadata: MetaData) -> Version:
+    """Tables and stamp in one transaction that holds the write lock (SQLite: ``BEGIN IMMEDIATE``), so no other
+    process sees the tables unstamped, and of processes opening a new ledger at once only the first creates it."""
+    conn.rollback()
     try:
-        with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # waits for a writer (busy_timeout); DDL stays in it
+        version = read_version(conn)
+        if version.empty:
             metadata.create_all(conn)
             version_table.create(conn, checkfirst=True)
             conn.execute(insert(version_table).values(version_num=HEAD))
-    except (IntegrityError, OperationalError):  # another process may have created it at the same moment
-        with engine.connect() as conn:
-            version = read_version(conn)
-        if not version.current:
+        conn.commit()
+    except DBAPIError:  # another database's creator won (PostgreSQL: a duplicate table or stamp)
+        conn.rollback()
+        if not (version := read_version(conn)).current:
             raise
-        return version
-    return Version(frozenset(TABLES_0_1_0), (HEAD,))
+    return read_version(conn) if version.empty else version

@@ -17,6 +17,8 @@ Tables, by the modules that write them:
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import time
 from pathlib import Path
 
 from sqlalchemy import (
@@ -148,13 +150,27 @@ locks = Table(
 def sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     """The pragmas of every SQLite connection to the ledger (a ``connect`` event listener)."""
     cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")  # readers (status, web) never block the sender
+    cur.execute("PRAGMA busy_timeout=10000")
+    _wal(cur)  # readers (status, web) never block the sender
     # FULL: a committed ``sending`` survives power loss too (NORMAL may roll the last commits back, and a
     # message be resent without being reported uncertain); group commit in ledger/writer.py amortises the fsync.
     cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _wal(cur: sqlite3.Cursor) -> None:
+    """WAL mode. While another process creates a new ledger, SQLite refuses the switch at once instead of
+    waiting (busy_timeout does not apply to it): try again, for up to 10 s."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def open_engine(url: str | None = None) -> Engine:
