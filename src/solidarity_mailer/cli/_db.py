@@ -6,7 +6,9 @@ naming where the URL came from, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -14,6 +16,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from solidarity_mailer.config import ENV_PREFIX, load_settings
 from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ledger.revision import one_line
 from solidarity_mailer.ledger.schema import connect
 
 ENV_VAR = ENV_PREFIX + "DATABASE"
@@ -26,9 +29,18 @@ def database_url(config_path: Path | None) -> str:
 
 def connect_url(url: str, config_path: Path | None = None) -> Engine:
     """:func:`~solidarity_mailer.ledger.schema.connect`, with a bad URL, a missing driver or an unopenable file
-    as one clear error."""
-    try:
+    as one clear error (and a ledger at another schema revision as the one line of
+    :class:`~solidarity_mailer.ledger.revision.SchemaVersionError`)."""
+    with database_errors(url, config_path):
         return connect(url)
+
+
+@contextlib.contextmanager
+def database_errors(url: str, config_path: Path | None, doing: str = "cannot open it") -> Iterator[None]:
+    """In the block, a bad URL, a missing driver or a database error is one :class:`MailerError` line naming
+    where the URL came from."""
+    try:
+        yield
     except (ArgumentError, NoSuchModuleError, ImportError, OperationalError) as exc:
         scheme = url.split("://", 1)[0] if "://" in url else ""
         if isinstance(exc, NoSuchModuleError):
@@ -36,11 +48,27 @@ def connect_url(url: str, config_path: Path | None = None) -> Engine:
         elif isinstance(exc, ImportError):
             why = f"the driver for '{scheme}' is not installed ({getattr(exc, 'name', None) or exc})"
         elif isinstance(exc, OperationalError):
-            why = f"cannot open it: {str(exc.orig).splitlines()[0] if exc.orig else exc}"
+            why = f"{doing}: {str(exc.orig).splitlines()[0] if exc.orig else exc}"
         else:
             why = "not a database URL (use e.g. sqlite:///ledger.db)"
         where = ENV_VAR if os.environ.get(ENV_VAR) else (config_path or "[database] url")
         raise MailerError(f"database URL: {why}", where=where) from None
+
+
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file a ``sqlite:///`` URL names when it does not exist yet; None for any other URL."""
+    prefix = "sqlite:///"
+    path = Path(url.removeprefix(prefix)).expanduser()
+    return path if url.startswith(prefix) and ":memory:" not in url and not path.exists() else None
+
+
+def existing_ledger_url(config_path: Path | None) -> str:
+    """The configured database URL, or one error line when it names an SQLite file that does not exist."""
+    url = database_url(config_path)
+    if (missing := missing_sqlite_file(url)) is not None:
+        raise MailerError("no ledger here: the file does not exist; nothing was created",
+                          where=one_line(os.path.abspath(missing)))
+    return url
 
 
 def open_database(config_path: Path | None) -> Engine:
@@ -51,10 +79,7 @@ def open_database(config_path: Path | None) -> Engine:
 def existing_database(config_path: Path | None) -> Engine | None:
     """Like :func:`open_database`, but None when the database is a SQLite file that does not exist yet."""
     url = database_url(config_path)
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and ":memory:" not in url and not Path(url.removeprefix(prefix)).expanduser().exists():
-        return None
-    return connect_url(url, config_path)
+    return None if missing_sqlite_file(url) is not None else connect_url(url, config_path)
 
 
 def read_only_database(config_path: Path | None) -> Engine:

@@ -1,0 +1,63 @@
+"""``solidarity-mailer db upgrade|current``: the ledger's schema revision, and upgrading it in place.
+
+Alembic is imported by ``db upgrade`` alone; every other command checks the revision with
+ledger/revision.py when it opens the ledger (``schema.connect``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from solidarity_mailer.cli._db import database_errors, existing_ledger_url
+from solidarity_mailer.ledger.revision import HEAD, Version, read_version, where
+from solidarity_mailer.ledger.schema import open_engine
+
+_config = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                       help="Settings file (default: ./solidarity-mailer.toml).")
+
+
+@click.group("db")
+def db_group() -> None:
+    """The ledger's schema: its revision, and upgrading it after installing a new release."""
+
+
+@db_group.command("upgrade")
+@_config
+def upgrade_command(config_path: Path | None) -> None:
+    """Upgrade the ledger's schema in place to this release's, in one transaction (back it up first).
+
+    A ledger of release 0.1.0 (no revision) is recognised by its tables. Run again, it changes nothing."""
+    from solidarity_mailer.ledger import migrate
+
+    url = existing_ledger_url(config_path)
+    with database_errors(url, config_path, doing="cannot upgrade it"):
+        done = migrate.upgrade(url)
+    click.echo(done.line())
+
+
+@db_group.command("current")
+@_config
+def current_command(config_path: Path | None) -> None:
+    """Print the revision the ledger's schema is at (or that it is a 0.1.0 ledger, or empty)."""
+    url = existing_ledger_url(config_path)
+    with database_errors(url, config_path):
+        engine = open_engine(url)
+        try:
+            with engine.connect() as conn:
+                version = read_version(conn)
+            location = where(engine)
+        finally:
+            engine.dispose()
+    click.echo(f"ledger {location}: {_state(version)}")
+
+
+def _state(version: Version) -> str:
+    if version.current:
+        return f"revision {HEAD}, this release's"
+    if version.empty:
+        return f"empty (the first command that opens it creates revision {HEAD})"
+    if version.older:
+        return f"{version.describe()}, older than this release's {HEAD}: run `solidarity-mailer db upgrade`"
+    return f"{version.describe()}, newer than this release, which knows revisions up to {HEAD}"
