@@ -20,9 +20,9 @@ from sqlalchemy import Column, Integer, MetaData, Table, create_engine
 from solidarity_mailer.ledger import migrate, revision, schema
 from solidarity_mailer.ledger.revision import HEAD, REVISIONS, SchemaTooNew, SchemaTooOld
 from solidarity_mailer.ledger.schema import connect, metadata
+from tests.ledger.release_0_1_0 import LEDGER_0_1_0, rows_0_1_0, structure
 
 REPO = Path(__file__).resolve().parents[2]
-LEDGER_0_1_0 = REPO / "tests" / "data" / "ledger-0.1.0" / "ledger.db"
 SCRIPTS = REPO / "src" / "solidarity_mailer" / "ledger" / "migrations"
 
 
@@ -75,16 +75,13 @@ def test_the_baseline_makes_exactly_the_tables_of_release_0_1_0(tmp_path: Path) 
 
 def test_an_upgraded_0_1_0_ledger_has_today_s_schema_and_every_row(tmp_path: Path) -> None:
     path = copy_0_1_0(tmp_path)
-    tables = sorted(revision.TABLES_0_1_0)
-    with closing(sqlite3.connect(LEDGER_0_1_0)) as db, db:
-        before = {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
+    before = rows_0_1_0(LEDGER_0_1_0)
     done = migrate.upgrade(f"sqlite:///{path}")
     assert done.changed and done.before.unversioned
     assert done.line() == f"ledger {path}: upgraded from 0.1.0 (no revision) to revision {HEAD}"
     assert stamped(path) == [HEAD]
     assert differences(path) == []
-    with closing(sqlite3.connect(path)) as db, db:
-        assert {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall()) for t in tables} == before
+    assert rows_0_1_0(path) == before
     assert sum(len(rows) for rows in before.values()) > 20  # runs, rows, schedules, suppressions: not empty
 
 
@@ -100,7 +97,7 @@ def test_a_new_ledger_and_an_upgraded_empty_one_are_today_s_schema_stamped_head(
         with engine.connect() as conn:
             assert MigrationContext.configure(conn).get_current_revision() == HEAD  # Alembic reads our stamp
         engine.dispose()
-    assert master(tmp_path / "new.db") == master(tmp_path / "empty.db")
+    assert structure(tmp_path / "new.db") == structure(tmp_path / "empty.db")
 
 
 def test_connect_refuses_older_and_newer_revisions_and_writes_nothing(
@@ -137,12 +134,13 @@ def test_a_revision_is_shown_on_one_line(tmp_path: Path) -> None:
     assert "revision x\\n\\x1b[2Jy" in caught.value.line() and "\n" not in caught.value.line()
 
 
-FAILING = '''"""fails half-way"""
+NEXT = f"{int(HEAD) + 1:04d}"  # the id of the next migration
+FAILING = f'''"""fails half-way"""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{NEXT}"
+down_revision = "{HEAD}"
 branch_labels = None
 depends_on = None
 
@@ -163,7 +161,7 @@ def downgrade() -> None:
 def test_a_failing_upgrade_leaves_the_ledger_as_it_was(tmp_path: Path) -> None:
     scripts = tmp_path / "migrations"
     shutil.copytree(SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "v0002_fails.py").write_text(FAILING, encoding="utf-8")
+    (scripts / "versions" / f"v{NEXT}_fails.py").write_text(FAILING, encoding="utf-8")
     path = copy_0_1_0(tmp_path)
     with pytest.raises(RuntimeError, match="step failed"):
         migrate.upgrade(f"sqlite:///{path}", str(scripts))
@@ -181,14 +179,14 @@ def test_the_helper_writes_the_next_migration_from_the_schema(
     Table("notes", changed, Column("id", Integer, primary_key=True), Column("runs", Integer, nullable=False))
     monkeypatch.setattr(schema, "metadata", changed)  # env.py reads schema.metadata when it runs
     assert migrate.main(["notes: a new table", "--scripts", str(scripts)]) == 0
-    written = scripts / "versions" / "v0002_notes_a_new_table.py"
+    written = scripts / "versions" / f"v{NEXT}_notes_a_new_table.py"
     text = written.read_text(encoding="utf-8")
-    assert 'revision = "0002"' in text.replace("'", '"') and 'down_revision = "0001"' in text.replace("'", '"')
+    assert f'revision = "{NEXT}"' in text.replace("'", '"') and f'down_revision = "{HEAD}"' in text.replace("'", '"')
     assert "op.create_table('notes'" in text or 'op.create_table("notes"' in text
     lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--config", str(REPO / "pyproject.toml"),
                            str(written)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
     path = copy_0_1_0(tmp_path)
     migrate.upgrade(f"sqlite:///{path}", str(scripts))
-    assert stamped(path) == ["0002"]
+    assert stamped(path) == [NEXT]
     assert differences(path, changed) == []

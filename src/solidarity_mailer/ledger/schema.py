@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    false,
 )
 
 from solidarity_mailer.ledger.revision import ensure_current
@@ -97,6 +99,7 @@ schedules = Table(
     Column("next_fire_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("again", Boolean, nullable=False, default=False, server_default=false()),  # its runs repeat on purpose
 )
 
 runs = Table(
@@ -114,6 +117,9 @@ runs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    # sha256 of what the run sends before personalisation (subject, HTML, text): ledger/received_content.py
+    Column("content_digest", String(64)),
+    Column("again", Boolean, nullable=False, default=False, server_default=false()),  # sends to earlier recipients
     UniqueConstraint("fire_key", name="uq_runs_fire_key"),
 )
 
@@ -137,6 +143,7 @@ deliveries = Table(
 Index("ix_deliveries_run_state", deliveries.c.run_id, deliveries.c.state)
 Index("ix_deliveries_sent_at", deliveries.c.sent_at)
 Index("ix_deliveries_message_id", deliveries.c.message_id)  # bounces/import_mailbox.py matches returned Message-IDs
+Index("ix_deliveries_address", deliveries.c.address)  # who received this content in another run
 
 locks = Table(
     "locks",
