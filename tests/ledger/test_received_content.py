@@ -18,6 +18,7 @@ from solidarity_mailer.ledger.received_content import (
 )
 from solidarity_mailer.ledger.schema import campaigns, connect, deliveries, runs
 from solidarity_mailer.ledger.writer import LedgerWriter
+from tests.databases import ledger_url
 
 NOW = ledger.utcnow()
 ADDRESS = "reader@example.org"
@@ -25,7 +26,7 @@ ADDRESS = "reader@example.org"
 
 @pytest.fixture
 def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
-    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = connect(ledger_url(tmp_path))
     with engine.begin() as conn:
         conn.execute(campaigns.insert().values(id="c", path="c.toml", created_at=NOW))
     return engine
