@@ -42,12 +42,26 @@ def test_a_bad_database_url_is_one_line(capsys: pytest.CaptureFixture[str], monk
 
 def test_read_only_commands_create_no_database(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "state" / "ledger.db"
-    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{target}")
+    # the default ledger, not created yet: looking shows an empty one and creates nothing
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SOLIDARITY_MAILER_DATABASE", raising=False)
     assert main(["campaigns", "--json"]) == 0
     assert main(["status", "nothing", "--json"]) == 0
     assert "no runs yet" in one_error(capsys, ["status", "nothing"])
-    assert not target.parent.exists()
+    assert not (tmp_path / "solidarity-mailer.db").exists()
+
+
+def test_a_configured_ledger_that_does_not_exist_is_refused_until_db_init(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "state" / "ledger.db"
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{target}")
+    for argv in (["campaigns"], ["status", "nothing"], ["suppressions", "add", "x@example.org"]):
+        assert f"no ledger at {target}" in one_error(capsys, argv) and not target.parent.exists()
+    assert main(["db", "init"]) == 0
+    assert f"created the ledger at {target}" in capsys.readouterr().out and target.exists()
+    assert main(["suppressions", "add", "x@example.org"]) == 0
+    assert main(["db", "init"]) == 0
+    assert "exists already; nothing changed" in capsys.readouterr().out
 
 
 def test_catch_into_an_impossible_outbox(capsys: pytest.CaptureFixture[str]) -> None:

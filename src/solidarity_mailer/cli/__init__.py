@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "import": ".import_cmd:import_command",
     "send": ".send_cmd:send_command",
     "status": ".status_cmd:status_command",
+    "db": ".db_cmd:db_group",
 }
 
 

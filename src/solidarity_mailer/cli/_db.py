@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from solidarity_mailer.config import ENV_PREFIX, load_settings
 from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ledger.location import check_exists, missing_file, sqlite_file
 from solidarity_mailer.ledger.schema import connect
 
 ENV_VAR = ENV_PREFIX + "DATABASE"
@@ -43,21 +44,35 @@ def connect_url(url: str, config_path: Path | None = None) -> Engine:
         raise MailerError(f"database URL: {why}", where=where) from None
 
 
+def _source(config_path: Path | None) -> str:
+    """Where the database URL came from, for messages."""
+    return ENV_VAR if os.environ.get(ENV_VAR) else f"[database] url in {config_path or 'solidarity-mailer.toml'}"
+
+
 def open_database(config_path: Path | None) -> Engine:
-    """An engine for the configured database, its schema created if needed."""
-    return connect_url(database_url(config_path), config_path)
-
-
-def existing_database(config_path: Path | None) -> Engine | None:
-    """Like :func:`open_database`, but None when the database is a SQLite file that does not exist yet."""
+    """An engine for the configured ledger: created only at the default location, else it must exist."""
     url = database_url(config_path)
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and ":memory:" not in url and not Path(url.removeprefix(prefix)).expanduser().exists():
-        return None
+    check_exists(url, _source(config_path))
     return connect_url(url, config_path)
 
 
+def existing_database(config_path: Path | None) -> Engine | None:
+    """Like :func:`open_database`, but None when the ledger is the default one and does not exist yet."""
+    url = database_url(config_path)
+    check_exists(url, _source(config_path))
+    return None if missing_file(url) else connect_url(url, config_path)
+
+
 def read_only_database(config_path: Path | None) -> Engine:
-    """For commands that only read: the database, or an empty in-memory one when its file does not exist
-    yet (so looking creates no folder and no file)."""
+    """For commands that only read: the ledger, or an empty in-memory one when the default ledger does not
+    exist yet (so looking creates no folder and no file)."""
     return existing_database(config_path) or connect("sqlite://")
+
+
+def create_database(config_path: Path | None) -> tuple[Engine, str]:
+    """``db init``: the configured ledger, created (with its folder) if it does not exist; and where it is."""
+    from solidarity_mailer.schedule.daemon import loggable_url
+
+    url = database_url(config_path)
+    path = sqlite_file(url)
+    return connect_url(url, config_path), str(path.resolve()) if path else loggable_url(url)
