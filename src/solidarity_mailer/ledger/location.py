@@ -14,6 +14,8 @@ from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger.schema import DEFAULT_DATABASE
 
 SQLITE_FILE = "sqlite:///"
+DEFAULT_FILE = DEFAULT_DATABASE.removeprefix(SQLITE_FILE)  # solidarity-mailer.db
+SETTINGS_FILE = "solidarity-mailer.toml"
 
 
 class LedgerNotFound(MailerError):
@@ -31,8 +33,13 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def is_default(url: str) -> bool:
-    """True for the project's default ledger, ``solidarity-mailer.db`` in the working folder."""
-    return url == DEFAULT_DATABASE
+    """True for the project's default ledger: ``solidarity-mailer.db`` in the working folder or beside a
+    ``solidarity-mailer.toml`` (the settings file resolves its relative URL against its own folder)."""
+    path = sqlite_file(url)
+    if url == DEFAULT_DATABASE or path is None or path.name != DEFAULT_FILE:
+        return url == DEFAULT_DATABASE
+    folder = path.parent.resolve()
+    return folder == Path.cwd().resolve() or (folder / SETTINGS_FILE).is_file()
 
 
 def missing_file(url: str) -> Path | None:
