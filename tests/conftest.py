@@ -10,6 +10,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
 from solidarity_mailer.ledger.schema import connect
+from tests import fullledger
 from tests.smtpserver import RecordingHandler, smtp_server
 from tests.starter import STARTER
 
@@ -33,3 +34,10 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     eng = connect(f"sqlite:///{tmp_path / 'test.db'}")
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(params=fullledger.KINDS)
+def disk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[fullledger.Disk]:
+    """A small disk for the ledger (a real tmpfs when root may mount one, else SQLite's page limit)."""
+    with fullledger.small_disk(request.param, tmp_path) as place:
+        yield place

@@ -11,8 +11,8 @@ full"), raised by SQLite itself, never by a mock, in two ways (:data:`KINDS`):
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.smtpserver import RecordingHandler
 
 KINDS = ("page-limit", "tmpfs")
 MAX_PAGES = 2000
@@ -46,13 +49,24 @@ class Disk:
     def fill(self) -> None:
         """Fill the disk: the ledger can write nothing new."""
         if self.kind == "tmpfs":
-            with (self.db.parent / "ballast").open("wb") as fh:
-                fh.write(b"\0" * shutil.disk_usage(self.db.parent).free)
+            with (self.db.parent / "ballast").open("wb", buffering=0) as fh:
+                for chunk in (1 << 20, 4096):  # to the last block, whatever the ledger writes meanwhile
+                    with contextlib.suppress(OSError):
+                        while fh.write(b"\0" * chunk):
+                            pass
             return
         with closing(sqlite3.connect(self.db, timeout=30, isolation_level=None)) as conn:
             page = conn.execute("PRAGMA page_size").fetchone()[0]
             conn.execute("CREATE TABLE IF NOT EXISTS ballast (b BLOB)")
             conn.execute("INSERT INTO ballast VALUES (zeroblob(?))", (MAX_PAGES * page,))
+
+    def fill_at(self, handler: RecordingHandler, count: int) -> None:
+        """Fill the disk while the real SMTP server behind ``handler`` takes its ``count``-th message."""
+        def fill_the_disk(server: SMTP, session: Session, envelope: Envelope) -> None:
+            if len(handler.received) == count:
+                self.fill()
+
+        handler.on_data = fill_the_disk
 
     def free(self) -> None:
         """Free the space :meth:`fill` took."""

@@ -8,14 +8,11 @@ from __future__ import annotations
 import os
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from solidarity_mailer.deliver.claim_loop import HELD_PER_SENDER
-from tests import fullledger
 from tests.fullledger import Disk
 from tests.processes import cli_command
 from tests.sendkit import SECRET, SlowHandler, addresses, states, write_project
@@ -25,23 +22,11 @@ FILLED_AT = 30  # the disk fills up while the server takes this message
 CONCURRENCY = 2
 
 
-@pytest.fixture(params=fullledger.KINDS)
-def disk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Disk]:
-    with fullledger.small_disk(request.param, tmp_path) as place:
-        yield place
-
-
 @pytest.mark.slow
 def test_a_full_disk_mid_send_is_one_line_and_send_again_finishes(tmp_path: Path, disk: Disk) -> None:
     emails = addresses(300)
     handler = SlowHandler()
-
-    def fill_the_disk(server: SMTP, session: Session, envelope: Envelope) -> str | None:
-        if len(handler.received) == FILLED_AT:
-            disk.fill()
-        return None
-
-    handler.on_data = fill_the_disk
+    disk.fill_at(handler, FILLED_AT)
     with smtp_server(handler) as (controller, _):
         campaign, config = write_project(tmp_path, controller.port, emails, concurrency=CONCURRENCY)
         config.write_text(config.read_text().replace("sqlite:///ledger.db", f"sqlite:///{disk.db}"))

@@ -6,14 +6,11 @@ sent twice and nobody lost."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from solidarity_mailer.deliver.claim_loop import HELD_PER_SENDER
-from tests import fullledger
 from tests.daemonproc import Daemon, Env, delivery_states, local_at, run_rows, wait_for, write_list
 from tests.fullledger import Disk
 from tests.smtpserver import RecordingHandler, smtp_server
@@ -23,21 +20,9 @@ pytestmark = pytest.mark.slow
 FILLED_AT = 30  # the disk fills up while the server takes this message
 
 
-@pytest.fixture(params=fullledger.KINDS)
-def disk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Disk]:
-    with fullledger.small_disk(request.param, tmp_path) as place:
-        yield place
-
-
 def test_a_full_disk_stops_the_daemon_with_one_line_and_a_restart_finishes_the_run(tmp_path: Path, disk: Disk) -> None:
     handler = RecordingHandler()
-
-    def fill_the_disk(server: SMTP, session: Session, envelope: Envelope) -> str | None:
-        if len(handler.received) == FILLED_AT:
-            disk.fill()
-        return None
-
-    handler.on_data = fill_the_disk
+    disk.fill_at(handler, FILLED_AT)
     with smtp_server(handler) as (controller, _):
         env = Env(tmp_path, controller.port)  # its logs stay off the small disk, the ledger goes there
         env.config.write_text(env.config.read_text().replace(str(env.db_path), str(disk.db)))

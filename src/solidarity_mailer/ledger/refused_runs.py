@@ -30,8 +30,7 @@ def discard_new_run(engine: Engine, run_id: int, campaign_id: str, *, drop_campa
         conn.execute(delete(deliveries).where(deliveries.c.run_id == run_id))
         conn.execute(delete(locks).where(locks.c.name == f"run:{run_id}"))
         conn.execute(delete(runs).where(runs.c.id == run_id))
-        others = conn.execute(select(exists().where(runs.c.campaign_id == campaign_id))).scalar_one() or \
-            conn.execute(select(exists().where(schedules.c.campaign_id == campaign_id))).scalar_one()
-        if drop_campaign and not others:
+        referred = [exists().where(t.c.campaign_id == campaign_id) for t in (runs, schedules)]
+        if drop_campaign and not any(conn.execute(select(e)).scalar_one() for e in referred):
             conn.execute(delete(campaigns).where(campaigns.c.id == campaign_id))
     return True

@@ -12,6 +12,7 @@ overhead was most of the ledger's cost). Each claim is a guarded ``UPDATE … WH
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from typing import Any
@@ -20,6 +21,8 @@ from sqlalchemy import DateTime, Engine, text
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.pool import PoolProxiedConnection
 
+from solidarity_mailer.ledger.disk_reserve import DiskReserve
+from solidarity_mailer.ledger.full import is_disk_full
 from solidarity_mailer.ledger.queries import Claim
 
 _CLAIM = (
@@ -106,7 +109,8 @@ class LedgerWriter:
     next claims, or a background thread commits them within ``linger`` seconds when no claim comes (and
     :meth:`flush` does at once). A crash in between leaves those rows ``sending``, i.e. ``uncertain``: never
     lost, never silently resent. A write error is raised to the caller, and again by :meth:`flush` and
-    :meth:`close`.
+    :meth:`close`. When the disk fills, the writer gives up its :class:`DiskReserve` and records the outcomes in
+    hand (never new claims) in the room that makes, and goes on recording outcomes (only) while it can.
     """
 
     def __init__(self, engine: Engine, run_id: int, *, linger: float = 0.05) -> None:
@@ -119,9 +123,11 @@ class LedgerWriter:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._linger, name=f"ledger-{run_id}", daemon=True)
         self.error: BaseException | None = None
+        self.reserve = DiskReserve.beside(engine)
 
     def start(self) -> LedgerWriter:
-        """Open the connection and start the background committer."""
+        """Hold the disk reserve, open the connection and start the background committer."""
+        self.reserve.hold()
         self._raw = self.engine.raw_connection()
         self._thread.start()
         return self
@@ -170,24 +176,34 @@ class LedgerWriter:
 
     def _write(self, claims: list[tuple[str, str, dt.datetime]]) -> list[Claim]:
         with self._db_lock:
-            if self.error is not None:
-                raise self.error
+            if self.error is not None and (claims or not is_disk_full(self.error)):
+                raise self.error  # after a full disk, outcomes are still tried: the reserve may have made room
             with self._queue_lock:
                 outcomes, self._outcomes = self._outcomes, []
             if not outcomes and not claims:
                 return []
-            raw, st = self._raw, self.statements
             try:
-                cursor = raw.cursor()
-                try:
-                    for stmt, values in outcomes:  # outcomes first: a retried row's outcome precedes its claim
-                        cursor.execute(stmt.sql, stmt.params(values))
-                    results = [st.claim_row(cursor, self.run_id, *claim) for claim in claims]
-                finally:
-                    cursor.close()
-                raw.commit()
+                return self._commit(outcomes, claims)
             except BaseException as exc:
-                raw.rollback()
-                self.error = exc
+                if self.error is None and is_disk_full(exc) and self.reserve.give_up():
+                    with contextlib.suppress(Exception):  # still no room: those rows stay `sending` (uncertain)
+                        self._commit(outcomes, [])  # the outcomes in hand; the claims stay pending
+                self.error = self.error or exc
                 raise
-            return results
+
+    def _commit(self, outcomes: list[tuple[_Statement, dict[str, object]]],
+                claims: list[tuple[str, str, dt.datetime]]) -> list[Claim]:
+        raw, st = self._raw, self.statements
+        try:
+            cursor = raw.cursor()
+            try:
+                for stmt, values in outcomes:  # outcomes first: a retried row's outcome precedes its claim
+                    cursor.execute(stmt.sql, stmt.params(values))
+                results = [st.claim_row(cursor, self.run_id, *claim) for claim in claims]
+            finally:
+                cursor.close()
+            raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
+        return results
