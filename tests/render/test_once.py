@@ -68,7 +68,7 @@ settings = settings_for(__import__("pathlib").Path({str(config)!r}))
 engine = connect(settings.database_url)
 campaign = find_campaign({str(campaign_path)!r})
 ledger.ensure_campaign(engine, campaign)
-run_id = ledger.open_run(engine, campaign.id, ledger.manual_fire_key(campaign.id), now=ledger.utcnow())
+run_id = ledger.open_run(engine, campaign.id, "manual:" + campaign.id, now=ledger.utcnow())
 prepared = prepare_run(engine, ledger.get_run(engine, run_id), settings)
 assert "unsubscribe_url" in prepared.rendition.html or "__sm_" in prepared.rendition.html
 print(sorted(m for m in ("jinja2", "premailer", "lxml", "cssutils", "requests") if m in sys.modules))

@@ -6,7 +6,9 @@ naming where the URL came from, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -15,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from solidarity_mailer.config import ENV_PREFIX, load_settings
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger.location import check_exists, missing_file, sqlite_file
+from solidarity_mailer.ledger.revision import one_line
 from solidarity_mailer.ledger.schema import connect
 
 ENV_VAR = ENV_PREFIX + "DATABASE"
@@ -27,9 +30,18 @@ def database_url(config_path: Path | None) -> str:
 
 def connect_url(url: str, config_path: Path | None = None) -> Engine:
     """:func:`~solidarity_mailer.ledger.schema.connect`, with a bad URL, a missing driver or an unopenable file
-    as one clear error."""
-    try:
+    as one clear error (and a ledger at another schema revision as the one line of
+    :class:`~solidarity_mailer.ledger.revision.SchemaVersionError`)."""
+    with database_errors(url, config_path):
         return connect(url)
+
+
+@contextlib.contextmanager
+def database_errors(url: str, config_path: Path | None, doing: str = "cannot open it") -> Iterator[None]:
+    """In the block, a bad URL, a missing driver or a database error is one :class:`MailerError` line naming
+    where the URL came from."""
+    try:
+        yield
     except (ArgumentError, NoSuchModuleError, ImportError, OperationalError) as exc:
         scheme = url.split("://", 1)[0] if "://" in url else ""
         if isinstance(exc, NoSuchModuleError):
@@ -37,7 +49,7 @@ def connect_url(url: str, config_path: Path | None = None) -> Engine:
         elif isinstance(exc, ImportError):
             why = f"the driver for '{scheme}' is not installed ({getattr(exc, 'name', None) or exc})"
         elif isinstance(exc, OperationalError):
-            why = f"cannot open it: {str(exc.orig).splitlines()[0] if exc.orig else exc}"
+            why = f"{doing}: {str(exc.orig).splitlines()[0] if exc.orig else exc}"
         else:
             why = "not a database URL (use e.g. sqlite:///ledger.db)"
         where = ENV_VAR if os.environ.get(ENV_VAR) else (config_path or "[database] url")
@@ -47,6 +59,16 @@ def connect_url(url: str, config_path: Path | None = None) -> Engine:
 def _source(config_path: Path | None) -> str:
     """Where the database URL came from, for messages."""
     return ENV_VAR if os.environ.get(ENV_VAR) else f"[database] url in {config_path or 'solidarity-mailer.toml'}"
+
+
+def existing_ledger_url(config_path: Path | None) -> str:
+    """The configured database URL, or one error line when it names an SQLite file that does not exist."""
+    url = database_url(config_path)
+    if (missing := missing_file(url)) is not None:
+        raise MailerError("no ledger here: the file does not exist; nothing was created",
+                          where=one_line(os.path.abspath(missing)),
+                          hint="correct the URL, or create the ledger with `solidarity-mailer db init`")
+    return url
 
 
 def open_database(config_path: Path | None) -> Engine:
@@ -70,7 +92,7 @@ def read_only_database(config_path: Path | None) -> Engine:
 
 
 def create_database(config_path: Path | None) -> tuple[Engine, str]:
-    """``db init``: the configured ledger, created (with its folder) if it does not exist; and where it is."""
+    """``db init``: the configured ledger, created if it does not exist; and where it is."""
     from solidarity_mailer.schedule.daemon import loggable_url
 
     url = database_url(config_path)

@@ -35,9 +35,12 @@ def _check_zone(tz: str | None) -> str | None:
               help="A firing missed while the daemon was down still runs if at most this late "
               "(default: $SOLIDARITY_MAILER_GRACE_SECONDS, else [scheduler] grace_seconds, else 3600; "
               "at most 366 days).")
+@click.option("--again", is_flag=True,
+              help="Each firing sends to everyone, also to those who received the same content before "
+                   "(without it, a firing whose content did not change mails only those who have not had it).")
 @CONFIG_OPTION
 def schedule_command(campaign: str, at: str | None, cron: str | None, every: str | None, tz: str | None,
-                     lists: tuple[Path, ...], grace: int | None, config_path: Path | None) -> None:
+                     lists: tuple[Path, ...], grace: int | None, again: bool, config_path: Path | None) -> None:
     """Schedule CAMPAIGN (an id in campaigns/ or a campaign file) once, by cron or at an interval."""
     from solidarity_mailer.cli._db import open_database
     from solidarity_mailer.clock import clock_from_env
@@ -48,10 +51,11 @@ def schedule_command(campaign: str, at: str | None, cron: str | None, every: str
     configured = load_settings(config_path).scheduler
     engine = open_database(config_path)
     sched = schedule_campaign(engine, find_campaign(campaign), configured, at=at, cron=cron, every=every, tz=tz,
-                              lists=lists, grace_seconds=grace, now=clock_from_env().now())
+                              lists=lists, grace_seconds=grace, now=clock_from_env().now(),
+                              again=again)
     click.echo(f"schedule {sched.id}: {sched.campaign_id} {sched.describe()}; next firing "
                f"{sched.next_fire_local} = {sched.next_fire_at:%Y-%m-%d %H:%M:%S} UTC; "
-               f"grace {sched.grace_seconds} s")
+               f"grace {sched.grace_seconds} s" + ("; again: sends to earlier recipients too" if again else ""))
     click.echo("the daemon sends it: keep `solidarity-mailer run` running (see `solidarity-mailer campaigns`)")
 
 

@@ -30,12 +30,17 @@ if TYPE_CHECKING:
               help="Also resend messages whose delivery is uncertain (interrupted after the final dot).")
 @click.option("--retry-failed", is_flag=True,
               help="Give the run's failed recipients a fresh set of attempts (suppressed addresses stay skipped).")
+@click.option("--again", is_flag=True,
+              help="Send this content again to recipients who already received it in an earlier run "
+                   "(a run of its own; without it, they are skipped).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Settings file (default: ./solidarity-mailer.toml).")
 @click.pass_context
 def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry_run: bool, to: tuple[str, ...],
-                 limit: int | None, resend_uncertain: bool, retry_failed: bool, config_path: Path | None) -> None:
-    """Send CAMPAIGN (an id in campaigns/ or a campaign file); a second send continues and never re-sends."""
+                 limit: int | None, resend_uncertain: bool, retry_failed: bool, again: bool,
+                 config_path: Path | None) -> None:
+    """Send CAMPAIGN (an id in campaigns/ or a campaign file); a second send continues and never re-sends, and
+    nobody gets a content they already received in another run unless --again."""
     from solidarity_mailer.cli._db import open_database
     from solidarity_mailer.deliver import dry_run as preflight
     from solidarity_mailer.deliver.dispatcher import RunDependencies, RunOptions
@@ -56,7 +61,7 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
         _print_dry_run(report)
         ctx.exit(report.exit_status)
     try:
-        manual = open_manual_run(engine, camp, lists)
+        manual = open_manual_run(engine, camp, lists, again=again)
     except NoValidRecipient as exc:
         for row in exc.rows:
             click.echo(f"invalid row: {row}", err=True)
@@ -78,6 +83,9 @@ def _print_dry_run(report: DryRun) -> None:
                + ", ".join(str(p) for p in report.lists))
     click.echo(f"recipients: {report.stats.summary()}; {report.new} new for the run"
                + (f" (run so far: {_counts(report.run_counts)})" if report.run_counts else ""))
+    if report.already_received:
+        click.echo(f"{report.already_received:,} already received this content in another run: a send skips them "
+                   "(--again sends to them too)")
     click.echo(f"sample message to {report.sample_to}: {report.sample_bytes} bytes; nothing was sent")
 
 
@@ -90,6 +98,8 @@ def _print_result(result: ManualSendResult) -> None:
     if summary.recovered_uncertain:
         click.echo(f"{summary.recovered_uncertain} message(s) were interrupted mid-delivery last time and are "
                    "uncertain; see `status`, resend them with --resend-uncertain", err=True)
+    for earlier in summary.already_received:
+        click.echo(earlier.line())
     click.echo(summary.line())
     for problem in result.problems:
         click.echo(f"  {problem.state}: {problem.address}: {problem.last_reply}")

@@ -31,7 +31,7 @@ def status_command(campaign: str, as_json: bool, config_path: Path | None) -> No
     if not report.runs:
         raise MailerError(f"campaign '{camp_id}' has no runs yet", hint=f"solidarity-mailer send {camp_id}")
     for run in report.runs:
-        counts = ", ".join(f"{k} {v}" for k, v in run.counts.items() if v) or "no recipients"
+        counts = run.counts_line()
         click.echo(f"run {run.id} [{run.fire_key}] {run.state}: {counts}" + (f" ({run.note})" if run.note else ""))
         for p in run.problems:
             click.echo(f"  {p.state}: {p.address} (attempts {p.attempts}): {p.last_reply}")

@@ -40,7 +40,9 @@ from solidarity_mailer.deliver.retry import RetryPolicy
 from solidarity_mailer.deliver.senders import Sender, TransportFactory, start_senders
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.full import LedgerFull, is_disk_full, location
+from solidarity_mailer.ledger.received_content import EarlierRun, record_content, skip_already_received
 from solidarity_mailer.ledger.writer import LedgerWriter
+from solidarity_mailer.render.rendition import Rendition
 
 STARTABLE = ("pending", "running", "paused", "finished")  # a paused run resumed by `send` is intended
 SERVER_PAUSED = "paused by the SMTP server: "  # the note of a run the relay refused (auth, 4.7.x/5.7.x)
@@ -69,6 +71,7 @@ class RunDependencies:
     sleep: Callable[[float], None] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     transport_factory: TransportFactory | None = None
+    rendition: Rendition | None = None  # the campaign rendered already by the caller (``send``): not again
 
     def waits(self) -> Callable[[float], None]:
         """``sleep``, or else waiting on ``stop`` (set, it ends the wait at once)."""
@@ -91,6 +94,7 @@ class RunSummary:
     enqueue_seconds: float = 0.0  # of ``seconds``: reading, validating and enqueuing the lists
     audience: str = ""  # "N valid, M invalid, D duplicates, S suppressed" for the lists read this time
     row_errors: list[str] = field(default_factory=list)  # invalid rows (file:line: what), at most 50
+    already_received: list[EarlierRun] = field(default_factory=list)  # rows skipped this call, per earlier run
 
     @property
     def paused(self) -> bool:
@@ -139,7 +143,7 @@ def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOp
     if run.state == "cancelled":
         summary.note, summary.counts = "the run was cancelled", ledger.counts(engine, run_id)
         return summary
-    prepared = prepare_run(engine, run, settings)  # renders once; user errors surface here
+    prepared = prepare_run(engine, run, settings, deps.rendition)  # renders once; user errors surface here
     holder = run_lock.acquire(engine, run_id, now=now())
     try:
         summary.recovered_uncertain = ledger.recover_sending(engine, run_id, now=now())
@@ -152,7 +156,9 @@ def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOp
             ledger.requeue(engine, run_id, "uncertain", now=now())
         if options.retry_failed:
             ledger.requeue(engine, run_id, "failed", now=now(), fresh_attempts=True)
+        content = record_content(engine, run_id, prepared.rendition.content_digest())
         _enqueue(engine, prepared, summary, deps.now)  # first: never more connections than rows to send
+        summary.already_received = skip_already_received(engine, content, now=now())
         count = _connections(engine, run_id, settings.delivery.concurrency)
         senders = start_senders(settings, prepared.factory, count, deps.transport_factory)
         try:

@@ -20,6 +20,7 @@ from solidarity_mailer.config import Settings
 from solidarity_mailer.deliver.prepare import audience, lists_for, make_factory
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.received_content import RunContent, manual_run_key, received_elsewhere
 from solidarity_mailer.ledger.schema import runs
 from solidarity_mailer.render.once import render_once
 from solidarity_mailer.transports.base import Outcome, Transport, TransportPaused
@@ -41,6 +42,7 @@ class DryRun:
     subject: str
     sample_to: str | None
     sample_bytes: int
+    already_received: int = 0  # valid recipients who had this content from another run: a send skips them
 
     @property
     def new(self) -> int:
@@ -74,17 +76,22 @@ def dry_run(engine: Engine, campaign: Campaign, settings: Settings, lists: Itera
 
     chosen = lists_for(campaign, lists)
     rendition = render_once(campaign, chosen)
+    digest = rendition.content_digest()
     with engine.connect() as conn:
-        run_id = conn.execute(select(runs.c.id).where(runs.c.fire_key == ledger.manual_fire_key(campaign.id))
+        run_id = conn.execute(select(runs.c.id).where(runs.c.fire_key == manual_run_key(engine, campaign.id, digest))
                               ).scalar_one_or_none()
     factory = make_factory(campaign, rendition, settings, run_id or 0)
     stats = AudienceStats()
     sample: Recipient | None = None
+    keys = []
     for recipient in audience(engine, chosen, stats):
         sample = sample or recipient
+        keys.append(recipient.key)
     size = len(factory.build(sample).data) if sample is not None else 0
     counts = ledger.counts(engine, run_id) if run_id else None
-    return DryRun(campaign.id, chosen, stats, counts, rendition.subject, sample.email if sample else None, size)
+    received = received_elsewhere(engine, RunContent(run_id or 0, campaign.id, digest, False), keys)
+    return DryRun(campaign.id, chosen, stats, counts, rendition.subject, sample.email if sample else None, size,
+                  received)
 
 
 def _recipients(addresses: Sequence[str], list_id: str) -> list[Recipient]:

@@ -1,13 +1,15 @@
 """A manual send (``solidarity-mailer send CAMPAIGN``): the campaign's one manual run, opened or continued.
 
-:func:`open_manual_run` records the campaign and opens its manual run (the same run every time, so a second
-send continues and never re-sends); with ``--list`` it points the run at those lists and skips the rows still
-waiting from lists no longer in it. :func:`send_manual_run` delivers the run and says how it ended, with the
-exit status the command returns. :func:`stop_on_interrupt` turns Ctrl-C into a graceful stop.
+:func:`open_manual_run` records the campaign and opens its manual run for the content: the same run while the
+content is the same, so a second send continues; a changed content gets a run of its own, and no run sends anyone
+a content they already had (``ledger/received_content.py``). With ``--list`` it points the run at those lists and
+skips the rows still waiting from lists no longer in it. :func:`send_manual_run` delivers the run and says how it
+ended, with the exit status the command returns. :func:`stop_on_interrupt` turns Ctrl-C into a graceful stop.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 from collections.abc import Iterator, Sequence
@@ -25,6 +27,9 @@ from solidarity_mailer.deliver.prepare import lists_for, require_a_recipient
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger import refused_runs
+from solidarity_mailer.ledger.received_content import manual_run_key
+from solidarity_mailer.render.once import render_apart
+from solidarity_mailer.render.rendition import Rendition
 
 EXIT_PAUSED = 3  # the run is paused (server policy, authentication, relay unreachable too long, another command)
 EXIT_FAILURES = 4  # the run ended with failed recipients (`status` lists them; --retry-failed requeues them)
@@ -39,6 +44,7 @@ class ManualRun:
     dropped: int = 0  # rows still waiting from lists no longer in the run, now ``skipped``
     new_run: bool = False  # opened by this send: removed again if the send is refused before any attempt
     new_campaign: bool = False  # the campaign row was recorded by this send
+    rendition: Rendition | None = None  # the campaign as rendered when the run was opened
 
 
 @dataclass(frozen=True)
@@ -56,23 +62,29 @@ class ManualSendResult:
         return EXIT_FAILURES if self.summary.counts.get("failed") else 0
 
 
-def open_manual_run(engine: Engine, campaign: Campaign, lists: Sequence[str | Path] = ()) -> ManualRun:
-    """Record ``campaign`` and open (or find) its manual run; ``lists`` (``--list``) replace the campaign's.
+def open_manual_run(engine: Engine, campaign: Campaign, lists: Sequence[str | Path] = (), *,
+                    again: bool = False) -> ManualRun:
+    """Render ``campaign``, record it and open (or find) its manual run for this content; ``lists`` (``--list``)
+    replace the campaign's. With ``again`` (``send --again``), a run that repeats the content on purpose.
 
     With ``lists``, rows of other lists still waiting in the run are skipped, not sent (``LIST_REMOVED``).
-    Lists without one valid row are refused (:class:`NoValidRecipient`) before the ledger is touched.
+    Lists without one valid row, and templates that do not render, are refused (a :class:`MailerError`) before
+    the ledger is touched.
     """
     chosen = lists_for(campaign, lists)
     require_a_recipient(chosen)
-    key = ledger.manual_fire_key(campaign.id)
+    rendition = render_apart(campaign, chosen)
+    digest = rendition.content_digest()
+    key = manual_run_key(engine, campaign.id, digest, again=again)
     new_campaign, new_run = not refused_runs.campaign_recorded(engine, campaign.id), not ledger.run_exists(engine, key)
     ledger.ensure_campaign(engine, campaign)
-    run_id = ledger.open_run(engine, campaign.id, key, lists=[str(p) for p in chosen], now=ledger.utcnow())
+    run_id = ledger.open_run(engine, campaign.id, key, lists=[str(p) for p in chosen], now=ledger.utcnow(),
+                             again=again)
     dropped = 0
     if lists:
         dropped = ledger.set_run_lists(engine, run_id, [str(p) for p in chosen],
                                        keep_list_ids=[load_list_meta(p).list_id for p in chosen])
-    return ManualRun(run_id, dropped, new_run, new_campaign)
+    return ManualRun(run_id, dropped, new_run, new_campaign, rendition)
 
 
 def send_manual_run(engine: Engine, run: ManualRun | int, settings: Settings, options: RunOptions | None = None,
@@ -83,6 +95,9 @@ def send_manual_run(engine: Engine, run: ManualRun | int, settings: Settings, op
     template or list error, a relay refusing authentication): a :class:`MailerError`, the ledger as before.
     """
     manual = run if isinstance(run, ManualRun) else ManualRun(run)
+    dependencies = dependencies or RunDependencies()
+    if dependencies.rendition is None:
+        dependencies = dataclasses.replace(dependencies, rendition=manual.rendition)
     try:
         summary = deliver_run(engine, manual.run_id, settings, options or RunOptions(), dependencies)
     except MailerError:

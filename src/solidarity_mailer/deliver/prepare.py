@@ -125,11 +125,13 @@ def require_a_recipient(lists: tuple[Path, ...], shown: int = 50) -> None:
     raise NoValidRecipient(lists, stats.invalid, rows)
 
 
-def prepare_run(engine: Engine, run: Run, settings: Settings) -> Prepared:
-    """Prepare ``run`` of a campaign recorded with :func:`~solidarity_mailer.ledger.queries.ensure_campaign`."""
+def prepare_run(engine: Engine, run: Run, settings: Settings, rendition: Rendition | None = None) -> Prepared:
+    """Prepare ``run`` of a campaign recorded with :func:`~solidarity_mailer.ledger.queries.ensure_campaign`
+    (with ``rendition`` when the caller rendered the campaign already)."""
     campaign = load_campaign(Path(campaign_path(engine, run.campaign_id)))
     lists = lists_for(campaign, run.lists)
-    rendition = render_apart(campaign, lists)  # the rendering stack never loads in the sending process
+    if rendition is None:
+        rendition = render_apart(campaign, lists)  # the rendering stack never loads in the sending process
     factory = make_factory(campaign, rendition, settings, run.id)
     from solidarity_mailer.audience.stream import AudienceStats
 

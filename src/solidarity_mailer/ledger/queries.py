@@ -39,11 +39,6 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def manual_fire_key(campaign_id: str) -> str:
-    """The fire key of the run that ``send CAMPAIGN`` creates and continues."""
-    return f"manual:{campaign_id}"
-
-
 @dataclass(frozen=True)
 class Run:
     """One firing of a campaign."""
@@ -81,12 +76,14 @@ def ensure_campaign(engine: Engine, campaign: Campaign, *, now: dt.datetime | No
 
 def open_run(
     engine: Engine, campaign_id: str, fire_key: str, *, lists: Iterable[str] = (), schedule_id: int | None = None,
-    scheduled_for: dt.datetime | None = None, now: dt.datetime,
+    scheduled_for: dt.datetime | None = None, now: dt.datetime, again: bool = False,
 ) -> int:
-    """The id of the run for ``fire_key``, created if new: one run per firing, whoever asks twice."""
+    """The id of the run for ``fire_key``, created if new: one run per firing, whoever asks twice. With ``again``
+    it sends to those who received the same content in other runs too (``ledger/received_content.py``)."""
     values = {
         "campaign_id": campaign_id, "fire_key": fire_key, "lists": json.dumps([str(x) for x in lists]),
         "schedule_id": schedule_id, "scheduled_for": scheduled_for, "state": "pending", "created_at": now,
+        "again": again,
     }
     with engine.begin() as conn:
         conn.execute(_insert(engine)(runs).values(**values).on_conflict_do_nothing(index_elements=["fire_key"]))

@@ -10,14 +10,19 @@ Tables, by the modules that write them:
   pending → sending → sent|deferred|failed|uncertain (or skipped).
 - ``locks``: ledger/leases.py. Named leases: ``scheduler``, so one daemon runs per database
   (schedule/daemon_lock.py), and ``run:{id}``, so one process sends a given run (deliver/run_lock.py).
+- ``alembic_version``: the schema's revision (ledger/revision.py). A change to these tables needs a migration
+  in ledger/migrations/versions/ (docs/operations.md, "Adding a migration").
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import time
 from pathlib import Path
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -31,7 +36,10 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    false,
 )
+
+from solidarity_mailer.ledger.revision import ensure_current
 
 DEFAULT_DATABASE = "sqlite:///solidarity-mailer.db"
 
@@ -91,6 +99,7 @@ schedules = Table(
     Column("next_fire_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("again", Boolean, nullable=False, default=False, server_default=false()),  # its runs repeat on purpose
 )
 
 runs = Table(
@@ -108,6 +117,9 @@ runs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    # sha256 of what the run sends before personalisation (subject, HTML, text): ledger/received_content.py
+    Column("content_digest", String(64)),
+    Column("again", Boolean, nullable=False, default=False, server_default=false()),  # sends to earlier recipients
     UniqueConstraint("fire_key", name="uq_runs_fire_key"),
 )
 
@@ -131,6 +143,7 @@ deliveries = Table(
 Index("ix_deliveries_run_state", deliveries.c.run_id, deliveries.c.state)
 Index("ix_deliveries_sent_at", deliveries.c.sent_at)
 Index("ix_deliveries_message_id", deliveries.c.message_id)  # bounces/import_mailbox.py matches returned Message-IDs
+Index("ix_deliveries_address", deliveries.c.address)  # who received this content in another run
 
 locks = Table(
     "locks",
@@ -141,26 +154,54 @@ locks = Table(
 )
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    """The pragmas of every SQLite connection to the ledger (a ``connect`` event listener)."""
     cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")  # readers (status, web) never block the sender
+    cur.execute("PRAGMA busy_timeout=10000")
+    _wal(cur)  # readers (status, web) never block the sender
     # FULL: a committed ``sending`` survives power loss too (NORMAL may roll the last commits back, and a
     # message be resent without being reported uncertain); group commit in ledger/writer.py amortises the fsync.
     cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 
 
-def connect(url: str | None = None) -> Engine:
-    """An engine for ``url`` (default: ``solidarity-mailer.db`` in the working directory), schema created."""
+def _wal(cur: sqlite3.Cursor) -> None:
+    """WAL mode. While another process creates a new ledger, SQLite refuses the switch at once instead of
+    waiting (busy_timeout does not apply to it): try again, for up to 10 s."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def open_engine(url: str | None = None) -> Engine:
+    """An engine for ``url`` (default: ``solidarity-mailer.db`` in the working directory), its schema neither
+    checked nor created: for ``db upgrade`` and ``db current``. Everything else uses :func:`connect`."""
     url = url or DEFAULT_DATABASE
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    metadata.create_all(engine)
+        event.listen(engine, "connect", sqlite_pragmas)
+    return engine
+
+
+def connect(url: str | None = None) -> Engine:
+    """An engine for ``url`` whose schema is this release's: an empty database gets it (stamped with
+    :data:`~solidarity_mailer.ledger.revision.HEAD`); an older or newer one is refused with a
+    :class:`~solidarity_mailer.ledger.revision.SchemaVersionError`, nothing written."""
+    engine = open_engine(url)
+    try:
+        ensure_current(engine, metadata)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 

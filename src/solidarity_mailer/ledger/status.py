@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.received_content import already_received_count
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -41,7 +42,20 @@ class RunStatus:
     started_at: str | None
     finished_at: str | None
     counts: dict[str, int]
+    already_received: int  # of ``counts["skipped"]``: had this content from another run of the campaign
     problems: list[ProblemStatus]
+
+    def counts_line(self) -> str:
+        """``sent 20, skipped (already received) 1980, skipped 2``: the states present, for people."""
+        counts = dict(self.counts)
+        parts = []
+        for state, n in counts.items():
+            if state == "skipped" and self.already_received:
+                parts.append(f"skipped (already received) {self.already_received}")
+                n -= self.already_received
+            if n:
+                parts.append(f"{state} {n}")
+        return ", ".join(parts) or "no recipients"
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,7 @@ class CampaignStatus:
 
     def as_json(self) -> dict[str, object]:
         """``{"campaign", "runs": [{id, fire_key, state, note, created_at, started_at, finished_at, counts,
-        problems: [{address, state, attempts, last_reply, updated_at}]}]}``."""
+        already_received, problems: [{address, state, attempts, last_reply, updated_at}]}]}``."""
         return dataclasses.asdict(self)
 
 
@@ -63,6 +77,7 @@ def campaign_status(engine: Engine, campaign_id: str) -> CampaignStatus:
         RunStatus(
             id=run.id, fire_key=run.fire_key, state=run.state, note=run.note, created_at=_iso(run.created_at),
             started_at=_iso(run.started_at), finished_at=_iso(run.finished_at), counts=ledger.counts(engine, run.id),
+            already_received=already_received_count(engine, run.id),
             problems=[ProblemStatus(p.address, p.state, p.attempts, p.last_reply, _iso(p.updated_at))
                       for p in ledger.problems(engine, run.id)],
         )

@@ -24,6 +24,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from solidarity_mailer.ledger.disk_reserve import DiskReserve
 from solidarity_mailer.ledger.full import is_disk_full
 from solidarity_mailer.ledger.queries import Claim
+from solidarity_mailer.ledger.received_content import CLAIM_GUARD, CLAIM_SKIPPED, RunContent, run_content
 
 _CLAIM = (
     "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = :mid, updated_at = :now"
@@ -31,8 +32,10 @@ _CLAIM = (
     "SELECT 1 FROM suppressions WHERE suppressions.address = deliveries.address"
     " AND suppressions.scope IN ('*', deliveries.list_id))"
 )
+_SUPPRESSED = _CLAIM[_CLAIM.index("SELECT 1 FROM suppressions"):-1]
 _SKIP = (
-    "UPDATE deliveries SET state = 'skipped', last_reply = 'suppressed', updated_at = :now"
+    f"UPDATE deliveries SET state = 'skipped', updated_at = :now, last_reply = CASE WHEN EXISTS ({_SUPPRESSED})"
+    f" THEN 'suppressed' ELSE '{CLAIM_SKIPPED}' END"
     " WHERE run_id = :run AND address = :addr AND state IN ('pending', 'deferred')"
 )
 _DONE = (
@@ -76,15 +79,20 @@ class _Statement:
 
 
 class Statements:
-    """The four transitions for one engine."""
+    """The four transitions for one engine; the claim guarded against content received in other runs unless
+    the run has ``again`` (``ledger/received_content.py``)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.claim, self.skip = _Statement(engine, _CLAIM), _Statement(engine, _SKIP)
+    def __init__(self, engine: Engine, content: RunContent | None = None) -> None:
+        guarded = content is not None and not content.again
+        self.claim = _Statement(engine, _CLAIM + CLAIM_GUARD if guarded else _CLAIM)
+        self.skip = _Statement(engine, _SKIP)
         self.done, self.release = _Statement(engine, _DONE), _Statement(engine, _RELEASE)
+        self.content = {"campaign": content.campaign_id, "digest": content.digest} if guarded and content else {}
 
     def claim_row(self, cursor: DBAPICursor, run_id: int, address: str, message_id: str, now: dt.datetime) -> Claim:
-        """In the caller's transaction: take the row (unless suppressed: then it becomes ``skipped``)."""
-        values = {"run": run_id, "addr": address, "mid": message_id, "now": now}
+        """In the caller's transaction: take the row (unless suppressed or already received: then it becomes
+        ``skipped``)."""
+        values = {"run": run_id, "addr": address, "mid": message_id, "now": now, **self.content}
         cursor.execute(self.claim.sql, self.claim.params(values))
         if cursor.rowcount:
             return Claim.CLAIMED
@@ -115,7 +123,7 @@ class LedgerWriter:
 
     def __init__(self, engine: Engine, run_id: int, *, linger: float = 0.05) -> None:
         self.engine, self.run_id, self.linger = engine, run_id, linger
-        self.statements = Statements(engine)
+        self.statements = Statements(engine, run_content(engine, run_id))
         self._outcomes: list[tuple[_Statement, dict[str, object]]] = []
         self._queue_lock = threading.Lock()  # guards _outcomes
         self._db_lock = threading.Lock()  # guards the connection

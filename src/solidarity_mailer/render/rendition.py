@@ -7,6 +7,7 @@ gives the same result as a full render with the real values.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from collections.abc import Mapping
@@ -87,6 +88,11 @@ class Rendition:
         """The (html, text) bodies for one recipient; values are HTML-escaped in the HTML part."""
         escaped = {k: html.escape(v, quote=True) for k, v in values.items()}
         return fill_parts(self._html_parts, escaped), fill_parts(self._text_parts, values)
+
+    def content_digest(self) -> str:
+        """sha256 (hex) of what every recipient gets before personalisation: subject, HTML, text, language."""
+        content = "\0".join((self.subject, self.html, self.text, self.language))
+        return hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
 
     def fields_used(self) -> set[str]:
         """The personal fields this rendition actually contains (``field_<column>`` for list columns)."""

@@ -37,6 +37,7 @@ class ScheduleOverview:
     lists: list[str]
     next_fire_utc: str | None
     next_fire_local: str | None
+    again: bool  # its runs send to those who received the same content before
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def _schedule_overview(s: Schedule) -> ScheduleOverview:
         id=s.id, kind=s.kind, rule=s.describe(), timezone=s.timezone, state=s.state,
         grace_seconds=s.grace_seconds, lists=list(s.lists),
         next_fire_utc=_iso(s.next_fire_at) if active else None,
-        next_fire_local=local_time(s.next_fire_at, s.timezone) if active else None,
+        next_fire_local=local_time(s.next_fire_at, s.timezone) if active else None, again=s.again,
     )
 
 
@@ -120,7 +121,8 @@ def lines(data: list[CampaignOverview]) -> list[str]:
             out.append("  no schedules")
         for s in c.schedules:
             nxt = f"next {s.next_fire_local} = {s.next_fire_utc}" if s.next_fire_utc else "no next firing"
-            out.append(f"  schedule {s.id} [{s.state}] {s.rule}; {nxt}; grace {s.grace_seconds} s")
+            again = "; again (earlier recipients too)" if s.again else ""
+            out.append(f"  schedule {s.id} [{s.state}] {s.rule}; {nxt}; grace {s.grace_seconds} s{again}")
         last = c.last_run
         if last:
             counts = ", ".join(f"{k} {v}" for k, v in last.counts.items()) or "no recipients yet"

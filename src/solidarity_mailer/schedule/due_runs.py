@@ -112,7 +112,7 @@ def process_due(engine: Engine, schedule_id: int, now: dt.datetime) -> Fired:
             result.missed.append(run_id)
     if chosen is not None:
         run_id = ledger.open_run(engine, sched.campaign_id, fire_key(sched.id, chosen), lists=sched.lists,
-                                 schedule_id=sched.id, scheduled_for=chosen, now=now)
+                                 schedule_id=sched.id, scheduled_for=chosen, now=now, again=sched.again)
         result.fired.append(run_id)
     values: dict[str, object] = {"next_fire_at": nxt, "updated_at": now}
     if nxt is None:

@@ -135,4 +135,6 @@ class RunQueue:
         finally:
             self._current = None
         self.last_summary = summary
+        for earlier in summary.already_received:
+            log.info("run %d: %s", run_id, earlier.line())
         log.info("%s", summary.line())

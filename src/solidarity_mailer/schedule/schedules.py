@@ -58,6 +58,7 @@ class Schedule:
     next_fire_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    again: bool = False  # its runs send to those who received the same content before (``--again``)
 
     @property
     def recurrence(self) -> Recurrence:
@@ -94,18 +95,19 @@ def _schedule(row) -> Schedule:  # type: ignore[no-untyped-def]
         id=row.id, campaign_id=row.campaign_id, kind=row.kind, spec=row.spec, timezone=row.timezone,
         lists=tuple(json.loads(row.lists or "[]")), state=row.state, grace_seconds=row.grace_seconds,
         next_fire_at=aware(row.next_fire_at), created_at=aware(row.created_at),  # type: ignore[arg-type]
-        updated_at=aware(row.updated_at),  # type: ignore[arg-type]
+        updated_at=aware(row.updated_at), again=bool(row.again),  # type: ignore[arg-type]
     )
 
 
 def add_schedule(
     engine: Engine, campaign: Campaign, *, at: str | None = None, cron: str | None = None, every: str | None = None,
     tz: str = "UTC", lists: tuple[Path, ...] | list[Path] = (), grace_seconds: int = DEFAULT_GRACE_SECONDS,
-    now: dt.datetime,
+    now: dt.datetime, again: bool = False,
 ) -> Schedule:
     """Schedule ``campaign`` once (``at``, a wall-clock time in ``tz``), by ``cron`` or ``every`` interval.
 
     ``lists`` replace the campaign's own lists for these runs (empty: the campaign's lists at firing time).
+    Each run skips those who received the same content before, unless ``again``.
     """
     chosen = [name for name, value in (("--at", at), ("--cron", cron), ("--every", every)) if value]
     if len(chosen) != 1:
@@ -135,7 +137,7 @@ def add_schedule(
     values = {
         "campaign_id": campaign.id, "kind": kind, "spec": spec, "timezone": tz,
         "lists": json.dumps([str(Path(p).resolve()) for p in lists]), "state": "active",
-        "grace_seconds": grace_seconds, "next_fire_at": first, "created_at": now, "updated_at": now,
+        "grace_seconds": grace_seconds, "next_fire_at": first, "created_at": now, "updated_at": now, "again": again,
     }
     with engine.begin() as conn:
         new_id = conn.execute(schedules.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]
@@ -151,7 +153,7 @@ def check_zone_option(tz: str | None) -> None:
 def schedule_campaign(
     engine: Engine, campaign: Campaign, configured: SchedulerSettings, *, at: str | None = None,
     cron: str | None = None, every: str | None = None, tz: str | None = None, lists: tuple[Path, ...] = (),
-    grace_seconds: int | None = None, now: dt.datetime,
+    grace_seconds: int | None = None, now: dt.datetime, again: bool = False,
 ) -> Schedule:
     """:func:`add_schedule` as the ``schedule`` command asks for it: a zone and grace period not given come
     from the settings (``configured``; grace: ``SOLIDARITY_MAILER_GRACE_SECONDS`` first), else the machine's
@@ -160,7 +162,7 @@ def schedule_campaign(
     zone_name = tz or configured.timezone or default_zone()
     grace = default_grace(configured=configured.grace_seconds) if grace_seconds is None else grace_seconds
     return add_schedule(engine, campaign, at=at, cron=cron, every=every, tz=zone_name, lists=list(lists),
-                        grace_seconds=grace, now=now)
+                        grace_seconds=grace, now=now, again=again)
 
 
 def get_schedule(engine: Engine, schedule_id: int) -> Schedule:
