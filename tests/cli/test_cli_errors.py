@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from solidarity_mailer.cli import main
+from tests.ledgerfile import existing_ledger
 from tests.sendkit import clean_environment
 from tests.starter import CAMPAIGN
 
@@ -70,7 +71,7 @@ def test_catch_into_an_impossible_outbox(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_serve_on_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", existing_ledger(tmp_path / "ledger.db"))
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -80,7 +81,7 @@ def test_serve_on_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def test_bounces_import_of_a_file_that_is_no_mbox(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", existing_ledger(tmp_path / "ledger.db"))
     junk = tmp_path / "some.bin"
     junk.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
     assert "not an mbox file" in one_error(capsys, ["bounces", "import", str(junk)])
@@ -91,5 +92,5 @@ def test_bounces_import_of_a_file_that_is_no_mbox(tmp_path: Path, capsys: pytest
 
 def test_an_empty_time_zone_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", existing_ledger(tmp_path / "ledger.db"))
     assert "--tz is empty" in one_error(capsys, ["schedule", "x", "--every", "1h", "--tz", ""])
