@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -63,6 +65,22 @@ def test_a_configured_ledger_that_does_not_exist_is_refused_until_db_init(
     assert main(["suppressions", "add", "x@example.org"]) == 0
     assert main(["db", "init"]) == 0
     assert "exists already; nothing changed" in capsys.readouterr().out
+
+
+def test_an_empty_database_is_no_ledger_until_db_init(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "empty.db"  # as an empty PostgreSQL database: it exists, and holds no ledger
+    target.touch()
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{target}")
+    for argv in (["campaigns"], ["suppressions", "add", "x@example.org"]):
+        assert one_error(capsys, argv) == (f"error: {target}: the database holds no ledger (no tables); nothing was "
+                                           "created (correct the URL, or create the ledger there with "
+                                           "`solidarity-mailer db init`)")
+    with closing(sqlite3.connect(target)) as db:
+        assert db.execute("SELECT name FROM sqlite_master").fetchall() == []  # still no table
+    assert main(["db", "init"]) == 0
+    assert f"created the ledger at {target}" in capsys.readouterr().out
+    assert main(["suppressions", "add", "x@example.org"]) == 0
 
 
 def test_catch_into_an_impossible_outbox(capsys: pytest.CaptureFixture[str]) -> None:

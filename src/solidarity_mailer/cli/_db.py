@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from solidarity_mailer.config import ENV_PREFIX, load_settings
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.ledger.location import check_exists, missing_file, sqlite_file
+from solidarity_mailer.ledger.location import check_exists, is_default, missing_file, sqlite_file
 from solidarity_mailer.ledger.revision import one_line
 from solidarity_mailer.ledger.schema import connect
 
@@ -28,12 +28,12 @@ def database_url(config_path: Path | None) -> str:
     return load_settings(config_path).database_url
 
 
-def connect_url(url: str, config_path: Path | None = None) -> Engine:
+def connect_url(url: str, config_path: Path | None = None, *, create: bool = True) -> Engine:
     """:func:`~solidarity_mailer.ledger.schema.connect`, with a bad URL, a missing driver or an unopenable file
     as one clear error (and a ledger at another schema revision as the one line of
     :class:`~solidarity_mailer.ledger.revision.SchemaVersionError`)."""
     with database_errors(url, config_path):
-        return connect(url)
+        return connect(url, create=create)
 
 
 @contextlib.contextmanager
@@ -75,14 +75,14 @@ def open_database(config_path: Path | None) -> Engine:
     """An engine for the configured ledger: created only at the default location, else it must exist."""
     url = database_url(config_path)
     check_exists(url, _source(config_path))
-    return connect_url(url, config_path)
+    return connect_url(url, config_path, create=is_default(url))
 
 
 def existing_database(config_path: Path | None) -> Engine | None:
     """Like :func:`open_database`, but None when the ledger is the default one and does not exist yet."""
     url = database_url(config_path)
     check_exists(url, _source(config_path))
-    return None if missing_file(url) else connect_url(url, config_path)
+    return None if missing_file(url) else connect_url(url, config_path, create=is_default(url))
 
 
 def read_only_database(config_path: Path | None) -> Engine:

@@ -31,16 +31,22 @@ def db_group() -> None:
 def init_command(config_path: Path | None) -> None:
     """Create the ledger named by [database] url or SOLIDARITY_MAILER_DATABASE (an existing one is kept)."""
     from solidarity_mailer.cli._db import create_database, database_url
-    from solidarity_mailer.ledger.location import missing_file, sqlite_file
+    from solidarity_mailer.ledger.location import missing_file
 
     url = database_url(config_path)
     new = missing_file(url) is not None
-    _, location = create_database(config_path)
-    if sqlite_file(url) is None:
-        click.echo(f"the ledger at {location} is ready (its tables created where missing)")
-    else:
-        click.echo(f"created the ledger at {location}" if new else
-                   f"the ledger at {location} exists already; nothing changed")
+    if not new:
+        with database_errors(url, config_path):
+            engine = open_engine(url)
+            try:
+                with engine.connect() as conn:
+                    new = read_version(conn).empty
+            finally:
+                engine.dispose()
+    engine, location = create_database(config_path)
+    engine.dispose()
+    click.echo(f"created the ledger at {location}" if new else
+               f"the ledger at {location} exists already; nothing changed")
 
 
 @db_group.command("upgrade")
