@@ -143,13 +143,14 @@ def deliver_run(
 def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOptions,
                  deps: RunDependencies) -> RunSummary:
     now = deps.now
-    started, began = time.monotonic(), now()
+    started = time.monotonic()
     run = ledger.get_run(engine, run_id)
     summary = RunSummary(run_id, run.campaign_id, run.state)
     if run.state == "cancelled":
         summary.note, summary.counts = "the run was cancelled", ledger.counts(engine, run_id)
         return summary
     prepared = prepare_run(engine, run, settings, deps.rendition)  # renders once; user errors surface here
+    began = now()  # (the first clock reading: after rendering)
     holder = run_lock.acquire(engine, run_id, now=now())
     try:
         summary.recovered_uncertain = ledger.recover_sending(engine, run_id, now=now())
