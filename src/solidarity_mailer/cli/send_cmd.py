@@ -57,11 +57,11 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
         ctx.exit(copies.exit_status)
     engine = open_database(config_path)
     if dry_run:
-        report = preflight.dry_run(engine, camp, settings, lists)
+        report = preflight.dry_run(engine, camp, settings, lists, again=again)
         _print_dry_run(report)
         ctx.exit(report.exit_status)
     try:
-        manual = open_manual_run(engine, camp, lists, again=again)
+        manual = open_manual_run(engine, camp, lists, again=again, continuing=retry_failed or resend_uncertain)
     except NoValidRecipient as exc:
         for row in exc.rows:
             click.echo(f"invalid row: {row}", err=True)
