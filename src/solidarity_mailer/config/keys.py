@@ -44,7 +44,8 @@ KEYS: tuple[Key, ...] = (
     Key("sender", "bounce_address", str, None, "a bare address: enables VERP envelope senders for bounces"),
     Key("sender", "message_id_domain", str, None, "the Message-ID domain (default: the From address's domain)"),
     Key("database", "url", str, "sqlite:///solidarity-mailer.db",
-        "the ledger's SQLAlchemy URL; a relative SQLite path is relative to the settings file's folder",
+        "the ledger's SQLAlchemy URL; a relative SQLite path is relative to the settings file's folder. Commands "
+        "create it only at the default place; elsewhere, create it once with `solidarity-mailer db init`",
         ENV_PREFIX + "DATABASE"),
     Key("delivery", "concurrency", int, 2,
         f"SMTP connections (sender processes or threads) at once, at most {MAX_CONCURRENCY}"),

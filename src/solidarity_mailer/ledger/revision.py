@@ -91,6 +91,15 @@ class SchemaTooOld(SchemaVersionError):
                          where=where)
 
 
+class NoLedgerHere(MailerError):
+    """The database holds no ledger yet, and this command may not create one (only ``db init`` and the project's
+    default SQLite file do)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__("the database holds no ledger (no tables); nothing was created", where=where,
+                         hint="correct the URL, or create the ledger there with `solidarity-mailer db init`")
+
+
 class SchemaTooNew(SchemaVersionError):
     def __init__(self, where: str, version: Version) -> None:
         super().__init__(f"the ledger's schema is newer than this release: it is at {version.describe()}, this "
@@ -123,11 +132,13 @@ def check(version: Version, location: str) -> None:
     raise SchemaTooOld(location, version) if version.older else SchemaTooNew(location, version)
 
 
-def ensure_current(engine: Engine, metadata: MetaData) -> None:
+def ensure_current(engine: Engine, metadata: MetaData, *, create: bool = True) -> None:
     """Refuse a ledger at another revision than :data:`HEAD` before writing anything; give an empty database
-    ``metadata``'s tables, stamped :data:`HEAD`."""
+    ``metadata``'s tables, stamped :data:`HEAD` (with ``create``; else :class:`NoLedgerHere`)."""
     with engine.connect() as conn:
         version = read_version(conn)
+        if version.empty and not create:
+            raise NoLedgerHere(where(engine))
         if version.empty:
             version = _create(conn, metadata)
     check(version, where(engine))
