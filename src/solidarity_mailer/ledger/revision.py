@@ -151,13 +151,15 @@ def _create(conn: Connection, metadata: MetaData) -> Version:
     try:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")  # waits for a writer (busy_timeout); DDL stays in it
+        elif conn.dialect.name == "postgresql":  # transactional DDL: creators wait for the first to commit
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('solidarity-mailer: create the ledger'))")
         version = read_version(conn)
         if version.empty:
             metadata.create_all(conn)
             version_table.create(conn, checkfirst=True)
             conn.execute(insert(version_table).values(version_num=HEAD))
         conn.commit()
-    except DBAPIError:  # another database's creator won (PostgreSQL: a duplicate table or stamp)
+    except DBAPIError:  # another database's creator won (a duplicate table or stamp)
         conn.rollback()
         if not (version := read_version(conn)).current:
             raise
