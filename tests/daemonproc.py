@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 
 from solidarity_mailer.ledger.schema import connect, deliveries, runs
 from tests.databases import ledger_url
+from tests.ledgerfile import existing_ledger
 from tests.starter import CAMPAIGN
 
 _MAIN = "import sys; from solidarity_mailer.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -44,7 +45,7 @@ class Env:
         self.db_path = self.tmp / "ledger.db"
         self.config.write_text(
             f'[smtp]\nhost = "127.0.0.1"\nport = {self.smtp_port}\ntimeout = 10\n\n'
-            f'[database]\nurl = "{self.db_url}"\n\n'
+            f'[database]\nurl = "{existing_ledger(self.db_path)}"\n\n'
             f"[delivery]\nconcurrency = {self.concurrency}\nper_second = 0\nretry_base_seconds = 1\n"
             "retry_max_seconds = 2\n",
             encoding="utf-8",

@@ -2,7 +2,8 @@
 
 The server is the one :data:`ENV` names (a SQLAlchemy URL whose user may ``CREATE DATABASE``), else a
 throwaway cluster started on first use: ``initdb`` and ``pg_ctl`` (as the ``postgres`` user when running as
-root: the server refuses root) in a temporary directory, listening on a Unix socket in it only, fsync off.
+root: the server refuses root) in a temporary directory, listening on a Unix socket in it only, fsync off, its
+``TimeZone`` not UTC (America/Lima), so nothing may depend on the server's zone.
 :func:`stop` ends it (or, on a given server, drops the databases made) when the session ends.
 """
 
@@ -76,8 +77,8 @@ def _execute(sql: str) -> None:
 def database(key: str) -> str:
     """The URL of the database for ``key`` (a path: one test's ledger), created empty the first time."""
     name = "t_" + hashlib.sha256(key.encode()).hexdigest()[:24]
-    url = server()
-    made: list[str] = _state["made"]  # type: ignore[assignment]
+    url = server()  # first: starting the server resets the list of databases made
+    made: list[str] = _state.setdefault("made", [])  # type: ignore[assignment]
     if name not in made:
         _execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         made.append(name)

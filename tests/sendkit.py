@@ -93,6 +93,7 @@ def write_project(root: Path, port: int, emails: list[str], *, concurrency: int 
         '[web]\npublic_base_url = "https://lists.example.org"\n',
         encoding="utf-8",
     )
+    connect(ledger_url(root)).dispose()  # `db init`: only the default ledger is created by commands
     return campaign, config
 
 

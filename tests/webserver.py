@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.databases import ledger_url
+from tests.ledgerfile import existing_ledger
 from tests.processes import served
 from tests.smtpserver import free_port
 
@@ -28,7 +28,7 @@ class WebServer:
 def web_server(database: Path, *, cwd: Path | None = None) -> Iterator[WebServer]:
     """Start the server process, wait for /healthz, stop it (SIGTERM, then SIGKILL) at the end."""
     port = free_port()
-    url = ledger_url(database.parent, database.name)
+    url = existing_ledger(database)
     env = {**os.environ, "SOLIDARITY_MAILER_DATABASE": url, "SOLIDARITY_MAILER_SECRET": SECRET}
     env.pop("SOLIDARITY_MAILER_SECRET_FILE", None)
     base = f"http://127.0.0.1:{port}"

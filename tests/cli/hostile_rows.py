@@ -249,6 +249,8 @@ ROWS = [
     row("suppressions-list-bad-reason", lambda p: ["suppressions", "list", "--reason", "bored"], 2, r"--reason",
         shape="usage"),
     row("bounces-missing-mailbox", lambda p: ["bounces", "import", "no-such.mbox"], 2, r"no-such\.mbox"),
+    row("bounces-soft-limit-huge", lambda p: ["bounces", "import", "no-such.mbox", "--soft-limit", "9" * 30], 2,
+        r"--soft-limit", shape="usage"),
     row("bounces-not-a-mailbox", file_in("junk.bin", b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "bounces", "import"),
         2, r"junk\.bin: .*not an mbox"),
     row("import-missing", lambda p: ["import", "no-such.txt", "-o", "out.toml"], 2, r"no-such\.txt"),
@@ -273,23 +275,14 @@ ROWS = [
     row("run-unknown-section", lambda p: ["run", "--config", p.write("bad.toml", "[smpt]\nhost = 'x'\n")], 2,
         r"bad\.toml: unknown section \[smpt\]", process=True),
     # --- a mistyped database location creates no ledger (issue 12, hole 2) ---------------------------------
-    row("ledger-mistyped-send", mistyped("send", "{campaign}"), 2, r"no-such-folder/ledger\.db.*db init",
-        hole="no-such-folder/ and a new empty ledger are created, both recipients mailed, exit 0"),
+    row("ledger-mistyped-send", mistyped("send", "{campaign}"), 2, r"no-such-folder/ledger\.db.*db init"),
     row("ledger-mistyped-schedule", mistyped("schedule", "{campaign}", "--every", "1h"), 2,
-        r"no-such-folder/ledger\.db.*db init", hole="the folder and a new ledger are created; 'schedule 1: test every "
-        "1h; …', exit 0"),
-    row("ledger-mistyped-status", mistyped("status", "test"), 2, r"no-such-folder/ledger\.db.*db init",
-        hole="nothing created, but the line is \"error: campaign 'test' has no runs yet "
-        "(solidarity-mailer send test)\""),
-    row("ledger-mistyped-campaigns", mistyped("campaigns"), 2, r"no-such-folder/ledger\.db.*db init",
-        hole="nothing created, but exit 0 with an overview of the checkout's campaigns "
-        "('no schedules', 'no runs yet')"),
+        r"no-such-folder/ledger\.db.*db init"),
+    row("ledger-mistyped-status", mistyped("status", "test"), 2, r"no-such-folder/ledger\.db.*db init"),
+    row("ledger-mistyped-campaigns", mistyped("campaigns"), 2, r"no-such-folder/ledger\.db.*db init"),
     row("ledger-mistyped-suppressions", mistyped("suppressions", "add", "x@example.org"), 2,
-        r"no-such-folder/ledger\.db.*db init",
-        hole="the folder and a new ledger are created; 'suppressed: x@example.org (*, manual)', exit 0"),
-    row("ledger-mistyped-cancel", mistyped("cancel", "run", "1"), 2, r"no-such-folder/ledger\.db.*db init",
-        hole="the folder and a new ledger are created; 'error: there is no run 1 (see `solidarity-mailer campaigns`)'"),
+        r"no-such-folder/ledger\.db.*db init"),
+    row("ledger-mistyped-cancel", mistyped("cancel", "run", "1"), 2, r"no-such-folder/ledger\.db.*db init"),
     row("ledger-mistyped-run", mistyped("run"), 2, r"no-such-folder/ledger\.db.*db init", process=True,
-        timeout=HANG, hole="the folder and a new ledger are created and the daemon runs on it: 'INFO daemon … "
-        "started on sqlite:///…/no-such-folder/ledger.db' (killed after the timeout)"),
+        timeout=HANG),
 ]

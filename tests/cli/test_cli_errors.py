@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from solidarity_mailer.cli import main
+from tests.ledgerfile import existing_ledger
 from tests.sendkit import clean_environment
 from tests.starter import CAMPAIGN
 
@@ -27,7 +30,7 @@ def one_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
 
 @pytest.mark.parametrize(("url", "fragment"), [
     ("nosuch://x", "no database kind 'nosuch'"),
-    ("postgresql+pg8000://u@127.0.0.1/db", "the driver for 'postgresql+pg8000' is not installed"),
+    ("mysql://u@127.0.0.1/db", "the driver for 'mysql' is not installed"),
     ("postgresql://u@127.0.0.1:1/db", "cannot open it: connection failed"),  # psycopg, nobody listening
     ("not a url", "not a database URL"),
 ])
@@ -43,12 +46,42 @@ def test_a_bad_database_url_is_one_line(capsys: pytest.CaptureFixture[str], monk
 
 def test_read_only_commands_create_no_database(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "state" / "ledger.db"
-    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{target}")
+    # the default ledger, not created yet: looking shows an empty one and creates nothing
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SOLIDARITY_MAILER_DATABASE", raising=False)
     assert main(["campaigns", "--json"]) == 0
     assert main(["status", "nothing", "--json"]) == 0
     assert "no runs yet" in one_error(capsys, ["status", "nothing"])
-    assert not target.parent.exists()
+    assert not (tmp_path / "solidarity-mailer.db").exists()
+
+
+def test_a_configured_ledger_that_does_not_exist_is_refused_until_db_init(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "state" / "ledger.db"
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{target}")
+    for argv in (["campaigns"], ["status", "nothing"], ["suppressions", "add", "x@example.org"]):
+        assert f"no ledger at {target}" in one_error(capsys, argv) and not target.parent.exists()
+    assert main(["db", "init"]) == 0
+    assert f"created the ledger at {target}" in capsys.readouterr().out and target.exists()
+    assert main(["suppressions", "add", "x@example.org"]) == 0
+    assert main(["db", "init"]) == 0
+    assert "exists already; nothing changed" in capsys.readouterr().out
+
+
+def test_an_empty_database_is_no_ledger_until_db_init(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "empty.db"  # as an empty PostgreSQL database: it exists, and holds no ledger
+    target.touch()
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{target}")
+    for argv in (["campaigns"], ["suppressions", "add", "x@example.org"]):
+        assert one_error(capsys, argv) == (f"error: {target}: the database holds no ledger (no tables); nothing was "
+                                           "created (correct the URL, or create the ledger there with "
+                                           "`solidarity-mailer db init`)")
+    with closing(sqlite3.connect(target)) as db:
+        assert db.execute("SELECT name FROM sqlite_master").fetchall() == []  # still no table
+    assert main(["db", "init"]) == 0
+    assert f"created the ledger at {target}" in capsys.readouterr().out
+    assert main(["suppressions", "add", "x@example.org"]) == 0
 
 
 def test_catch_into_an_impossible_outbox(capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,7 +90,7 @@ def test_catch_into_an_impossible_outbox(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_serve_on_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", existing_ledger(tmp_path / "ledger.db"))
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -67,7 +100,7 @@ def test_serve_on_a_port_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def test_bounces_import_of_a_file_that_is_no_mbox(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", existing_ledger(tmp_path / "ledger.db"))
     junk = tmp_path / "some.bin"
     junk.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
     assert "not an mbox file" in one_error(capsys, ["bounces", "import", str(junk)])
@@ -78,5 +111,5 @@ def test_bounces_import_of_a_file_that_is_no_mbox(tmp_path: Path, capsys: pytest
 
 def test_an_empty_time_zone_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{tmp_path / 'ledger.db'}")
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", existing_ledger(tmp_path / "ledger.db"))
     assert "--tz is empty" in one_error(capsys, ["schedule", "x", "--every", "1h", "--tz", ""])

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from solidarity_mailer.cli import main
+from tests.ledgerfile import existing_ledger
 
 BAD = (
     b"email,name\r\n"
@@ -28,7 +29,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("templates", "campaigns", "recipients"):
         (tmp_path / name).mkdir()
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", f"sqlite:///{tmp_path / 'state.db'}")
+    monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", existing_ledger(tmp_path / "state.db"))
     return tmp_path
 
 
@@ -42,7 +43,6 @@ def test_check_clean_list(project: Path, starter: Path, capsys: pytest.CaptureFi
     code, out, _ = run(capsys, "lists", "check", str(starter / "recipients" / "example.csv"))
     assert code == 0
     assert out.splitlines()[-1] == "6 valid, 0 invalid, 0 duplicates, 0 suppressed"
-    assert not (project / "state.db").exists()  # checking never creates the database
 
 
 def test_check_reports_file_line_and_exits_1(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -88,8 +88,11 @@ def test_config_file_names_the_database(project: Path, monkeypatch: pytest.Monke
     config = project / "conf" / "mailer.toml"
     config.parent.mkdir()
     config.write_text('[database]\nurl = "sqlite:///configured.db"\n', encoding="utf-8")
-    assert run(capsys, "suppressions", "add", "c@example.org", "--config", str(config))[0] == 0
+    assert run(capsys, "suppressions", "add", "c@example.org", "--config", str(config))[0] == 2  # not there yet
+    assert not (project / "conf" / "configured.db").exists()
+    assert run(capsys, "db", "init", "--config", str(config))[0] == 0  # relative to the settings file's folder
     assert (project / "conf" / "configured.db").exists()
+    assert run(capsys, "suppressions", "add", "c@example.org", "--config", str(config))[0] == 0
     code, out, _ = run(capsys, "suppressions", "list", "--json", "--config", str(config))
     assert code == 0 and json.loads(out)["address"] == "c@example.org"
 
@@ -127,7 +130,7 @@ def test_suppressions_commands(project: Path, capsys: pytest.CaptureFixture[str]
 
 def test_exit_status_of_the_installed_entry_point(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_bytes(BAD)
-    env = {**os.environ, "SOLIDARITY_MAILER_DATABASE": f"sqlite:///{tmp_path / 'x.db'}"}
+    env = {**os.environ, "SOLIDARITY_MAILER_DATABASE": existing_ledger(tmp_path / "x.db")}
     entry = "import sys; from solidarity_mailer.cli import main; sys.exit(main())"  # what the console script runs
     proc = subprocess.run([sys.executable, "-c", entry, "lists", "check", "bad.csv"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)

@@ -14,6 +14,7 @@ import pytest
 
 from solidarity_mailer.deliver.claim_loop import HELD_PER_SENDER
 from tests.fullledger import Disk
+from tests.ledgerfile import existing_ledger
 from tests.processes import cli_command
 from tests.sendkit import SECRET, SlowHandler, addresses, states, write_project
 from tests.smtpserver import smtp_server
@@ -29,7 +30,7 @@ def test_a_full_disk_mid_send_is_one_line_and_send_again_finishes(tmp_path: Path
     disk.fill_at(handler, FILLED_AT)
     with smtp_server(handler) as (controller, _):
         campaign, config = write_project(tmp_path, controller.port, emails, concurrency=CONCURRENCY)
-        config.write_text(config.read_text().replace("sqlite:///ledger.db", f"sqlite:///{disk.db}"))
+        config.write_text(config.read_text().replace("sqlite:///ledger.db", existing_ledger(disk.db)))
         send = [*cli_command(), "send", str(campaign), "--config", str(config)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("SOLIDARITY_MAILER_")}
         env.update(disk.env, SOLIDARITY_MAILER_SECRET=SECRET)

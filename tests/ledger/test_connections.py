@@ -10,7 +10,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from solidarity_mailer.cli import main
-from tests.databases import ledger_url, on_postgresql
+from tests.databases import on_postgresql
+from tests.ledgerfile import existing_ledger
 from tests.sendkit import clean_environment
 
 
@@ -28,7 +29,8 @@ def _connections(url: str) -> int:
 def test_commands_close_their_connections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     clean_environment(tmp_path, monkeypatch)
-    url = ledger_url(tmp_path)
+    url = existing_ledger(tmp_path / "ledger.db")
+    assert _connections(url) == 0
     monkeypatch.setenv("SOLIDARITY_MAILER_DATABASE", url)
     for argv in (["suppressions", "add", "gone@example.org"], ["suppressions", "list"], ["campaigns"],
                  ["db", "current"], ["suppressions", "remove", "nobody"]):

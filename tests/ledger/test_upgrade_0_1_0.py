@@ -157,6 +157,7 @@ def test_db_on_a_ledger_that_does_not_exist_creates_nothing(tmp_path: Path, comm
     config = tmp_path / "solidarity-mailer.toml"
     config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "new" / "ledger.db"}"\n', encoding="utf-8")
     done = cli(tmp_path, "db", command, "--config", str(config))
-    line = f"error: {tmp_path / 'new' / 'ledger.db'}: no ledger here: the file does not exist; nothing was created"
+    line = (f"error: {tmp_path / 'new' / 'ledger.db'}: no ledger here: the file does not exist; nothing was created "
+            "(correct the URL, or create the ledger with `solidarity-mailer db init`)")
     assert refused(done, line), done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["solidarity-mailer.toml"]

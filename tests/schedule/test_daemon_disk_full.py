@@ -13,6 +13,7 @@ import pytest
 from solidarity_mailer.deliver.claim_loop import HELD_PER_SENDER
 from tests.daemonproc import Daemon, Env, delivery_states, local_at, run_rows, wait_for, write_list
 from tests.fullledger import Disk
+from tests.ledgerfile import existing_ledger
 from tests.smtpserver import RecordingHandler, smtp_server
 
 pytestmark = pytest.mark.slow
@@ -25,7 +26,7 @@ def test_a_full_disk_stops_the_daemon_with_one_line_and_a_restart_finishes_the_r
     disk.fill_at(handler, FILLED_AT)
     with smtp_server(handler) as (controller, _):
         env = Env(tmp_path, controller.port)  # its logs stay off the small disk, the ledger goes there
-        env.config.write_text(env.config.read_text().replace(str(env.db_path), str(disk.db)))
+        env.config.write_text(env.config.read_text().replace(f"sqlite:///{env.db_path}", existing_ledger(disk.db)))
         env.db_path = disk.db
         people = write_list(tmp_path / "members.csv", 300)
         daemon = Daemon(env, "full", **disk.env)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from solidarity_mailer.config import ENV_PREFIX, load_settings
 from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ledger.location import check_exists, is_default, missing_file, sqlite_file
 from solidarity_mailer.ledger.revision import one_line
 from solidarity_mailer.ledger.schema import connect
 
@@ -35,12 +36,12 @@ def database_url(config_path: Path | None) -> str:
     return load_settings(config_path).database_url
 
 
-def connect_url(url: str, config_path: Path | None = None) -> Engine:
+def connect_url(url: str, config_path: Path | None = None, *, create: bool = True) -> Engine:
     """:func:`~solidarity_mailer.ledger.schema.connect`, with a bad URL, a missing driver or an unopenable file
     as one clear error (and a ledger at another schema revision as the one line of
     :class:`~solidarity_mailer.ledger.revision.SchemaVersionError`)."""
     with database_errors(url, config_path):
-        engine = connect(url)
+        engine = connect(url, create=create)
     _opened.append(engine)
     return engine
 
@@ -65,36 +66,47 @@ def database_errors(url: str, config_path: Path | None, doing: str = "cannot ope
         raise MailerError(f"database URL: {why}", where=where) from None
 
 
-def missing_sqlite_file(url: str) -> Path | None:
-    """The file a ``sqlite:///`` URL names when it does not exist yet; None for any other URL."""
-    prefix = "sqlite:///"
-    path = Path(url.removeprefix(prefix)).expanduser()
-    return path if url.startswith(prefix) and ":memory:" not in url and not path.exists() else None
+def _source(config_path: Path | None) -> str:
+    """Where the database URL came from, for messages."""
+    return ENV_VAR if os.environ.get(ENV_VAR) else f"[database] url in {config_path or 'solidarity-mailer.toml'}"
 
 
 def existing_ledger_url(config_path: Path | None) -> str:
     """The configured database URL, or one error line when it names an SQLite file that does not exist."""
     url = database_url(config_path)
-    if (missing := missing_sqlite_file(url)) is not None:
+    if (missing := missing_file(url)) is not None:
         raise MailerError("no ledger here: the file does not exist; nothing was created",
-                          where=one_line(os.path.abspath(missing)))
+                          where=one_line(os.path.abspath(missing)),
+                          hint="correct the URL, or create the ledger with `solidarity-mailer db init`")
     return url
 
 
 def open_database(config_path: Path | None) -> Engine:
-    """An engine for the configured database, its schema created if needed."""
-    return connect_url(database_url(config_path), config_path)
+    """An engine for the configured ledger: created only at the default location, else it must exist."""
+    url = database_url(config_path)
+    check_exists(url, _source(config_path))
+    return connect_url(url, config_path, create=is_default(url))
 
 
 def existing_database(config_path: Path | None) -> Engine | None:
-    """Like :func:`open_database`, but None when the database is a SQLite file that does not exist yet."""
+    """Like :func:`open_database`, but None when the ledger is the default one and does not exist yet."""
     url = database_url(config_path)
-    return None if missing_sqlite_file(url) is not None else connect_url(url, config_path)
+    check_exists(url, _source(config_path))
+    return None if missing_file(url) else connect_url(url, config_path, create=is_default(url))
 
 
 def read_only_database(config_path: Path | None) -> Engine:
-    """For commands that only read: the database, or an empty in-memory one when its file does not exist
-    yet (so looking creates no folder and no file)."""
+    """For commands that only read: the ledger, or an empty in-memory one when the default ledger does not
+    exist yet (so looking creates no folder and no file)."""
     if (engine := existing_database(config_path)) is None:
         _opened.append(engine := connect("sqlite://"))
     return engine
+
+
+def create_database(config_path: Path | None) -> tuple[Engine, str]:
+    """``db init``: the configured ledger, created if it does not exist; and where it is."""
+    from solidarity_mailer.schedule.daemon import loggable_url
+
+    url = database_url(config_path)
+    path = sqlite_file(url)
+    return connect_url(url, config_path), str(path.resolve()) if path else loggable_url(url)

@@ -1,4 +1,7 @@
-"""``solidarity-mailer db upgrade|current``: the ledger's schema revision, and upgrading it in place.
+"""``solidarity-mailer db init|upgrade|current``: create the ledger, its schema revision, upgrading it in place.
+
+Commands create a ledger only at the default location (``solidarity-mailer.db`` in the working folder); any other
+location is created by ``db init``, on purpose, so that a mistyped URL never starts an empty ledger.
 
 Alembic is imported by ``db upgrade`` alone; every other command checks the revision with
 ledger/revision.py when it opens the ledger (``schema.connect``).
@@ -20,7 +23,30 @@ _config = click.option("--config", "config_path", type=click.Path(dir_okay=False
 
 @click.group("db")
 def db_group() -> None:
-    """The ledger's schema: its revision, and upgrading it after installing a new release."""
+    """The ledger: creating it, its schema's revision, and upgrading it after installing a new release."""
+
+
+@db_group.command("init")
+@_config
+def init_command(config_path: Path | None) -> None:
+    """Create the ledger named by [database] url or SOLIDARITY_MAILER_DATABASE (an existing one is kept)."""
+    from solidarity_mailer.cli._db import create_database, database_url
+    from solidarity_mailer.ledger.location import missing_file
+
+    url = database_url(config_path)
+    new = missing_file(url) is not None
+    if not new:
+        with database_errors(url, config_path):
+            engine = open_engine(url)
+            try:
+                with engine.connect() as conn:
+                    new = read_version(conn).empty
+            finally:
+                engine.dispose()
+    engine, location = create_database(config_path)
+    engine.dispose()
+    click.echo(f"created the ledger at {location}" if new else
+               f"the ledger at {location} exists already; nothing changed")
 
 
 @db_group.command("upgrade")

@@ -16,7 +16,7 @@ import click
 @click.option("--verbose", "-v", is_flag=True, help="Also log APScheduler's own messages.")
 def run_command(config_path: Path | None, wait: bool, verbose: bool) -> None:
     """Run the scheduler and the dispatcher until SIGTERM or Ctrl-C; one daemon per database."""
-    from solidarity_mailer.cli._db import connect_url
+    from solidarity_mailer.cli._db import open_database
     from solidarity_mailer.clock import clock_from_env
     from solidarity_mailer.config import load_settings
     from solidarity_mailer.schedule.daemon import Daemon
@@ -26,6 +26,6 @@ def run_command(config_path: Path | None, wait: bool, verbose: bool) -> None:
     logging.getLogger("apscheduler").setLevel(logging.INFO if verbose else logging.WARNING)
     clock = clock_from_env()
     settings = load_settings(config_path)
-    daemon = Daemon(settings, engine=connect_url(settings.database_url, config_path), clock=clock)
+    daemon = Daemon(settings, engine=open_database(config_path), clock=clock)
     daemon.start(wait=wait)
     daemon.serve()

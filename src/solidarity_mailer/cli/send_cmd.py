@@ -41,7 +41,7 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
                  config_path: Path | None) -> None:
     """Send CAMPAIGN (an id in campaigns/ or a campaign file); a second send continues and never re-sends, and
     nobody gets a content they already received in another run unless --again."""
-    from solidarity_mailer.cli._db import connect_url
+    from solidarity_mailer.cli._db import open_database
     from solidarity_mailer.deliver import dry_run as preflight
     from solidarity_mailer.deliver.dispatcher import RunDependencies, RunOptions
     from solidarity_mailer.deliver.manual_send import open_manual_run, send_manual_run, stop_on_interrupt
@@ -55,13 +55,13 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
         for address, outcome in copies.outcomes.items():
             click.echo(f"{address}: {outcome.verdict.value} {outcome.code or ''} {outcome.reply}".rstrip())
         ctx.exit(copies.exit_status)
-    engine = connect_url(settings.database_url, config_path)
+    engine = open_database(config_path)
     if dry_run:
-        report = preflight.dry_run(engine, camp, settings, lists)
+        report = preflight.dry_run(engine, camp, settings, lists, again=again)
         _print_dry_run(report)
         ctx.exit(report.exit_status)
     try:
-        manual = open_manual_run(engine, camp, lists, again=again)
+        manual = open_manual_run(engine, camp, lists, again=again, continuing=retry_failed or resend_uncertain)
     except NoValidRecipient as exc:
         for row in exc.rows:
             click.echo(f"invalid row: {row}", err=True)

@@ -25,6 +25,7 @@ from solidarity_mailer.ledger.queries import Claim
 
 log = logging.getLogger(__name__)
 
+_COUNTED = {Claim.SUPPRESSED: "skipped", Claim.ALREADY_RECEIVED: "skipped", Claim.WAITING: "waiting"}
 HELD_PER_SENDER = 3  # rows a sender holds: the one it is sending and the next two, already committed `sending`
 COLLECT_SECONDS = 120.0  # after an error: how long the senders may take to report the rows they hold
 
@@ -188,7 +189,7 @@ class ClaimLoop(threading.Thread):
             if claim is Claim.CLAIMED:
                 claimed.append((row, tracker, sender))
             else:
-                live.count("skipped" if claim is Claim.SUPPRESSED else "taken")
+                live.count(_COUNTED.get(claim, "taken"))
                 tracker.one_done()
         for i, (row, tracker, sender) in enumerate(claimed):
             try:

@@ -40,7 +40,12 @@ from solidarity_mailer.deliver.retry import RetryPolicy
 from solidarity_mailer.deliver.senders import Sender, TransportFactory, start_senders
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.full import LedgerFull, is_disk_full, location
-from solidarity_mailer.ledger.received_content import EarlierRun, record_content, skip_already_received
+from solidarity_mailer.ledger.received_content import (
+    EarlierRun,
+    record_content,
+    skip_already_received,
+    skipped_since,
+)
 from solidarity_mailer.ledger.writer import LedgerWriter
 from solidarity_mailer.render.rendition import Rendition
 
@@ -94,7 +99,8 @@ class RunSummary:
     enqueue_seconds: float = 0.0  # of ``seconds``: reading, validating and enqueuing the lists
     audience: str = ""  # "N valid, M invalid, D duplicates, S suppressed" for the lists read this time
     row_errors: list[str] = field(default_factory=list)  # invalid rows (file:line: what), at most 50
-    already_received: list[EarlierRun] = field(default_factory=list)  # rows skipped this call, per earlier run
+    # rows skipped this call as already received (when enqueued or at their claim), per earlier run
+    already_received: list[EarlierRun] = field(default_factory=list)
 
     @property
     def paused(self) -> bool:
@@ -144,6 +150,7 @@ def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOp
         summary.note, summary.counts = "the run was cancelled", ledger.counts(engine, run_id)
         return summary
     prepared = prepare_run(engine, run, settings, deps.rendition)  # renders once; user errors surface here
+    began = now()  # (the first clock reading: after rendering)
     holder = run_lock.acquire(engine, run_id, now=now())
     try:
         summary.recovered_uncertain = ledger.recover_sending(engine, run_id, now=now())
@@ -158,7 +165,7 @@ def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOp
             ledger.requeue(engine, run_id, "failed", now=now(), fresh_attempts=True)
         content = record_content(engine, run_id, prepared.rendition.content_digest())
         _enqueue(engine, prepared, summary, deps.now)  # first: never more connections than rows to send
-        summary.already_received = skip_already_received(engine, content, now=now())
+        skip_already_received(engine, content, now=began)
         count = _connections(engine, run_id, settings.delivery.concurrency)
         senders = start_senders(settings, prepared.factory, count, deps.transport_factory)
         try:
@@ -169,7 +176,8 @@ def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOp
         summary.state, summary.note = _final_state(live, outcome, options.limit)
     finally:
         run_lock.release(engine, run_id, holder)
-    summary.this_call = {k: v for k, v in live.tally.items() if k not in ("taken", "paused", "outage")}
+    summary.this_call = {k: v for k, v in live.tally.items() if k not in ("taken", "paused", "outage", "waiting")}
+    summary.already_received = skipped_since(engine, run_id, began)
     summary.counts = ledger.counts(engine, run_id)
     summary.seconds = time.monotonic() - started
     return summary

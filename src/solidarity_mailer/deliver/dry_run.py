@@ -70,16 +70,18 @@ class TestCopies:
         return 0 if all(o.verdict.value == "sent" for o in self.outcomes.values()) else 1
 
 
-def dry_run(engine: Engine, campaign: Campaign, settings: Settings, lists: Iterable[str | Path] = ()) -> DryRun:
-    """Render, read every list (counting invalid, duplicate, suppressed rows), build the first message."""
+def dry_run(engine: Engine, campaign: Campaign, settings: Settings, lists: Iterable[str | Path] = (), *,
+            again: bool = False) -> DryRun:
+    """Render, read every list (counting invalid, duplicate, suppressed rows), build the first message; for the
+    run ``send`` (``send --again`` with ``again``) would continue or open."""
     from solidarity_mailer.audience.stream import AudienceStats
 
     chosen = lists_for(campaign, lists)
     rendition = render_once(campaign, chosen)
     digest = rendition.content_digest()
+    key = manual_run_key(engine, campaign.id, digest, again=again)
     with engine.connect() as conn:
-        run_id = conn.execute(select(runs.c.id).where(runs.c.fire_key == manual_run_key(engine, campaign.id, digest))
-                              ).scalar_one_or_none()
+        run_id = conn.execute(select(runs.c.id).where(runs.c.fire_key == key)).scalar_one_or_none()
     factory = make_factory(campaign, rendition, settings, run_id or 0)
     stats = AudienceStats()
     sample: Recipient | None = None
@@ -89,7 +91,7 @@ def dry_run(engine: Engine, campaign: Campaign, settings: Settings, lists: Itera
         keys.append(recipient.key)
     size = len(factory.build(sample).data) if sample is not None else 0
     counts = ledger.counts(engine, run_id) if run_id else None
-    received = received_elsewhere(engine, RunContent(run_id or 0, campaign.id, digest, False), keys)
+    received = 0 if again else received_elsewhere(engine, RunContent(run_id or 0, campaign.id, digest, False), keys)
     return DryRun(campaign.id, chosen, stats, counts, rendition.subject, sample.email if sample else None, size,
                   received)
 

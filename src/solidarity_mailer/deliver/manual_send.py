@@ -63,9 +63,10 @@ class ManualSendResult:
 
 
 def open_manual_run(engine: Engine, campaign: Campaign, lists: Sequence[str | Path] = (), *,
-                    again: bool = False) -> ManualRun:
+                    again: bool = False, continuing: bool = False) -> ManualRun:
     """Render ``campaign``, record it and open (or find) its manual run for this content; ``lists`` (``--list``)
-    replace the campaign's. With ``again`` (``send --again``), a run that repeats the content on purpose.
+    replace the campaign's. With ``again`` (``send --again``), a run that repeats the content on purpose; with
+    ``continuing`` too (``--retry-failed``, ``--resend-uncertain``), the latest repeat even if it finished.
 
     With ``lists``, rows of other lists still waiting in the run are skipped, not sent (``LIST_REMOVED``).
     Lists without one valid row, and templates that do not render, are refused (a :class:`MailerError`) before
@@ -75,7 +76,7 @@ def open_manual_run(engine: Engine, campaign: Campaign, lists: Sequence[str | Pa
     require_a_recipient(chosen)
     rendition = render_apart(campaign, chosen)
     digest = rendition.content_digest()
-    key = manual_run_key(engine, campaign.id, digest, again=again)
+    key = manual_run_key(engine, campaign.id, digest, again=again, continuing=continuing)
     new_campaign, new_run = not refused_runs.campaign_recorded(engine, campaign.id), not ledger.run_exists(engine, key)
     ledger.ensure_campaign(engine, campaign)
     run_id = ledger.open_run(engine, campaign.id, key, lists=[str(p) for p in chosen], now=ledger.utcnow(),

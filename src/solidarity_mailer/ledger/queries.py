@@ -60,6 +60,8 @@ class Claim(Enum):
 
     CLAIMED = "claimed"  # the row is ours, committed as ``sending``: hand the message over
     SUPPRESSED = "suppressed"  # the address is (now) suppressed: the row became ``skipped``
+    ALREADY_RECEIVED = "already received"  # another run delivered this content to it: the row became ``skipped``
+    WAITING = "waiting"  # another run is handing this content over to it: the row waits (``deferred``)
     TAKEN = "taken"  # another process moved it first, or it is no longer claimable
 
 

@@ -3,11 +3,19 @@
 Each run records the digest of what it sends (``runs.content_digest``: sha256 of subject, HTML and text before
 personalisation, from :meth:`~solidarity_mailer.render.rendition.Rendition.content_digest`). A row of a run is
 *already received* when another run of the same campaign, with the same digest (or none: a run recorded before
-digests existed counts as the same content), has that address ``sent``, ``sending`` or ``uncertain`` (maybe
-delivered: not sent twice either). Such rows become ``skipped`` with ``already received this content in run N``:
-in bulk when a run is enqueued (:func:`skip_already_received`) and, for runs that overlap, at the instant of the
-claim (:data:`CLAIM_GUARD`, in ``ledger/writer.py``). A run with ``again`` (``send --again``, a schedule made
-with ``--again``) repeats on purpose and skips nobody.
+digests existed counts as the same content), has that address ``sent`` or ``uncertain`` (maybe delivered: not
+sent twice either). Such rows become ``skipped`` with ``already received this content in run N``: in bulk when a
+run is enqueued (:func:`skip_already_received`) and, for runs that overlap, at the instant of the claim
+(:func:`claim_guard`, :func:`skip_statement`, in ``ledger/writer.py``). A row that another run is handing over
+right now (``sending``) is not claimed either, but *waits* (``deferred`` for :data:`WAIT_SECONDS`): if that
+attempt fails, this run still sends it; if no live process holds that run (its lease expired: it crashed),
+its row counts as maybe delivered, as ``uncertain`` does. On PostgreSQL two claims of one address serialise on
+an advisory lock (:data:`PG_CLAIM_LOCK`): under READ COMMITTED a ``NOT EXISTS`` cannot see the other's
+uncommitted claim. A run with ``again`` (``send --again``, a schedule made with ``--again``) repeats on purpose
+and skips nobody.
+
+A run keeps its content: :func:`record_content` refuses to continue a run whose campaign changed after it began
+sending (as listmonk locks a running campaign); the maintainer cancels it and sends the new text as a new run.
 
 Manual runs are one per content: :func:`manual_run_key` gives ``send CAMPAIGN`` the campaign's run for this
 digest (``manual:ID`` for the first content, as before digests; ``manual:ID:DIGEST16`` for any other).
@@ -21,20 +29,55 @@ from itertools import groupby, islice
 
 from sqlalchemy import Engine, and_, func, or_, select, update
 
+from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger.schema import aware, deliveries, runs
 
 ALREADY_RECEIVED = "already received this content in "  # the start of last_reply of such skipped rows
-RECEIVED_STATES = ("sent", "sending", "uncertain")
+RECEIVED_STATES = ("sent", "uncertain")  # the content reached the address (or maybe did): never again
+IN_FLIGHT = "sending"  # another run is handing it over: wait for its outcome
+WAITING = "waiting: another run is handing this content over to the address"
+WAIT_SECONDS = 2.0
 _BATCH = 500
+#: PostgreSQL: a claim of (campaign, digest, address) waits for another transaction's claim of it to commit
+PG_CLAIM_LOCK = "SELECT pg_advisory_xact_lock(hashtext(:campaign || ' ' || :digest || ' ' || :addr))"
 
-#: The claim's extra condition (``:campaign``, ``:digest``): no other run of this content has the address in hand.
-CLAIM_GUARD = (
-    " AND NOT EXISTS (SELECT 1 FROM deliveries AS earlier JOIN runs AS earlier_run ON earlier_run.id = earlier.run_id"
-    " WHERE earlier.address = deliveries.address AND earlier.run_id <> deliveries.run_id"
-    " AND earlier.state IN ('sent', 'sending', 'uncertain') AND earlier_run.campaign_id = :campaign"
-    " AND (earlier_run.content_digest = :digest OR earlier_run.content_digest IS NULL))"
-)
-CLAIM_SKIPPED = ALREADY_RECEIVED + "another run, while this one was sending"
+
+def _elsewhere(states: tuple[str, ...], what: str = "1", *, or_stale: bool = False) -> str:
+    """``SELECT what`` over the rows of the same content's other runs with the claimed row's address in
+    ``states`` (``:campaign``, ``:digest``); with ``or_stale``, also rows left ``sending`` by a run that no
+    live process holds (its lease, ``run:ID`` in ``locks``, expired before ``:now``): maybe delivered."""
+    listed = ", ".join(f"'{state}'" for state in states)
+    held = ("SELECT 1 FROM locks WHERE locks.name = 'run:' || CAST(earlier.run_id AS VARCHAR(20))"
+            " AND locks.expires_at > :now")
+    stale = f" OR (earlier.state = '{IN_FLIGHT}' AND NOT EXISTS ({held}))" if or_stale else ""
+    return (f"SELECT {what} FROM deliveries AS earlier JOIN runs AS earlier_run ON earlier_run.id = earlier.run_id"
+            " WHERE earlier.address = deliveries.address AND earlier.run_id <> deliveries.run_id"
+            f" AND (earlier.state IN ({listed}){stale}) AND earlier_run.campaign_id = :campaign"
+            " AND (earlier_run.content_digest = :digest OR earlier_run.content_digest IS NULL)")
+
+
+def claim_guard() -> str:
+    """The claim's extra condition: no other run of this content has the address received or in hand."""
+    return f" AND NOT EXISTS ({_elsewhere((*RECEIVED_STATES, IN_FLIGHT))})"
+
+
+def skip_statement(suppressed: str) -> str:
+    """After a guarded claim failed: the row ``skipped`` (suppressed, or already received in run N, or left
+    ``sending`` there by a process that is gone) or, while a live run hands it over, ``deferred`` for
+    :data:`WAIT_SECONDS` (``:received``, ``:waiting``, ``:retry``)."""
+    first = f"({_elsewhere(RECEIVED_STATES, 'CAST(MIN(earlier.run_id) AS VARCHAR(20))', or_stale=True)})"
+    return (
+        f"UPDATE deliveries SET updated_at = :now,"
+        f" state = CASE WHEN EXISTS ({suppressed}) OR {first} IS NOT NULL THEN 'skipped' ELSE 'deferred' END,"
+        f" last_reply = CASE WHEN EXISTS ({suppressed}) THEN 'suppressed'"
+        f" WHEN {first} IS NOT NULL THEN :received || {first} ELSE :waiting END,"
+        f" next_attempt_at = CASE WHEN EXISTS ({suppressed}) OR {first} IS NOT NULL THEN NULL ELSE :retry END"
+        " WHERE run_id = :run AND address = :addr AND state IN ('pending', 'deferred')"
+    )
+
+
+class ContentChanged(MailerError):
+    """The campaign changed after its run began sending: continuing would mix two contents in one run."""
 
 
 @dataclass(frozen=True)
@@ -70,10 +113,18 @@ def run_content(engine: Engine, run_id: int) -> RunContent:
 
 
 def record_content(engine: Engine, run_id: int, digest: str) -> RunContent:
-    """Record what run ``run_id`` sends, unless it has a digest already (a run keeps the content it began with)."""
+    """Record what run ``run_id`` sends. A run that has not attempted a message yet takes the new content; one
+    that has keeps it, and a changed campaign is refused (:class:`ContentChanged`)."""
+    attempted = select(deliveries.c.address).where(deliveries.c.run_id == run_id, deliveries.c.attempts > 0)
     with engine.begin() as conn:
-        conn.execute(update(runs).where(runs.c.id == run_id, runs.c.content_digest.is_(None))
-                     .values(content_digest=digest))
+        recorded = conn.execute(select(runs.c.content_digest).where(runs.c.id == run_id)).scalar_one()
+        if recorded not in (None, digest) and conn.execute(attempted.limit(1)).first() is not None:
+            raise ContentChanged(
+                f"the campaign changed after run {run_id} began sending (its messages went out with the earlier "
+                "text); the run cannot continue with another text",
+                hint=f"restore the campaign, or `solidarity-mailer cancel run {run_id}` and send the new text "
+                     "(those who had the earlier text get the new one once)")
+        conn.execute(update(runs).where(runs.c.id == run_id).values(content_digest=digest))
     return run_content(engine, run_id)
 
 
@@ -82,11 +133,11 @@ def _same_content(run: RunContent):  # type: ignore[no-untyped-def]
                 or_(runs.c.content_digest == run.digest, runs.c.content_digest.is_(None)))
 
 
-def skip_already_received(engine: Engine, run: RunContent, *, now: dt.datetime) -> list[EarlierRun]:
-    """Skip the run's waiting rows whose address already received this content in another run; per earlier run
-    (the first that reached each address), how many. Nothing for a run with ``again``."""
+def skip_already_received(engine: Engine, run: RunContent, *, now: dt.datetime) -> int:
+    """Skip the run's waiting rows whose address already received this content in another run (the reply names
+    the first such run); how many. Nothing for a run with ``again``."""
     if run.again:
-        return []
+        return 0
     earlier = deliveries.alias("earlier")
     first = (select(deliveries.c.address, func.min(earlier.c.run_id).label("first"))
              .select_from(deliveries.join(earlier, earlier.c.address == deliveries.c.address)
@@ -94,20 +145,34 @@ def skip_already_received(engine: Engine, run: RunContent, *, now: dt.datetime) 
              .where(deliveries.c.run_id == run.run_id, deliveries.c.state.in_(["pending", "deferred"]),
                     earlier.c.state.in_(RECEIVED_STATES), _same_content(run))
              .group_by(deliveries.c.address).order_by(func.min(earlier.c.run_id), deliveries.c.address))
-    found: list[EarlierRun] = []
+    skipped = 0
     with engine.begin() as conn:
         pairs = conn.execute(first).all()
         for first_run, group in groupby(pairs, key=lambda pair: int(pair[1])):
-            reply, skipped, addresses = f"{ALREADY_RECEIVED}run {first_run}", 0, iter(group)
+            reply, addresses = f"{ALREADY_RECEIVED}run {first_run}", iter(group)
             while batch := [address for address, _ in islice(addresses, _BATCH)]:
                 stmt = (update(deliveries).where(deliveries.c.run_id == run.run_id, deliveries.c.address.in_(batch),
                                                  deliveries.c.state.in_(["pending", "deferred"]))
                         .values(state="skipped", last_reply=reply, next_attempt_at=None, updated_at=now))
                 skipped += conn.execute(stmt).rowcount
+    return skipped
+
+
+def skipped_since(engine: Engine, run_id: int, since: dt.datetime) -> list[EarlierRun]:
+    """The run's rows skipped as already received at or after ``since`` (in bulk or at the claim), per earlier
+    run, oldest first."""
+    stmt = (select(deliveries.c.last_reply, func.count())
+            .where(deliveries.c.run_id == run_id, deliveries.c.state == "skipped", deliveries.c.updated_at >= since,
+                   deliveries.c.last_reply.startswith(f"{ALREADY_RECEIVED}run ", autoescape=True))
+            .group_by(deliveries.c.last_reply))
+    found = []
+    with engine.connect() as conn:
+        for reply, count in conn.execute(stmt).all():
+            earlier = int(reply.rsplit(" ", 1)[1])
             when = conn.execute(select(func.coalesce(runs.c.started_at, runs.c.created_at))
-                                .where(runs.c.id == first_run)).scalar_one()
-            found.append(EarlierRun(first_run, aware(when), skipped))
-    return found
+                                .where(runs.c.id == earlier)).scalar_one_or_none()
+            found.append(EarlierRun(earlier, aware(when), int(count)))
+    return sorted(found, key=lambda e: e.run_id)
 
 
 def received_elsewhere(engine: Engine, run: RunContent, addresses: list[str]) -> int:
@@ -132,10 +197,12 @@ def already_received_count(engine: Engine, run_id: int) -> int:
         return int(conn.execute(stmt).scalar_one())
 
 
-def manual_run_key(engine: Engine, campaign_id: str, digest: str, *, again: bool = False) -> str:
+def manual_run_key(engine: Engine, campaign_id: str, digest: str, *, again: bool = False,
+                   continuing: bool = False) -> str:
     """The fire key of ``send CAMPAIGN``'s run for this content: ``manual:ID`` while it holds this content (or
     one recorded before digests), else ``manual:ID:DIGEST16``. With ``again``, the unfinished repeat run of this
-    content, or a new one (``manual:ID:DIGEST16:again:N``)."""
+    content, or a new one (``manual:ID:DIGEST16:again:N``); with ``continuing`` too (``--retry-failed``,
+    ``--resend-uncertain``), the latest repeat run even when it finished."""
     base, own = f"manual:{campaign_id}", f"manual:{campaign_id}:{digest[:16]}"
     with engine.connect() as conn:
         if not again:
@@ -144,6 +211,6 @@ def manual_run_key(engine: Engine, campaign_id: str, digest: str, *, again: bool
         repeats = conn.execute(select(runs.c.fire_key, runs.c.state)
                                .where(runs.c.fire_key.startswith(f"{own}:again:", autoescape=True))
                                .order_by(runs.c.id)).all()
-    if repeats and repeats[-1].state not in ("finished", "cancelled"):
+    if repeats and repeats[-1].state != "cancelled" and (continuing or repeats[-1].state != "finished"):
         return str(repeats[-1].fire_key)
     return f"{own}:again:{len(repeats) + 1}"

@@ -94,6 +94,15 @@ class SchemaTooOld(SchemaVersionError):
                          where=where)
 
 
+class NoLedgerHere(MailerError):
+    """The database holds no ledger yet, and this command may not create one (only ``db init`` and the project's
+    default SQLite file do)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__("the database holds no ledger (no tables); nothing was created", where=where,
+                         hint="correct the URL, or create the ledger there with `solidarity-mailer db init`")
+
+
 class SchemaTooNew(SchemaVersionError):
     def __init__(self, where: str, version: Version) -> None:
         super().__init__(f"the ledger's schema is newer than this release: it is at {version.describe()}, this "
@@ -136,11 +145,13 @@ def lock_schema(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
 
 
-def ensure_current(engine: Engine, metadata: MetaData) -> None:
+def ensure_current(engine: Engine, metadata: MetaData, *, create: bool = True) -> None:
     """Refuse a ledger at another revision than :data:`HEAD` before writing anything; give an empty database
-    ``metadata``'s tables, stamped :data:`HEAD`."""
+    ``metadata``'s tables, stamped :data:`HEAD` (with ``create``; else :class:`NoLedgerHere`)."""
     with engine.connect() as conn:
         version = read_version(conn)
+        if version.empty and not create:
+            raise NoLedgerHere(where(engine))
         if version.empty:
             version = _create(conn, metadata)
     check(version, where(engine))
@@ -158,7 +169,7 @@ def _create(conn: Connection, metadata: MetaData) -> Version:
             version_table.create(conn, checkfirst=True)
             conn.execute(insert(version_table).values(version_num=HEAD))
         conn.commit()
-    except DBAPIError:  # another kind of database's creator won (a duplicate table or stamp)
+    except DBAPIError:  # another database's creator won (a duplicate table or stamp)
         conn.rollback()
         if not (version := read_version(conn)).current:
             raise

@@ -202,13 +202,14 @@ def open_engine(url: str | None = None) -> Engine:
     return engine
 
 
-def connect(url: str | None = None) -> Engine:
+def connect(url: str | None = None, *, create: bool = True) -> Engine:
     """An engine for ``url`` whose schema is this release's: an empty database gets it (stamped with
-    :data:`~solidarity_mailer.ledger.revision.HEAD`); an older or newer one is refused with a
+    :data:`~solidarity_mailer.ledger.revision.HEAD`), or with ``create=False`` is refused
+    (:class:`~solidarity_mailer.ledger.revision.NoLedgerHere`); an older or newer one is refused with a
     :class:`~solidarity_mailer.ledger.revision.SchemaVersionError`, nothing written."""
     engine = open_engine(url)
     try:
-        ensure_current(engine, metadata)
+        ensure_current(engine, metadata, create=create)
     except BaseException:
         engine.dispose()
         raise

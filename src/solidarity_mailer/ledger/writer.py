@@ -24,20 +24,28 @@ from sqlalchemy.pool import PoolProxiedConnection
 from solidarity_mailer.ledger.disk_reserve import DiskReserve
 from solidarity_mailer.ledger.full import is_disk_full
 from solidarity_mailer.ledger.queries import Claim
-from solidarity_mailer.ledger.received_content import CLAIM_GUARD, CLAIM_SKIPPED, RunContent, run_content
+from solidarity_mailer.ledger.received_content import (
+    ALREADY_RECEIVED,
+    PG_CLAIM_LOCK,
+    WAIT_SECONDS,
+    WAITING,
+    RunContent,
+    claim_guard,
+    run_content,
+    skip_statement,
+)
 
+_SUPPRESSED = ("SELECT 1 FROM suppressions WHERE suppressions.address = deliveries.address"
+               " AND suppressions.scope IN ('*', deliveries.list_id)")
 _CLAIM = (
     "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = :mid, updated_at = :now"
-    " WHERE run_id = :run AND address = :addr AND state IN ('pending', 'deferred') AND NOT EXISTS ("
-    "SELECT 1 FROM suppressions WHERE suppressions.address = deliveries.address"
-    " AND suppressions.scope IN ('*', deliveries.list_id))"
+    f" WHERE run_id = :run AND address = :addr AND state IN ('pending', 'deferred') AND NOT EXISTS ({_SUPPRESSED})"
 )
-_SUPPRESSED = _CLAIM[_CLAIM.index("SELECT 1 FROM suppressions"):-1]
 _SKIP = (
-    f"UPDATE deliveries SET state = 'skipped', updated_at = :now, last_reply = CASE WHEN EXISTS ({_SUPPRESSED})"
-    f" THEN 'suppressed' ELSE '{CLAIM_SKIPPED}' END"
+    "UPDATE deliveries SET state = 'skipped', last_reply = 'suppressed', updated_at = :now"
     " WHERE run_id = :run AND address = :addr AND state IN ('pending', 'deferred')"
 )
+_WHY = "SELECT state, last_reply FROM deliveries WHERE run_id = :run AND address = :addr"
 _DONE = (
     "UPDATE deliveries SET state = :new, last_reply = :reply, updated_at = :now, next_attempt_at = :retry,"
     " sent_at = :sent WHERE run_id = :run AND address = :addr AND state = 'sending'"
@@ -83,21 +91,38 @@ class Statements:
     the run has ``again`` (``ledger/received_content.py``)."""
 
     def __init__(self, engine: Engine, content: RunContent | None = None) -> None:
-        guarded = content is not None and not content.again
-        self.claim = _Statement(engine, _CLAIM + CLAIM_GUARD if guarded else _CLAIM)
-        self.skip = _Statement(engine, _SKIP)
+        self.guarded = content is not None and not content.again
+        if self.guarded and (content is None or content.digest is None):
+            raise ValueError("a guarded run needs its content digest recorded first")
+        self.claim = _Statement(engine, _CLAIM + claim_guard() if self.guarded else _CLAIM)
+        self.skip = _Statement(engine, skip_statement(_SUPPRESSED) if self.guarded else _SKIP)
+        self.why = _Statement(engine, _WHY)
+        self.lock = _Statement(engine, PG_CLAIM_LOCK) if self.guarded and engine.dialect.name == "postgresql" else None
         self.done, self.release = _Statement(engine, _DONE), _Statement(engine, _RELEASE)
-        self.content = {"campaign": content.campaign_id, "digest": content.digest} if guarded and content else {}
+        self.content = {"campaign": content.campaign_id, "digest": content.digest,
+                        "received": f"{ALREADY_RECEIVED}run ", "waiting": WAITING} if self.guarded and content else {}
 
     def claim_row(self, cursor: DBAPICursor, run_id: int, address: str, message_id: str, now: dt.datetime) -> Claim:
-        """In the caller's transaction: take the row (unless suppressed or already received: then it becomes
-        ``skipped``)."""
+        """In the caller's transaction: take the row, unless it is suppressed or already received (then it
+        becomes ``skipped``) or another run is handing this content over to the address (then it waits)."""
         values = {"run": run_id, "addr": address, "mid": message_id, "now": now, **self.content}
+        if self.lock is not None:
+            cursor.execute(self.lock.sql, self.lock.params(values))
         cursor.execute(self.claim.sql, self.claim.params(values))
         if cursor.rowcount:
             return Claim.CLAIMED
+        if self.guarded:
+            values["retry"] = now + dt.timedelta(seconds=WAIT_SECONDS)
         cursor.execute(self.skip.sql, self.skip.params(values))
-        return Claim.SUPPRESSED if cursor.rowcount else Claim.TAKEN
+        if not cursor.rowcount:
+            return Claim.TAKEN
+        if not self.guarded:
+            return Claim.SUPPRESSED
+        cursor.execute(self.why.sql, self.why.params(values))
+        state, reply = cursor.fetchone()
+        if state == "deferred":
+            return Claim.WAITING
+        return Claim.SUPPRESSED if reply == "suppressed" else Claim.ALREADY_RECEIVED
 
 
 def outcome_values(run_id: int, address: str, state: str, reply: str, now: dt.datetime,
