@@ -56,6 +56,9 @@ KEYS: tuple[Key, ...] = (
     Key("delivery", "retry_max_seconds", float, 3600.0, "the longest delay between retries"),
     Key("delivery", "unreachable_pause_seconds", float, 1800.0,
         "pause the run when the relay stays unreachable this long"),
+    Key("delivery", "lease_seconds", int, 30,
+        "how long a worker holds its rows unrenewed: when it dies on another host, the other workers take its "
+        "rows over within this time (on the same host at once); 5 to 3600"),
     Key("delivery", "transport", str, "smtp", "where mail goes: a URL or a short name (see Transport below)"),
     Key("delivery", "outbox", str, "outbox",
         "the folder of the capture and file transports, relative to the settings file's folder"),

@@ -42,7 +42,8 @@ def sender_settings(r: TomlReader) -> SenderSettings:
 def delivery_settings(r: TomlReader, base: Path, choice: TransportChoice) -> DeliverySettings:
     """``[delivery]``: limits checked; the outbox from a ``capture://DIR`` / ``file://DIR`` URL or the key."""
     r.table("delivery")
-    ints = {name: r.integer("delivery", name) for name in ("concurrency", "per_hour", "max_attempts")}
+    ints = {name: r.integer("delivery", name)
+            for name in ("concurrency", "per_hour", "max_attempts", "lease_seconds")}
     floats = {name: r.number("delivery", name)
               for name in ("per_second", "retry_base_seconds", "retry_max_seconds", "unreachable_pause_seconds")}
     for name in ("concurrency", "max_attempts"):
@@ -54,6 +55,8 @@ def delivery_settings(r: TomlReader, base: Path, choice: TransportChoice) -> Del
     for name, value in {**ints, **floats}.items():
         if value < 0:
             raise r.fail("delivery", name, "must not be negative")
+    if not 5 <= ints["lease_seconds"] <= 3600:
+        raise r.fail("delivery", "lease_seconds", f"must be 5 to 3600 seconds, not {ints['lease_seconds']}")
     if floats["retry_max_seconds"] < floats["retry_base_seconds"]:
         raise r.fail("delivery", "retry_max_seconds", "must not be smaller than retry_base_seconds")
     if choice.folder is not None and r.has("delivery", "outbox"):
@@ -65,7 +68,7 @@ def delivery_settings(r: TomlReader, base: Path, choice: TransportChoice) -> Del
         concurrency=ints["concurrency"], per_second=floats["per_second"], per_hour=ints["per_hour"],
         max_attempts=ints["max_attempts"], retry_base_seconds=floats["retry_base_seconds"],
         retry_max_seconds=floats["retry_max_seconds"], unreachable_pause_seconds=floats["unreachable_pause_seconds"],
-        transport=choice.form.backend, outbox=outbox, sender_processes=processes,
+        lease_seconds=ints["lease_seconds"], transport=choice.form.backend, outbox=outbox, sender_processes=processes,
     )
 
 

@@ -61,6 +61,7 @@ class DeliverySettings:
     retry_base_seconds: float = 60.0
     retry_max_seconds: float = 3600.0
     unreachable_pause_seconds: float = 1800.0  # relay unreachable this long (backing off meanwhile): pause the run
+    lease_seconds: int = 30  # a worker's lease on its run and rows, unrenewed: other workers take over after it
     transport: str = "smtp"
     outbox: Path = Path("outbox")
     sender_processes: bool = True  # smtp: build and send in one process per connection (uses every core)

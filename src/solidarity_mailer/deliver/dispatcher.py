@@ -39,6 +39,7 @@ from solidarity_mailer.deliver.rate_limit import HOUR, RateLimiter
 from solidarity_mailer.deliver.retry import RetryPolicy
 from solidarity_mailer.deliver.senders import Sender, TransportFactory, start_senders
 from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger import row_claims
 from solidarity_mailer.ledger.full import LedgerFull, is_disk_full, location
 from solidarity_mailer.ledger.received_content import (
     EarlierRun,
@@ -151,9 +152,10 @@ def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOp
         return summary
     prepared = prepare_run(engine, run, settings, deps.rendition)  # renders once; user errors surface here
     began = now()  # (the first clock reading: after rendering)
-    holder = run_lock.acquire(engine, run_id, now=now())
+    ttl = dt.timedelta(seconds=settings.delivery.lease_seconds)
+    holder = run_lock.acquire(engine, run_id, now=now(), ttl=ttl)
     try:
-        summary.recovered_uncertain = ledger.recover_sending(engine, run_id, now=now())
+        summary.recovered_uncertain = row_claims.recover_dead_workers(engine, run_id, now=now(), worker=holder)
         if not ledger.set_run_state(engine, run_id, "running", now=now(), note="", only_from=STARTABLE):
             summary.state = ledger.run_state(engine, run_id)  # cancelled (or missed) meanwhile: leave it so
             summary.note, summary.counts = f"the run was {summary.state} meanwhile; nothing sent", ledger.counts(
@@ -175,6 +177,7 @@ def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOp
                 sender.close()
         summary.state, summary.note = _final_state(live, outcome, options.limit)
     finally:
+        row_claims.release_claims(engine, run_id, holder)
         run_lock.release(engine, run_id, holder)
     summary.this_call = {k: v for k, v in live.tally.items() if k not in ("taken", "paused", "outage", "waiting")}
     summary.already_received = skipped_since(engine, run_id, began)
@@ -206,11 +209,12 @@ def _send(
 ) -> tuple[str, LiveRun]:
     """Feed the senders; returns why feeding ended and the run's live state."""
     run_id, now = summary.run_id, deps.now
-    writer = LedgerWriter(engine, run_id).start()
+    writer = LedgerWriter(engine, run_id, worker=holder).start()
     delivery = settings.delivery
     live = LiveRun(engine, run_id, writer, prepared.factory,
                    RetryPolicy(delivery.max_attempts, delivery.retry_base_seconds, delivery.retry_max_seconds),
                    now, prepared.suppress, deps.waits(), holder, stop=deps.stop,
+                   lease_ttl=dt.timedelta(seconds=delivery.lease_seconds),
                    unreachable_pause_seconds=delivery.unreachable_pause_seconds)
     clock = lambda: now().timestamp()  # noqa: E731
     last_hour = ledger.sent_since(engine, now() - dt.timedelta(seconds=HOUR))
@@ -248,6 +252,8 @@ def _final_state(live: LiveRun, outcome: str, limit: int | None) -> tuple[str, s
         return "finished", ""
     note = f"stopped after {limit} messages (--limit); send again to continue" if outcome == "limit" else (
         "interrupted; send again to continue")
+    if row_claims.other_workers(engine, run_id, live.lease_holder, now=now):
+        return ledger.run_state(engine, run_id), "this worker stopped; the run's other workers go on"
     ledger.set_run_state(engine, run_id, "pending", now=now, note=note, only_from=["running"])
     return "pending", note
 

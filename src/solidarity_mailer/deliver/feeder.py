@@ -1,23 +1,26 @@
 """The feeder: moves a run's due rows from the ledger, through the rate limiter, into the claim loop's queue.
 
-It reads due rows in address order, :data:`BATCH` at a time, and puts them on the bounded
-:class:`~solidarity_mailer.deliver.claim_loop.RowQueue` in lists of up to :data:`CHUNK`. At every batch it
-renews the run's lease, and at least every :data:`STATE_EVERY` messages it looks at ``runs.state`` (paused or
-cancelled by another process?) and at the lease holder (taken over?). Long waits (retry backoff, the hourly
-limit) are cut in slices of :data:`WAIT_SLICE` seconds that do the same. While the relay is unreachable it
+It claims due rows in address order, :data:`BATCH` at a time, for this worker (``ledger/row_claims.py``: other
+workers of the run skip them), and puts them on the bounded :class:`~solidarity_mailer.deliver.claim_loop.RowQueue`
+in lists of up to :data:`CHUNK`. Whenever a third of the lease's life has passed it renews the worker's lease and
+its claims, and at least every :data:`STATE_EVERY` messages it looks at ``runs.state`` (paused or cancelled by
+another process?) and at its lease (lost?). Long waits (retry backoff, the hourly limit) are cut in slices of
+:data:`WAIT_SLICE` seconds that do the same. When no row is due it frees the rows of dead workers and waits
+for what other workers hold, so the run ends only when nothing is left to send. While the relay is unreachable it
 backs the whole run off (the retry policy's delays, at most :data:`OUTAGE_MAX_WAIT`), and gives up once
 ``unreachable_pause_seconds`` have passed. :meth:`Feeder.feed` returns why feeding ended.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 from solidarity_mailer.deliver import run_lock
 from solidarity_mailer.deliver.claim_loop import RowQueue
 from solidarity_mailer.deliver.live_run import LiveRun
 from solidarity_mailer.deliver.rate_limit import RateLimiter
-from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger import row_claims
 from solidarity_mailer.ledger.delivery_row import Delivery
 
 BATCH = 200  # rows read from the ledger at a time
@@ -37,6 +40,7 @@ class Feeder:
         self.live, self.row_queue, self.limiter, self.limit = live, row_queue, limiter, limit
         self.fed = 0
         self.cursor = ""  # the address after which the next batch starts
+        self.renewed: dt.datetime | None = None  # when the lease and claims were last renewed
 
     def feed(self) -> str:
         """Feed until done; why it ended: done|limit|stopped|paused|cancelled|outage|lease lost."""
@@ -48,9 +52,11 @@ class Feeder:
                 if why := self._back_off():
                     return why
                 self.cursor = ""  # rows skipped during the outage are still pending: start over
-            if why := self._renew():
+            if why := self._renew_due():
                 return why
-            batch = ledger.due_batch(live.engine, live.run_id, now=live.now(), after=self.cursor, limit=BATCH)
+            now = live.now()
+            batch = row_claims.claim_batch(live.engine, live.run_id, live.lease_holder, now=now,
+                                           until=now + live.lease_ttl, after=self.cursor, limit=BATCH)
             if not batch:
                 if why := self._nothing_due():
                     return why
@@ -73,7 +79,7 @@ class Feeder:
         for i, row in enumerate(batch, 1):
             if self._limit_reached() or live.outage.is_set():
                 break
-            if i % STATE_EVERY == 0 and (why := self._halted()):
+            if (i % STATE_EVERY == 0 and (why := self._halted())) or (why := self._renew_due()):
                 row_queue.put(chunk)  # pass on what was taken: once stopped, the senders leave it pending
                 return why
             waiting = self.limiter.wait_time()
@@ -101,21 +107,24 @@ class Feeder:
         if self.cursor or live.outage.is_set():
             self.cursor = ""
             return None
-        retry_at = ledger.next_retry_at(live.engine, live.run_id)
-        if retry_at is None:
+        if why := self._renew():  # (our own lease fresh before judging who is dead)
+            return why
+        row_claims.recover_dead_workers(live.engine, live.run_id, now=live.now(), worker=live.lease_holder)
+        look_at = row_claims.next_look(live.engine, live.run_id, live.lease_holder, now=live.now())
+        if look_at is None:
             return "done"
-        return self._wait(max((retry_at - live.now()).total_seconds(), 0.01))
+        return self._wait(max((look_at - live.now()).total_seconds(), 0.01))
 
     def _halted(self) -> str | None:
         """Why feeding must stop now (stopped, paused or cancelled elsewhere, lease lost), if it must."""
         live = self.live
         if live.stop.is_set():
             return "paused" if live.paused is not None else "stopped"
-        state, holder = run_lock.watch(live.engine, live.run_id)  # one read: cheap enough every STATE_EVERY rows
+        state, held = run_lock.watch(live.engine, live.run_id, live.lease_holder)  # one read, every STATE_EVERY rows
         if state in ("paused", "cancelled"):
             live.stop.set()
             return state
-        if holder != live.lease_holder:
+        if not held:
             return self._lose_lease()
         return None
 
@@ -124,9 +133,19 @@ class Feeder:
         return "lease lost"
 
     def _renew(self) -> str | None:
+        """Renew the worker's lease and the rows it holds; "lease lost" when the lease is gone."""
         live = self.live
-        return None if run_lock.renew(live.engine, live.run_id, live.lease_holder, now=live.now()) else (
-            self._lose_lease())
+        now = self.renewed = live.now()
+        if not run_lock.renew(live.engine, live.run_id, live.lease_holder, now=now, ttl=live.lease_ttl):
+            return self._lose_lease()
+        row_claims.renew_claims(live.engine, live.run_id, live.lease_holder, until=now + live.lease_ttl)
+        return None
+
+    def _renew_due(self) -> str | None:
+        """Renew when a third of the lease's life has passed since the last renewal (slow rate limits)."""
+        if self.renewed is not None and self.live.now() - self.renewed < self.live.lease_ttl / 3:
+            return None
+        return self._renew()
 
     def _wait(self, seconds: float) -> str | None:
         """Sleep in slices, renewing the lease and watching runs.state; why it was halted, if it was."""

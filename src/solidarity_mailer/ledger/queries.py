@@ -221,7 +221,8 @@ def requeue(engine: Engine, run_id: int, state: str, *, now: dt.datetime, fresh_
         return int(conn.execute(stmt).rowcount)
 
 
-def _due(run_id: int, now: dt.datetime):  # type: ignore[no-untyped-def]
+def due_condition(run_id: int, now: dt.datetime):  # type: ignore[no-untyped-def]
+    """Rows of the run that may be sent now: pending, or deferred and due."""
     return and_(deliveries.c.run_id == run_id, or_(
         deliveries.c.state == "pending",
         and_(deliveries.c.state == "deferred", deliveries.c.next_attempt_at <= now)))
@@ -230,7 +231,7 @@ def _due(run_id: int, now: dt.datetime):  # type: ignore[no-untyped-def]
 def due_batch(engine: Engine, run_id: int, *, now: dt.datetime, after: str = "", limit: int = 500) -> list[Delivery]:
     """Up to ``limit`` rows that may be sent now (pending, or deferred and due), in address order after ``after``."""
     cols = [deliveries.c[k] for k in ("address", "name", "list_id", "fields", "state", "attempts")]
-    stmt = (select(*cols).where(_due(run_id, now), deliveries.c.address > after)
+    stmt = (select(*cols).where(due_condition(run_id, now), deliveries.c.address > after)
             .order_by(deliveries.c.address).limit(limit))
     with engine.connect() as conn:
         return [Delivery(*row) for row in conn.execute(stmt)]
@@ -239,7 +240,7 @@ def due_batch(engine: Engine, run_id: int, *, now: dt.datetime, after: str = "",
 def count_due(engine: Engine, run_id: int, *, now: dt.datetime) -> int:
     """How many rows could be sent now."""
     with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).where(_due(run_id, now))).scalar_one())
+        return int(conn.execute(select(func.count()).where(due_condition(run_id, now))).scalar_one())
 
 
 def next_retry_at(engine: Engine, run_id: int) -> dt.datetime | None:

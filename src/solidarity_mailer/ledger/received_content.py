@@ -56,6 +56,10 @@ def _elsewhere(states: tuple[str, ...], what: str = "1", *, or_stale: bool = Fal
             " AND (earlier_run.content_digest = :digest OR earlier_run.content_digest IS NULL)")
 
 
+#: a claim's condition that no other live worker holds the row (ledger/row_claims.py): ``:now``, ``:worker``
+FREE = "(claimed_until IS NULL OR claimed_until <= :now OR worker = :worker)"
+
+
 def claim_guard() -> str:
     """The claim's extra condition: no other run of this content has the address received or in hand."""
     return f" AND NOT EXISTS ({_elsewhere((*RECEIVED_STATES, IN_FLIGHT))})"
@@ -67,12 +71,12 @@ def skip_statement(suppressed: str) -> str:
     :data:`WAIT_SECONDS` (``:received``, ``:waiting``, ``:retry``)."""
     first = f"({_elsewhere(RECEIVED_STATES, 'CAST(MIN(earlier.run_id) AS VARCHAR(20))', or_stale=True)})"
     return (
-        f"UPDATE deliveries SET updated_at = :now,"
+        f"UPDATE deliveries SET updated_at = :now, claimed_until = NULL,"
         f" state = CASE WHEN EXISTS ({suppressed}) OR {first} IS NOT NULL THEN 'skipped' ELSE 'deferred' END,"
         f" last_reply = CASE WHEN EXISTS ({suppressed}) THEN 'suppressed'"
         f" WHEN {first} IS NOT NULL THEN :received || {first} ELSE :waiting END,"
         f" next_attempt_at = CASE WHEN EXISTS ({suppressed}) OR {first} IS NOT NULL THEN NULL ELSE :retry END"
-        " WHERE run_id = :run AND address = :addr AND state IN ('pending', 'deferred')"
+        f" WHERE run_id = :run AND address = :addr AND state IN ('pending', 'deferred') AND {FREE}"
     )
 
 

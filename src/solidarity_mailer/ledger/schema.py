@@ -139,6 +139,8 @@ deliveries = Table(
     Column("next_attempt_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    Column("worker", String(200)),  # host:pid:nonce of the process that claimed the row last (ledger/row_claims.py)
+    Column("claimed_until", DateTime(timezone=True)),  # a pending row held by ``worker`` until then
 )
 Index("ix_deliveries_run_state", deliveries.c.run_id, deliveries.c.state)
 Index("ix_deliveries_sent_at", deliveries.c.sent_at)

@@ -26,6 +26,7 @@ from solidarity_mailer.ledger.full import is_disk_full
 from solidarity_mailer.ledger.queries import Claim
 from solidarity_mailer.ledger.received_content import (
     ALREADY_RECEIVED,
+    FREE,
     PG_CLAIM_LOCK,
     WAIT_SECONDS,
     WAITING,
@@ -38,12 +39,14 @@ from solidarity_mailer.ledger.received_content import (
 _SUPPRESSED = ("SELECT 1 FROM suppressions WHERE suppressions.address = deliveries.address"
                " AND suppressions.scope IN ('*', deliveries.list_id)")
 _CLAIM = (
-    "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = :mid, updated_at = :now"
-    f" WHERE run_id = :run AND address = :addr AND state IN ('pending', 'deferred') AND NOT EXISTS ({_SUPPRESSED})"
+    "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = :mid, updated_at = :now,"
+    " worker = :worker, claimed_until = NULL"
+    f" WHERE run_id = :run AND address = :addr AND state IN ('pending', 'deferred') AND {FREE}"
+    f" AND NOT EXISTS ({_SUPPRESSED})"
 )
 _SKIP = (
-    "UPDATE deliveries SET state = 'skipped', last_reply = 'suppressed', updated_at = :now"
-    " WHERE run_id = :run AND address = :addr AND state IN ('pending', 'deferred')"
+    "UPDATE deliveries SET state = 'skipped', last_reply = 'suppressed', updated_at = :now, claimed_until = NULL"
+    f" WHERE run_id = :run AND address = :addr AND state IN ('pending', 'deferred') AND {FREE}"
 )
 _WHY = "SELECT state, last_reply FROM deliveries WHERE run_id = :run AND address = :addr"
 _DONE = (
@@ -90,7 +93,8 @@ class Statements:
     """The four transitions for one engine; the claim guarded against content received in other runs unless
     the run has ``again`` (``ledger/received_content.py``)."""
 
-    def __init__(self, engine: Engine, content: RunContent | None = None) -> None:
+    def __init__(self, engine: Engine, content: RunContent | None = None, worker: str = "") -> None:
+        self.worker = worker
         self.guarded = content is not None and not content.again
         if self.guarded and (content is None or content.digest is None):
             raise ValueError("a guarded run needs its content digest recorded first")
@@ -105,7 +109,8 @@ class Statements:
     def claim_row(self, cursor: DBAPICursor, run_id: int, address: str, message_id: str, now: dt.datetime) -> Claim:
         """In the caller's transaction: take the row, unless it is suppressed or already received (then it
         becomes ``skipped``) or another run is handing this content over to the address (then it waits)."""
-        values = {"run": run_id, "addr": address, "mid": message_id, "now": now, **self.content}
+        values = {"run": run_id, "addr": address, "mid": message_id, "now": now, "worker": self.worker,
+                  **self.content}
         if self.lock is not None:
             cursor.execute(self.lock.sql, self.lock.params(values))
         cursor.execute(self.claim.sql, self.claim.params(values))
@@ -146,9 +151,9 @@ class LedgerWriter:
     hand (never new claims) in the room that makes, and goes on recording outcomes (only) while it can.
     """
 
-    def __init__(self, engine: Engine, run_id: int, *, linger: float = 0.05) -> None:
+    def __init__(self, engine: Engine, run_id: int, *, worker: str = "", linger: float = 0.05) -> None:
         self.engine, self.run_id, self.linger = engine, run_id, linger
-        self.statements = Statements(engine, run_content(engine, run_id))
+        self.statements = Statements(engine, run_content(engine, run_id), worker)
         self._outcomes: list[tuple[_Statement, dict[str, object]]] = []
         self._queue_lock = threading.Lock()  # guards _outcomes
         self._db_lock = threading.Lock()  # guards the connection
