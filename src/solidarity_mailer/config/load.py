@@ -8,6 +8,7 @@ from pathlib import Path
 
 from solidarity_mailer.config.environment import override
 from solidarity_mailer.config.reader import TomlReader, read_file
+from solidarity_mailer.config.relays import relay_settings
 from solidarity_mailer.config.sections import (
     delivery_settings,
     dkim_settings,
@@ -16,7 +17,6 @@ from solidarity_mailer.config.sections import (
     web_settings,
 )
 from solidarity_mailer.config.settings import CONFIG_FILENAME, Settings
-from solidarity_mailer.config.smtp import smtp_settings
 from solidarity_mailer.config.transport_setting import TransportChoice, TransportSettingError, parse_transport
 
 
@@ -47,8 +47,9 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     r.table("database")
     url = override(env, "database", "url") or _resolve_sqlite(r.required_text("database", "url"), base)
     choice = _transport(r)
+    relays = relay_settings(r, env, choice)
     return Settings(
-        smtp=smtp_settings(r, env, choice),
+        smtp=relays[0],
         sender=sender_settings(r),
         database_url=url,
         delivery=delivery_settings(r, base, choice),
@@ -56,4 +57,5 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         scheduler=scheduler_settings(r),
         dkim=dkim_settings(r, base),
         source=file if file.exists() else None,
+        relays=relays,
     )
