@@ -22,9 +22,9 @@ def status_command(campaign: str, as_json: bool, config_path: Path | None) -> No
     from solidarity_mailer.errors import MailerError
     from solidarity_mailer.ledger.status import campaign_status
 
-    load_settings(config_path)
+    settings = load_settings(config_path)
     camp_id = campaign_id_for(campaign)
-    report = campaign_status(read_only_database(config_path), camp_id)
+    report = campaign_status(read_only_database(config_path), camp_id, settings.relays)
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
         return
@@ -33,5 +33,7 @@ def status_command(campaign: str, as_json: bool, config_path: Path | None) -> No
     for run in report.runs:
         counts = run.counts_line()
         click.echo(f"run {run.id} [{run.fire_key}] {run.state}: {counts}" + (f" ({run.note})" if run.note else ""))
+        if relays := run.relays_line():
+            click.echo(f"  sent through: {relays}")
         for p in run.problems:
             click.echo(f"  {p.state}: {p.address} (attempts {p.attempts}): {p.last_reply}")

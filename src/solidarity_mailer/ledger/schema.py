@@ -139,6 +139,7 @@ deliveries = Table(
     Column("next_attempt_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    Column("relay", String(300)),  # the SMTP relay's name (``[smtp] name``) of the last outcome; NULL: none
 )
 Index("ix_deliveries_run_state", deliveries.c.run_id, deliveries.c.state)
 Index("ix_deliveries_sent_at", deliveries.c.sent_at)
