@@ -6,7 +6,7 @@ the SQLite URL are made relative to the settings file's folder by the loader.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 CONFIG_FILENAME = "solidarity-mailer.toml"
@@ -130,3 +130,7 @@ class Settings:
             object.__setattr__(self, "relays", (self.smtp,))
         elif self.smtp != self.relays[0]:
             raise ValueError("with several relays, smtp must be the first of them")
+
+    def for_relay(self, relay: SmtpSettings) -> Settings:
+        """These settings with ``relay`` as the only one (what one sender's transport is made from)."""
+        return replace(self, smtp=relay, relays=(relay,))

@@ -4,12 +4,14 @@
 campaign once, enqueues the audience (lists minus suppression; rows already in the run are kept as they are, so
 what was sent is never sent again), then its feeder (``deliver/feeder.py``) puts due rows through the rate
 limiter on a bounded queue served by the claim loop (``deliver/claim_loop.py``), which claims them and submits
-them to N senders (``deliver/senders.py``: processes for SMTP), each with its own connection. Deferred rows come
-back when due. Each batch the feeder renews the lease and looks at ``runs.state``: a run paused or cancelled by
-another process stops within a batch; a ``TransportPaused`` (auth, 4.7.x/5.7.x) pauses the run. When the relay
-cannot be reached (connection refused, TLS/greeting failure, dropped before RCPT) the rows are given back
-uncounted and the whole run backs off (the retry policy's delays, at most ``OUTAGE_MAX_WAIT``); after
-``delivery.unreachable_pause_seconds`` of outage the run is paused with a note saying why. A run cancelled
+them to the senders of each SMTP relay (``deliver/senders.py``: processes for SMTP), each with its own
+connection, the relays in rotation by weight (``deliver/relays.py``). Deferred rows come back when due. Each
+batch the feeder renews the lease and looks at ``runs.state``: a run paused or cancelled by another process stops
+within a batch; a ``TransportPaused`` (auth, 4.7.x/5.7.x) pauses the run. When a relay cannot be reached
+(connection refused, TLS/greeting failure, dropped before RCPT) its rows are given back uncounted and it is out of
+rotation for a while (the retry policy's delays, at most ``OUTAGE_MAX_WAIT``): the others take the rows. With
+every relay out the whole run backs off; after ``delivery.unreachable_pause_seconds`` of outage it is paused
+with a note saying why. A run cancelled
 before it started is never resurrected, and a lost lease (another process took the run over) stops this one.
 
 After it returns, the run is ``finished`` (nothing left to send or retry), ``paused``, ``cancelled``,
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from solidarity_mailer.clock import duration
-from solidarity_mailer.config import Settings
+from solidarity_mailer.config import Settings, SmtpSettings
 from solidarity_mailer.deliver import run_lock
 from solidarity_mailer.deliver.claim_loop import ClaimLoop, RowQueue
 from solidarity_mailer.deliver.feeder import Feeder
@@ -36,6 +38,7 @@ from solidarity_mailer.deliver.live_run import LiveRun
 from solidarity_mailer.deliver.prepare import Prepared, prepare_run
 from solidarity_mailer.deliver.progress import Progress
 from solidarity_mailer.deliver.rate_limit import HOUR, RateLimiter
+from solidarity_mailer.deliver.relays import Relay, Rotation, plan_relays
 from solidarity_mailer.deliver.retry import RetryPolicy
 from solidarity_mailer.deliver.senders import Sender, TransportFactory, start_senders
 from solidarity_mailer.ledger import queries as ledger
@@ -166,10 +169,11 @@ def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOp
         content = record_content(engine, run_id, prepared.rendition.content_digest())
         _enqueue(engine, prepared, summary, deps.now)  # first: never more connections than rows to send
         skip_already_received(engine, content, now=began)
-        count = _connections(engine, run_id, settings.delivery.concurrency)
-        senders = start_senders(settings, prepared.factory, count, deps.transport_factory)
+        relays = _relays(engine, run_id, settings, now)
+        senders = start_senders(settings, prepared.factory, relays, deps.transport_factory)
         try:
-            outcome, live = _send(engine, settings, prepared, senders, summary, options, deps, holder)
+            outcome, live = _send(engine, settings, prepared, Rotation(relays, _policy(settings).delay), senders,
+                                  summary, options, deps, holder)
         finally:
             for sender in senders:
                 sender.close()
@@ -193,25 +197,39 @@ def _enqueue(engine: Engine, prepared: Prepared, summary: RunSummary, now: Calla
         summary.row_errors = [str(e) for e in prepared.stats.errors[:50]]
 
 
-def _connections(engine: Engine, run_id: int, concurrency: int) -> int:
-    """How many senders (each one connection) to start: ``concurrency``, but no more than the rows waiting to
-    be sent (pending or deferred), and at least one."""
+def _relays(engine: Engine, run_id: int, settings: Settings, now: Callable[[], dt.datetime]) -> list[Relay]:
+    """The run's relays, each with its own rate limiter (its hourly one counting what it sent in the last hour)
+    and its connections: its ``concurrency``, but no more than the rows waiting to be sent (pending or
+    deferred), and at least one."""
+    clock = lambda: now().timestamp()  # noqa: E731
+
+    def limiter(relay: SmtpSettings) -> RateLimiter | None:
+        if not (relay.per_second or relay.per_hour):
+            return None
+        since = now() - dt.timedelta(seconds=HOUR)
+        history = [t.timestamp() for t in ledger.sent_since(engine, since, relay.label)] if relay.per_hour else []
+        return RateLimiter(relay.per_second, relay.per_hour, clock=clock, history=history)
+
     waiting = ledger.counts(engine, run_id)
-    return max(1, min(concurrency, waiting["pending"] + waiting["deferred"]))
+    return plan_relays(settings, waiting["pending"] + waiting["deferred"], limiter)
+
+
+def _policy(settings: Settings) -> RetryPolicy:
+    delivery = settings.delivery
+    return RetryPolicy(delivery.max_attempts, delivery.retry_base_seconds, delivery.retry_max_seconds)
 
 
 def _send(
-    engine: Engine, settings: Settings, prepared: Prepared, senders: list[Sender], summary: RunSummary,
-    options: RunOptions, deps: RunDependencies, holder: str,
+    engine: Engine, settings: Settings, prepared: Prepared, rotation: Rotation, senders: list[Sender],
+    summary: RunSummary, options: RunOptions, deps: RunDependencies, holder: str,
 ) -> tuple[str, LiveRun]:
     """Feed the senders; returns why feeding ended and the run's live state."""
     run_id, now = summary.run_id, deps.now
     writer = LedgerWriter(engine, run_id).start()
     delivery = settings.delivery
-    live = LiveRun(engine, run_id, writer, prepared.factory,
-                   RetryPolicy(delivery.max_attempts, delivery.retry_base_seconds, delivery.retry_max_seconds),
-                   now, prepared.suppress, deps.waits(), holder, stop=deps.stop,
-                   unreachable_pause_seconds=delivery.unreachable_pause_seconds)
+    live = LiveRun(engine, run_id, writer, prepared.factory, _policy(settings), now, prepared.suppress, deps.waits(),
+                   holder, stop=deps.stop, unreachable_pause_seconds=delivery.unreachable_pause_seconds,
+                   rotation=rotation)
     clock = lambda: now().timestamp()  # noqa: E731
     last_hour = ledger.sent_since(engine, now() - dt.timedelta(seconds=HOUR))
     limiter = RateLimiter(delivery.per_second, delivery.per_hour, clock=clock, sleep=live.sleep,
@@ -236,7 +254,8 @@ def _final_state(live: LiveRun, outcome: str, limit: int | None) -> tuple[str, s
         return ledger.run_state(engine, run_id), LEASE_LOST
     if outcome == "outage":
         outage = duration((now - (live.outage_since or now)).total_seconds())
-        note = (f"paused: the SMTP server was unreachable for {outage} ({live.outage_reply}); no "
+        which = "the SMTP server was" if len(live.rotation.relays) == 1 else "every SMTP relay was"
+        note = (f"paused: {which} unreachable for {outage} ({live.rotation.replies()}); no "
                 "recipient's attempts were used; once the relay is back, `send` again (a scheduled run: "
                 f"`solidarity-mailer resume run {run_id}`)")
         ledger.set_run_state(engine, run_id, "paused", now=now, note=note, only_from=["running"])

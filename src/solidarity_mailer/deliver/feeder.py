@@ -4,9 +4,10 @@ It reads due rows in address order, :data:`BATCH` at a time, and puts them on th
 :class:`~solidarity_mailer.deliver.claim_loop.RowQueue` in lists of up to :data:`CHUNK`. At every batch it
 renews the run's lease, and at least every :data:`STATE_EVERY` messages it looks at ``runs.state`` (paused or
 cancelled by another process?) and at the lease holder (taken over?). Long waits (retry backoff, the hourly
-limit) are cut in slices of :data:`WAIT_SLICE` seconds that do the same. While the relay is unreachable it
-backs the whole run off (the retry policy's delays, at most :data:`OUTAGE_MAX_WAIT`), and gives up once
-``unreachable_pause_seconds`` have passed. :meth:`Feeder.feed` returns why feeding ended.
+limit) are cut in slices of :data:`WAIT_SLICE` seconds that do the same. While every relay is out of rotation
+(``deliver/relays.py``) it backs the whole run off until the first is back (the retry policy's delays, at most
+:data:`~.relays.OUTAGE_MAX_WAIT`), and gives up once ``unreachable_pause_seconds`` have passed. :meth:`Feeder.feed`
+returns why feeding ended.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ BATCH = 200  # rows read from the ledger at a time
 STATE_EVERY = 50  # look at runs.state (paused/cancelled elsewhere?) at least every so many messages
 CHUNK = 8  # rows put on the queue at once when the rate limit does not hold them back (fewer wake-ups)
 WAIT_SLICE = 20.0  # long waits (retry backoff, hourly limit) are cut in slices: renew the lease, watch runs.state
-OUTAGE_MAX_WAIT = 300.0  # longest back-off while the relay is unreachable (notice soon that it is back)
 
 
 class Feeder:
@@ -139,14 +139,20 @@ class Feeder:
         return None
 
     def _back_off(self) -> str | None:
-        """The relay is unreachable: wait (the policy's backoff, capped), or give up and pause the run."""
+        """Every relay is unreachable: wait until the first is back in rotation (its backoff: the policy's delay,
+        at most ``OUTAGE_MAX_WAIT``), or give up and pause the run."""
         live = self.live
         self.row_queue.join()  # the senders leave what is queued (it stays pending)
         pause_after = live.unreachable_pause_seconds
-        failing = (live.now() - (live.outage_since or live.now())).total_seconds()
-        if failing >= pause_after:
-            return "outage"
-        delay = min(live.policy.delay(live.outage_failures), OUTAGE_MAX_WAIT, pause_after - failing)
-        why = self._wait(max(delay, 0.01))
-        live.outage.clear()
-        return why
+        while True:
+            now = live.now()
+            failing = (now - (live.outage_since or now)).total_seconds()
+            if failing >= pause_after:
+                return "outage"
+            with live.lock:
+                back_in = live.rotation.seconds_until_back(now)
+            if back_in <= 0.0:
+                live.outage.clear()
+                return None
+            if why := self._wait(max(min(back_in, pause_after - failing), 0.01)):
+                return why

@@ -72,19 +72,29 @@ class RateLimiter:
             now = self.clock()
             return max(self._hour_wait(now), self._second_wait(now))
 
+    def _take(self) -> float:
+        """Take permission for one message if it may go now (returns 0.0), else the seconds to wait."""
+        with self._lock:
+            now = self.clock()
+            wait = max(self._hour_wait(now), self._second_wait(now))
+            if wait <= 0.0:
+                if self.per_second:
+                    self._tokens -= 1.0
+                self._record(now)
+            return wait
+
+    def try_acquire(self) -> bool:
+        """Take permission to send one message if it may go now, without waiting."""
+        return self._unlimited or self._take() <= 0.0
+
     def acquire(self, stopped: Callable[[], bool] = lambda: False) -> bool:
         """Wait for (and take) permission to send one message; False if ``stopped()`` became true while waiting."""
         if self._unlimited:
             return True
         while True:
-            with self._lock:
-                now = self.clock()
-                wait = max(self._hour_wait(now), self._second_wait(now))
-                if wait <= 0.0:
-                    if self.per_second:
-                        self._tokens -= 1.0
-                    self._record(now)
-                    return True
+            wait = self._take()
+            if wait <= 0.0:
+                return True
             if stopped():
                 return False
             self.sleep(wait)
