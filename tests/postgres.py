@@ -2,7 +2,8 @@
 
 The server is the one :data:`ENV` names (a SQLAlchemy URL whose user may ``CREATE DATABASE``), else a
 throwaway cluster started on first use: ``initdb`` and ``pg_ctl`` (as the ``postgres`` user when running as
-root: the server refuses root) in a temporary directory, listening on a Unix socket in it only, fsync off.
+root: the server refuses root) in a temporary directory, listening on a Unix socket in it only, fsync off, its
+``TimeZone`` not UTC (America/Lima), so nothing may depend on the server's zone.
 :func:`stop` ends it (or, on a given server, drops the databases made) when the session ends.
 """
 
@@ -49,7 +50,7 @@ def start_cluster() -> URL:
     subprocess.run(_as_server_user([_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync",
                                     "-E", "UTF8", "--no-locale"]), **quiet)  # type: ignore[call-overload]
     options = (f"-k {directory} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
-               "-c full_page_writes=off -c max_connections=300")
+               "-c full_page_writes=off -c max_connections=300 -c timezone=America/Lima")
     subprocess.run(_as_server_user([_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options,
                                     "start"]), **quiet)  # type: ignore[call-overload]
     return URL.create("postgresql+psycopg", username="postgres", database="postgres",
