@@ -267,7 +267,7 @@ class ClaimLoop(threading.Thread):
         """Seconds until a relay's own limit lets the next row go, when only that holds rows back."""
         if not self.rows or self._halted():
             return None
-        return self.live.rotation.limit_wait(self.live.now(), self._has_room)
+        return self.live.rotation.limit_wait(self.live.now())
 
     def _collect_held(self) -> None:
         """After an error: record what the senders still held, as far as they answer in time; rows a

@@ -208,7 +208,8 @@ def _relays(engine: Engine, run_id: int, settings: Settings, now: Callable[[], d
             return None
         since = now() - dt.timedelta(seconds=HOUR)
         history = [t.timestamp() for t in ledger.sent_since(engine, since, relay.label)] if relay.per_hour else []
-        return RateLimiter(relay.per_second, relay.per_hour, clock=clock, history=history)
+        return RateLimiter(relay.per_second, relay.per_hour, clock=clock, history=history,
+                           burst=1)  # evenly spaced: no second at the relay holds more than its limit
 
     waiting = ledger.counts(engine, run_id)
     return plan_relays(settings, waiting["pending"] + waiting["deferred"], limiter)

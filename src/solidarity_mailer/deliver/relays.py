@@ -2,7 +2,8 @@
 
 Each :class:`Relay` has its senders (one connection each), a weight and, if configured, its own rate limiter.
 :class:`Rotation` picks the relay for each row by smooth weighted round robin (as nginx balances its upstreams)
-among the relays in rotation that have a free place and whose own limit lets a message go. A relay whose
+among the relays in rotation whose own limit lets a message go; when the relay whose turn it is has no free
+place, the row waits for it (a weight is a share of the messages, whatever the relays' speeds). A relay whose
 connection fails (refused, timed out, TLS or greeting failure, 421, dropped before any recipient) is taken out
 for the retry policy's delay (doubling with each failure in a row, at most :data:`OUTAGE_MAX_WAIT`), then tried
 again; a message that gets through ends its failures. Other transports than SMTP have one relay without a name.
@@ -69,28 +70,30 @@ class Rotation:
         self.relays, self.backoff = list(relays), backoff
 
     def choose(self, now: dt.datetime, has_room: Callable[[Relay], bool]) -> Relay | None:
-        """The relay for the next row (its own limit's permission taken), None when no relay in rotation has
-        room and permission now."""
-        ready = [r for r in self.relays if r.in_rotation(now) and has_room(r) and r.allows()]
+        """The relay for the next row (its own limit's permission taken), by weight among the relays in rotation
+        whose own limit lets a message go now; None when there is none, or the one whose turn it is has no free
+        place (the row waits for it: weights are shares, whatever the relays' speeds)."""
+        ready = [r for r in self.relays if r.in_rotation(now) and r.allows()]
         if not ready:
             return None
-        if len(ready) > 1:
-            for relay in ready:
-                relay.credit += relay.weight
-            chosen = max(ready, key=lambda r: r.credit)
-            chosen.credit -= sum(r.weight for r in ready)
-        else:
-            chosen = ready[0]
+        chosen = max(ready, key=lambda r: r.credit + r.weight)  # smooth weighted round robin (as nginx)
+        if not has_room(chosen):
+            return None  # nothing changed: its turn stays its turn
+        for relay in ready:
+            relay.credit += relay.weight
+        chosen.credit -= sum(r.weight for r in ready)
         if chosen.limiter is not None:
             chosen.limiter.try_acquire()
         return chosen
 
-    def limit_wait(self, now: dt.datetime, has_room: Callable[[Relay], bool]) -> float | None:
-        """Seconds until a relay in rotation with room may send under its own limit, when that is all that holds
-        the next row back; None otherwise."""
-        waits = [r.limiter.wait_time() for r in self.relays
-                 if r.in_rotation(now) and has_room(r) and r.limiter is not None]
-        return min(waits) if waits and all(w > 0.0 for w in waits) else None
+    def limit_wait(self, now: dt.datetime) -> float | None:
+        """Seconds until the next row may go, when only the relays' own limits (and back-offs) hold it back:
+        every relay in rotation is at its limit. None otherwise (a free place is what it waits for)."""
+        waits = [(r.out_until - now).total_seconds() if not r.in_rotation(now) and r.out_until else
+                 r.limiter.wait_time() if r.limiter is not None else 0.0 for r in self.relays]
+        if not all(w > 0.0 for w in waits):
+            return None
+        return min(waits)
 
     def take_out(self, relay: Relay, reply: str, now: dt.datetime) -> bool:
         """Take ``relay`` out of rotation after a connection failure; False when it was out already."""
