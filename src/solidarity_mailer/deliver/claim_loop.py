@@ -158,8 +158,7 @@ class ClaimLoop(threading.Thread):
         rows taken are left pending at once and the feeder's ``None`` must be seen)."""
         if self._halted():
             return len(self.rows) + self.row_queue.qsize() + 1
-        now = self.live.now()
-        return sum(HELD_PER_SENDER - len(self.held[c]) for r in self.live.rotation.relays if r.in_rotation(now)
+        return sum(HELD_PER_SENDER - len(self.held[c]) for r in self.live.rotation.serving(self.live.now)
                    for c in r.senders)
 
     def _next_sender(self, now: dt.datetime) -> Sender | None:

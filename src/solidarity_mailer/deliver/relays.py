@@ -68,11 +68,26 @@ class Rotation:
 
     def __init__(self, relays: Sequence[Relay], backoff: Callable[[int], float]) -> None:
         self.relays, self.backoff = list(relays), backoff
+        self.limited = any(r.limiter is not None for r in self.relays)
+
+    def serving(self, clock: Callable[[], dt.datetime]) -> list[Relay]:
+        """The relays in rotation (``clock`` is read only when one has been out)."""
+        if all(r.out_until is None for r in self.relays):
+            return self.relays
+        now = clock()
+        return [r for r in self.relays if r.in_rotation(now)]
 
     def choose(self, now: dt.datetime, has_room: Callable[[Relay], bool]) -> Relay | None:
         """The relay for the next row (its own limit's permission taken), by weight among the relays in rotation
         whose own limit lets a message go now; None when there is none, or the one whose turn it is has no free
         place (the row waits for it: weights are shares, whatever the relays' speeds)."""
+        if len(self.relays) == 1:  # (the common case, kept cheap)
+            relay = self.relays[0]
+            if not (relay.in_rotation(now) and has_room(relay) and relay.allows()):
+                return None
+            if relay.limiter is not None:
+                relay.limiter.try_acquire()
+            return relay
         ready = [r for r in self.relays if r.in_rotation(now) and r.allows()]
         if not ready:
             return None
@@ -89,6 +104,8 @@ class Rotation:
     def limit_wait(self, now: dt.datetime) -> float | None:
         """Seconds until the next row may go, when only the relays' own limits (and back-offs) hold it back:
         every relay in rotation is at its limit. None otherwise (a free place is what it waits for)."""
+        if not self.limited:
+            return None  # (an out relay alone never holds rows back: with all out, the run backs off)
         waits = [(r.out_until - now).total_seconds() if not r.in_rotation(now) and r.out_until else
                  r.limiter.wait_time() if r.limiter is not None else 0.0 for r in self.relays]
         if not all(w > 0.0 for w in waits):
