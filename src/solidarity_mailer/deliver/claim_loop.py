@@ -106,8 +106,9 @@ class ClaimLoop(threading.Thread):
     many rows per connection are left ``uncertain``.
 
     While ``live.stop`` or ``live.outage`` is set it starts nothing new (queued rows stay pending) but
-    still collects what the senders hold; it gives a relay out of rotation nothing, and when the relays with
-    room wait for their own limits, so does it. After an error it records it in
+    still collects what the senders hold. It gives a relay out of rotation nothing; when the relay whose turn it
+    is has no free place it waits for one, and when every relay in rotation is at its own limit it waits for the
+    first to allow one. After an error it records it in
     ``live.error``, stops the run, and keeps draining the queue so the feeder never blocks.
     """
 
@@ -185,7 +186,7 @@ class ClaimLoop(threading.Thread):
 
     def _fill(self) -> None:
         """Start rows until every sender in rotation holds its fill, the queue is empty (its waker armed),
-        closing, or the relays with room wait for their own limits."""
+        closing, or the next row waits (for a free place at the relay whose turn it is, or for relays' limits)."""
         while True:
             empty = self._take_rows(self._room())
             started = self._start()

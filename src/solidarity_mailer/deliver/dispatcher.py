@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from solidarity_mailer.clock import duration
-from solidarity_mailer.config import Settings, SmtpSettings
+from solidarity_mailer.config import Settings
 from solidarity_mailer.deliver import run_lock
 from solidarity_mailer.deliver.claim_loop import ClaimLoop, RowQueue
 from solidarity_mailer.deliver.feeder import Feeder
@@ -38,7 +38,7 @@ from solidarity_mailer.deliver.live_run import LiveRun
 from solidarity_mailer.deliver.prepare import Prepared, prepare_run
 from solidarity_mailer.deliver.progress import Progress
 from solidarity_mailer.deliver.rate_limit import HOUR, RateLimiter
-from solidarity_mailer.deliver.relays import Relay, Rotation, plan_relays
+from solidarity_mailer.deliver.relays import Rotation, run_relays
 from solidarity_mailer.deliver.retry import RetryPolicy
 from solidarity_mailer.deliver.senders import Sender, TransportFactory, start_senders
 from solidarity_mailer.ledger import queries as ledger
@@ -169,7 +169,7 @@ def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOp
         content = record_content(engine, run_id, prepared.rendition.content_digest())
         _enqueue(engine, prepared, summary, deps.now)  # first: never more connections than rows to send
         skip_already_received(engine, content, now=began)
-        relays = _relays(engine, run_id, settings, now)
+        relays = run_relays(engine, run_id, settings, now)
         senders = start_senders(settings, prepared.factory, relays, deps.transport_factory)
         try:
             outcome, live = _send(engine, settings, prepared, Rotation(relays, _policy(settings).delay), senders,
@@ -195,24 +195,6 @@ def _enqueue(engine: Engine, prepared: Prepared, summary: RunSummary, now: Calla
     if prepared.stats is not None:
         summary.audience = prepared.stats.summary()
         summary.row_errors = [str(e) for e in prepared.stats.errors[:50]]
-
-
-def _relays(engine: Engine, run_id: int, settings: Settings, now: Callable[[], dt.datetime]) -> list[Relay]:
-    """The run's relays, each with its own rate limiter (its hourly one counting what it sent in the last hour)
-    and its connections: its ``concurrency``, but no more than the rows waiting to be sent (pending or
-    deferred), and at least one."""
-    clock = lambda: now().timestamp()  # noqa: E731
-
-    def limiter(relay: SmtpSettings) -> RateLimiter | None:
-        if not (relay.per_second or relay.per_hour):
-            return None
-        since = now() - dt.timedelta(seconds=HOUR)
-        history = [t.timestamp() for t in ledger.sent_since(engine, since, relay.label)] if relay.per_hour else []
-        return RateLimiter(relay.per_second, relay.per_hour, clock=clock, history=history,
-                           burst=1)  # evenly spaced: no second at the relay holds more than its limit
-
-    waiting = ledger.counts(engine, run_id)
-    return plan_relays(settings, waiting["pending"] + waiting["deferred"], limiter)
 
 
 def _policy(settings: Settings) -> RetryPolicy:

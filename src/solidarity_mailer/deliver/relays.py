@@ -16,7 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from solidarity_mailer.deliver.rate_limit import RateLimiter
+from sqlalchemy import Engine
+
+from solidarity_mailer.deliver.rate_limit import HOUR, RateLimiter
+from solidarity_mailer.ledger import queries as ledger
 
 if TYPE_CHECKING:
     from solidarity_mailer.config import Settings, SmtpSettings
@@ -50,16 +53,28 @@ class Relay:
         return self.limiter is None or self.limiter.wait_time() <= 0.0
 
 
-def plan_relays(settings: Settings, waiting: int, limiter: Callable[[SmtpSettings], RateLimiter | None]
-                ) -> list[Relay]:
-    """The run's relays: for SMTP, one per configured relay with its connections (its ``concurrency``, else
-    ``[delivery] concurrency``, but no more than the ``waiting`` rows, and at least one) and ``limiter(relay)``;
-    for other transports one relay without a name."""
+def run_relays(engine: Engine, run_id: int, settings: Settings, now: Callable[[], dt.datetime]) -> list[Relay]:
+    """The relays of run ``run_id``: for SMTP, one per configured relay with its connections (its ``concurrency``,
+    else ``[delivery] concurrency``, but no more than the rows waiting to be sent, and at least one) and its own
+    rate limiter (its hourly one counting what it sent in the last hour, by any run); for other transports one
+    relay without a name."""
     delivery = settings.delivery
+    counts = ledger.counts(engine, run_id)
+    waiting = counts["pending"] + counts["deferred"]
     if delivery.transport != "smtp":
         return [Relay(None, connections=max(1, min(delivery.concurrency, waiting)))]
-    return [Relay(r.label, r, i, r.weight, max(1, min(r.concurrency or delivery.concurrency, waiting)), limiter(r))
-            for i, r in enumerate(settings.relays)]
+    return [Relay(r.label, r, i, r.weight, max(1, min(r.concurrency or delivery.concurrency, waiting)),
+                  _limiter(engine, r, now)) for i, r in enumerate(settings.relays)]
+
+
+def _limiter(engine: Engine, relay: SmtpSettings, now: Callable[[], dt.datetime]) -> RateLimiter | None:
+    """``relay``'s own rate limiter, if it has limits: evenly spaced (no second at the relay holds more than its
+    ``per_second``), its hourly window holding what it sent in the last hour."""
+    if not (relay.per_second or relay.per_hour):
+        return None
+    history = [t.timestamp() for t in ledger.sent_since(engine, now() - dt.timedelta(seconds=HOUR), relay.label)
+               ] if relay.per_hour else []
+    return RateLimiter(relay.per_second, relay.per_hour, clock=lambda: now().timestamp(), history=history, burst=1)
 
 
 class Rotation:
