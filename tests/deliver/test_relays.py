@@ -13,9 +13,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 
+from solidarity_mailer.deliver.manual_send import EXIT_PAUSED
 from solidarity_mailer.ledger.schema import connect, deliveries
 from tests.databases import ledger_url
-from tests.sendkit import addresses, clean_environment, send, status, write_project
+from tests.sendkit import addresses, clean_environment, rows, send, status, write_project
 from tests.smtpserver import RecordingHandler, free_port
 
 
@@ -28,10 +29,10 @@ class Relay:
     """One relay for a test: aiosmtpd on a free port with a recording handler that notes when each message
     arrived (``arrivals``, monotonic seconds) and can run ``on_message(count)`` after each."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, port: int | None = None) -> None:
         self.name, self.handler, self.arrivals = name, RecordingHandler(), []
         self.handler.on_data = self._arrived
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=free_port(), decode_data=False)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=port or free_port(), decode_data=False)
         self.stopped = threading.Event()
         self.stop_after: int | None = None  # stop the server (from another thread) once it accepted so many
         self.stopper: threading.Thread | None = None
@@ -51,10 +52,10 @@ class Relay:
         return self.handler.recipients()
 
 
-def relay_project(root: Path, emails: list[str], tables: str) -> tuple[Path, Path]:
+def relay_project(root: Path, emails: list[str], tables: str, extra_delivery: str = "") -> tuple[Path, Path]:
     """A test project whose settings list the relays of ``tables`` (``[[smtp]]`` tables) instead of one, each
     with two connections."""
-    campaign, config = write_project(root, 1, emails, concurrency=2)
+    campaign, config = write_project(root, 1, emails, concurrency=2, extra_delivery=extra_delivery)
     text = config.read_text(encoding="utf-8")
     single = text[text.index("[smtp]"):text.index("[database]")]
     config.write_text(text.replace(single, tables), encoding="utf-8")
@@ -172,3 +173,28 @@ def test_a_relay_in_trouble_from_the_start_leaves_its_rows_to_the_other(tmp_path
             bad.controller.stop()
     assert bad.recipients() == [] and Counter(good.recipients()) == Counter(emails)
     assert set(ledger_relays(tmp_path).values()) == {("sent", "good")}
+
+
+def test_every_relay_down_pauses_the_run_as_with_one_then_each_recipient_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emails = addresses(20)
+    first, second = Relay("first"), Relay("second")
+    campaign, config = relay_project(tmp_path, emails, first.table() + second.table(),
+                                     extra_delivery="unreachable_pause_seconds = 0.4")  # nothing listens yet
+    first.controller.loop.close()  # (never started)
+    second.controller.loop.close()
+    assert send(campaign, config) == EXIT_PAUSED
+    out = capsys.readouterr().out
+    assert "every SMTP relay was unreachable" in out and "first: connection failed" in out and "second: " in out
+    assert {(state, attempts) for state, attempts, _ in rows(tmp_path).values()} == {("pending", 0)}
+    first, second = Relay("first", first.controller.port), Relay("second", second.controller.port)  # back
+    first.controller.start()
+    second.controller.start()
+    try:
+        assert send(campaign, config) == 0
+    finally:
+        first.controller.stop()
+        second.controller.stop()
+    assert Counter(first.recipients() + second.recipients()) == Counter(emails)
+    assert first.recipients() and second.recipients()
