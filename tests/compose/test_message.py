@@ -38,6 +38,7 @@ def reference(campaign: Campaign, rendition: Rendition, r: Recipient, built: Pre
     ref["Auto-Submitted"] = "auto-generated"
     ref.set_content(text)
     ref.add_alternative(html, subtype="html")
+    ref["Content-Language"] = rendition.language  # (set_content clears the Content-* headers)
     return parse(ref.as_bytes())
 
 

@@ -35,10 +35,13 @@ from solidarity_mailer.render.rendition import (
     stray_token,
 )
 
-_ALLOWED = re.compile(r"\{\{-?\s*recipient\.(?:name|email|unsubscribe_url|lang|fields\.[A-Za-z]\w*)\s*-?\}\}")
+_FIELD = r"recipient\.(?:name|email|unsubscribe_url|lang|fields\.[A-Za-z]\w*)"
+#: Plain outputs: ``{{ recipient.name }}``, and a trans tag's variables ``{% trans name=recipient.name %}``.
+_ALLOWED = re.compile(rf"\{{\{{-?\s*{_FIELD}\s*-?\}}\}}|\{{%-?\s*trans\s+(?:\w+\s*=\s*{_FIELD}\s*,?\s*)+-?%\}}")
 _MENTION = re.compile(r"\brecipient\b")
 _COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
-_HINT = "output recipient values only as {{ recipient.name }} (no filters, conditions or comparisons)"
+_HINT = ("output recipient values only as {{ recipient.name }} or {% trans name=recipient.name %} (no filters, "
+         "conditions or comparisons)")
 
 
 class FieldMisuse(Exception):

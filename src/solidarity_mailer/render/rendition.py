@@ -2,7 +2,8 @@
 
 The templates are rendered with placeholder tokens in place of the recipient's fields; premailer
 inlines the CSS once; each recipient then costs a few string joins. ``render/templates.py`` proves that this
-gives the same result as a full render with the real values.
+gives the same result as a full render with the real values. A campaign with translations is rendered once per
+language: :class:`Renditions`, from which each recipient gets one variant by their language tag.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import hashlib
 import html
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from solidarity_mailer.languages import best_match
 
 #: The fields a template may use per recipient, as ``recipient.<field>`` (``lang``: the recipient's
 #: language tag, else the campaign's). A list's extra CSV column ``org`` is ``recipient.fields.org``,
@@ -76,6 +79,7 @@ class Rendition:
     html: str
     text: str
     language: str = "en"
+    fallback_name: str = "friend"  # the name of a reader without one ("Dear friend,"), in ``language``
     _html_parts: tuple[tuple[str, ...], tuple[str, ...]] = field(init=False, repr=False, compare=False)
     _text_parts: tuple[tuple[str, ...], tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
@@ -97,6 +101,56 @@ class Rendition:
     def fields_used(self) -> set[str]:
         """The personal fields this rendition actually contains (``field_<column>`` for list columns)."""
         return set(self._html_parts[1]) | set(self._text_parts[1])
+
+
+@dataclass(frozen=True)
+class Renditions:
+    """A campaign rendered once per language: ``variants[0]`` in its default language, then its translations.
+
+    ``notes`` are the translations' check warnings (``file:line: what (hint)``, see ``content/translations.py``).
+    """
+
+    variants: tuple[Rendition, ...]
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, rendition: Rendition | Renditions) -> Renditions:
+        """``rendition`` as a :class:`Renditions` (one variant when it is a single :class:`Rendition`)."""
+        return rendition if isinstance(rendition, Renditions) else cls((rendition,))
+
+    @property
+    def default(self) -> Rendition:
+        """The variant of the campaign's own language: for readers of any language without a translation."""
+        return self.variants[0]
+
+    @property
+    def subject(self) -> str:
+        """The default variant's subject."""
+        return self.default.subject
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The variants' languages, the default first."""
+        return tuple(v.language for v in self.variants)
+
+    def choose(self, tag: str | None) -> Rendition:
+        """The variant for a reader of ``tag`` (``es-PE`` gets ``es``; unknown or empty: the default)."""
+        language = best_match(tag, self.languages, self.default.language)
+        return next(v for v in self.variants if v.language == language)
+
+    def content_digest(self) -> str:
+        """The run's content: the default variant's digest alone (as before translations), else sha256 over
+        every variant's language and digest, the default first, then the others sorted by language."""
+        if len(self.variants) == 1:
+            return self.default.content_digest()
+        others = sorted(self.variants[1:], key=lambda v: v.language)
+        lines = [f"default {self.default.language} {self.default.content_digest()}"]
+        lines += [f"{v.language} {v.content_digest()}" for v in others]
+        return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+    def with_subject_prefix(self, prefix: str) -> Renditions:
+        """Every variant with ``prefix`` before its subject (``[TEST] ``)."""
+        return Renditions(tuple(replace(v, subject=prefix + v.subject) for v in self.variants), self.notes)
 
 
 def personal_values(name: str, email: str, unsubscribe_url: str, *, fallback_name: str = "friend",
