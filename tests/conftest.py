@@ -1,4 +1,5 @@
-"""Shared fixtures: a real SMTP server, a real SQLite file, the starter project shipped in the package."""
+"""Shared fixtures: a real SMTP server, a real ledger (SQLite file, or PostgreSQL with ``--database postgresql``),
+the starter project shipped in the package."""
 
 from __future__ import annotations
 
@@ -9,10 +10,33 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 
+from solidarity_mailer.ledger import schema
 from solidarity_mailer.ledger.schema import connect
-from tests import fullledger
+from tests import databases, fullledger, postgres
 from tests.smtpserver import RecordingHandler, smtp_server
 from tests.starter import STARTER
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--database", choices=databases.KINDS, default="sqlite",
+                     help="where the tests' ledgers live: SQLite files (default), or fresh databases of a "
+                          f"PostgreSQL server (${postgres.ENV}, else a throwaway cluster: tests/postgres.py)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    databases.use(config.getoption("--database"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if databases.on_postgresql():
+        skip = pytest.mark.skip(reason="about SQLite itself (sqlite_only)")
+        for item in items:
+            if item.get_closest_marker("sqlite_only") or "disk" in getattr(item, "fixturenames", ()):
+                item.add_marker(skip)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    postgres.stop()
 
 
 @pytest.fixture
@@ -30,8 +54,8 @@ def smtpd() -> Iterator[tuple[Controller, RecordingHandler]]:
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    """A real SQLite file database with the project's schema."""
-    eng = connect(f"sqlite:///{tmp_path / 'test.db'}")
+    """A real database with the project's schema (an SQLite file, or PostgreSQL: tests/databases.py)."""
+    eng = connect(databases.ledger_url(tmp_path, "test.db"))
     yield eng
     eng.dispose()
 
@@ -41,3 +65,23 @@ def disk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[fullledger.
     """A small disk for the ledger (a real tmpfs when root may mount one, else SQLite's page limit)."""
     with fullledger.small_disk(request.param, tmp_path) as place:
         yield place
+
+
+@pytest.fixture(autouse=True)
+def _engines_closed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Under PostgreSQL, every engine a test opened is disposed after it: a pooled psycopg connection left to the
+    garbage collector warns (ResourceWarning), and warnings are errors here."""
+    if not databases.on_postgresql():
+        yield
+        return
+    made: list[Engine] = []
+    opened = schema.open_engine
+
+    def recording(url: str | None = None) -> Engine:
+        made.append(opened(url))
+        return made[-1]
+
+    monkeypatch.setattr(schema, "open_engine", recording)
+    yield
+    for engine in made:
+        engine.dispose()

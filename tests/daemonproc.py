@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from solidarity_mailer.ledger.schema import connect, deliveries, runs
+from tests.databases import ledger_url
 from tests.ledgerfile import existing_ledger
 from tests.starter import CAMPAIGN
 
@@ -31,7 +32,8 @@ def write_list(path: Path, count: int) -> list[str]:
 
 @dataclass
 class Env:
-    """A config (real SMTP server port, SQLite file) and the environment for CLI and daemon processes."""
+    """A config (real SMTP server port, the test's ledger: tests/databases.py) and the environment for CLI and
+    daemon processes."""
 
     tmp: Path
     smtp_port: int
@@ -48,6 +50,11 @@ class Env:
             "retry_max_seconds = 2\n",
             encoding="utf-8",
         )
+
+    @property
+    def db_url(self) -> str:
+        """The ledger's URL: the SQLite file ``db_path``, or its PostgreSQL database (tests/databases.py)."""
+        return ledger_url(self.db_path.parent, self.db_path.name)
 
     def environ(self, **more: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SOLIDARITY_MAILER_")}
@@ -73,7 +80,7 @@ class Env:
         return list(json.loads(done.stdout))
 
     def engine(self) -> Engine:
-        return connect(f"sqlite:///{self.db_path}")
+        return connect(self.db_url)
 
 
 class Daemon:

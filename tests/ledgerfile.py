@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from solidarity_mailer.ledger.schema import connect
+from tests.databases import ledger_url
 
 
 def existing_ledger(path: Path) -> str:
-    """The SQLite URL of a ledger at ``path``, created (with today's schema) if it is not there yet."""
-    url = f"sqlite:///{path}"
+    """The URL of the ledger at ``path`` (an SQLite file, or that path's PostgreSQL database under
+    ``--database postgresql``: tests/databases.py), created with today's schema if it is not there yet."""
+    url = ledger_url(path.parent, path.name)
     connect(url).dispose()
     return url

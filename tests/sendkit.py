@@ -21,6 +21,7 @@ from solidarity_mailer.deliver.dispatcher import RunDependencies
 from solidarity_mailer.deliver.prepare import find_campaign
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.schema import connect, deliveries
+from tests.databases import ledger_url
 from tests.smtpserver import RecordingHandler
 from tests.starter import RESOLUTION, TEMPLATES
 
@@ -86,13 +87,13 @@ def write_project(root: Path, port: int, emails: list[str], *, concurrency: int 
     config = root / "solidarity-mailer.toml"
     config.write_text(
         f'[smtp]\nhost = "127.0.0.1"\nport = {port}\ntimeout = 10\n{extra_smtp}\n'
-        '[database]\nurl = "sqlite:///ledger.db"\n'
+        f'[database]\nurl = "{ledger_url(root, relative=True)}"\n'
         f"[delivery]\nconcurrency = {concurrency}\nper_second = {per_second}\nmax_attempts = {max_attempts}\n"
         f"retry_base_seconds = 0.05\nretry_max_seconds = 0.2\n{extra_delivery}\n"
         '[web]\npublic_base_url = "https://lists.example.org"\n',
         encoding="utf-8",
     )
-    connect(f"sqlite:///{root / 'ledger.db'}").dispose()  # `db init`: only the default ledger is created by commands
+    connect(ledger_url(root)).dispose()  # `db init`: only the default ledger is created by commands
     return campaign, config
 
 
@@ -122,7 +123,7 @@ def status(capsys: pytest.CaptureFixture[str], config: Path) -> dict:  # type: i
 
 def rows(tmp_path: Path) -> dict[str, tuple[str, int, str]]:
     """The ledger in ``tmp_path``: address -> (state, attempts, last_reply)."""
-    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = connect(ledger_url(tmp_path))
     with engine.connect() as conn:
         found = conn.execute(select(deliveries.c.address, deliveries.c.state, deliveries.c.attempts,
                                     deliveries.c.last_reply)).all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import smtplib
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 
 
@@ -17,6 +18,7 @@ def test_smtp_fixture_accepts_and_refuses(smtpd) -> None:  # type: ignore[no-unt
     assert handler.recipients() == ["yes@example.org"]
 
 
+@pytest.mark.sqlite_only  # the SQLite file itself
 def test_schema_created_in_sqlite_file(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert (tmp_path / "test.db").exists()
     names = set(inspect(engine).get_table_names())

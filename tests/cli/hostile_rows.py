@@ -249,6 +249,8 @@ ROWS = [
     row("suppressions-list-bad-reason", lambda p: ["suppressions", "list", "--reason", "bored"], 2, r"--reason",
         shape="usage"),
     row("bounces-missing-mailbox", lambda p: ["bounces", "import", "no-such.mbox"], 2, r"no-such\.mbox"),
+    row("bounces-soft-limit-huge", lambda p: ["bounces", "import", "no-such.mbox", "--soft-limit", "9" * 30], 2,
+        r"--soft-limit", shape="usage"),
     row("bounces-not-a-mailbox", file_in("junk.bin", b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "bounces", "import"),
         2, r"junk\.bin: .*not an mbox"),
     row("import-missing", lambda p: ["import", "no-such.txt", "-o", "out.toml"], 2, r"no-such\.txt"),

@@ -30,7 +30,8 @@ def one_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
 
 @pytest.mark.parametrize(("url", "fragment"), [
     ("nosuch://x", "no database kind 'nosuch'"),
-    ("postgresql://u@127.0.0.1/db", "the driver for 'postgresql' is not installed"),
+    ("mysql://u@127.0.0.1/db", "the driver for 'mysql' is not installed"),
+    ("postgresql://u@127.0.0.1:1/db", "cannot open it: connection failed"),  # psycopg, nobody listening
     ("not a url", "not a database URL"),
 ])
 @pytest.mark.parametrize("argv", [["campaigns"], ["suppressions", "list"], ["schedule", "x", "--every", "1h"],

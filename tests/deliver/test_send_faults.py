@@ -160,6 +160,7 @@ def test_send_list_skips_waiting_rows_of_lists_no_longer_in_the_run(tmp_path: Pa
     assert Counter(handler.recipients()) == Counter([*emails, *other[:2]])  # each exactly once
 
 
+@pytest.mark.sqlite_only  # SQLite's WAL and synchronous=FULL
 def test_the_ledger_commits_survive_power_loss(tmp_path: Path, servers: ExitStack) -> None:
     """WAL with synchronous=FULL: a committed ``sending`` is on disk before the message is handed over.
 

@@ -14,6 +14,7 @@ from solidarity_mailer.deliver.manual_send import EXIT_PAUSED
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger import suppressions as suppression
 from solidarity_mailer.ledger.schema import connect
+from tests.databases import ledger_url
 from tests.sendkit import Clock, addresses, open_manual_run, send, states, write_project
 
 pytestmark = pytest.mark.usefixtures("environment")  # tests/deliver/conftest.py
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("environment")  # tests/deliver/conftest.py
 def test_suppression_added_mid_run_is_honoured(tmp_path: Path, server) -> None:  # type: ignore[no-untyped-def]
     controller, handler = server
     emails = addresses(10)
-    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = connect(ledger_url(tmp_path))
 
     def unsubscribe_last(server, session, envelope):  # type: ignore[no-untyped-def]
         if envelope.rcpt_tos == [emails[0]]:
@@ -39,7 +40,7 @@ def test_suppression_added_mid_run_is_honoured(tmp_path: Path, server) -> None: 
 def test_run_paused_by_another_process_stops_within_a_batch(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
     controller, handler = server
     emails = addresses(150)
-    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = connect(ledger_url(tmp_path))
 
     def pause_at_third(server, session, envelope):  # type: ignore[no-untyped-def]
         if envelope.rcpt_tos == [emails[2]]:

@@ -16,6 +16,7 @@ from solidarity_mailer.cli import main
 from solidarity_mailer.deliver.manual_send import EXIT_FAILURES, EXIT_PAUSED
 from solidarity_mailer.ledger import suppressions as suppression
 from solidarity_mailer.ledger.schema import campaigns, connect, deliveries, runs, suppressions
+from tests.databases import ledger_url
 from tests.sendkit import SlowHandler, addresses, send, states, status, write_project
 from tests.smtpserver import Credentials, RecordingHandler, drop_connection, smtp_server
 
@@ -34,7 +35,7 @@ def test_451_retried_until_delivered_550_failed_once_5_1_1_suppressed(tmp_path: 
     assert handler.rcpt_replies[emails[3]] == []  # asked twice, delivered the third time
     assert len(handler.rcpt_replies[emails[2]]) == 1  # 5xx: asked once, never retried
     assert len(handler.rcpt_replies[emails[4]]) == 1
-    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = connect(ledger_url(tmp_path))
     assert suppression.is_suppressed(engine, emails[2])  # 5.1.1: suppressed as bounced
     assert not suppression.is_suppressed(engine, emails[4])
     with engine.connect() as conn:
@@ -165,7 +166,7 @@ def test_policy_refusal_of_one_recipient_fails_or_defers_it_alone(tmp_path: Path
 
 
 def _ledger_tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    engine = connect(f"sqlite:///{path}")
+    engine = connect(ledger_url(path.parent, path.name))
     with engine.connect() as conn:
         return {t.name: sorted(map(tuple, conn.execute(select(t)))) for t in (campaigns, runs, deliveries)}
 

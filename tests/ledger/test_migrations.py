@@ -1,5 +1,6 @@
-"""The ledger's migrations (real SQLite files): one head, the baseline is release 0.1.0's schema, an upgraded
-ledger is today's schema, a failing step leaves the ledger untouched, and the revision check of ``connect``."""
+"""The ledger's migrations (real SQLite files, or PostgreSQL databases with ``--database postgresql``): one head,
+the baseline is release 0.1.0's schema, an upgraded ledger is today's schema, a failing step leaves the ledger
+untouched, and the revision check of ``connect``."""
 
 from __future__ import annotations
 
@@ -15,26 +16,21 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, inspect, select, update
 
 from solidarity_mailer.ledger import migrate, revision, schema
-from solidarity_mailer.ledger.revision import HEAD, REVISIONS, SchemaTooNew, SchemaTooOld
+from solidarity_mailer.ledger.revision import HEAD, REVISIONS, SchemaTooNew, SchemaTooOld, version_table
 from solidarity_mailer.ledger.schema import connect, metadata
-from tests.ledger.release_0_1_0 import LEDGER_0_1_0, rows_0_1_0, structure
+from tests.databases import ledger_url, on_postgresql
+from tests.ledger.release_0_1_0 import LEDGER_0_1_0, URL_0_1_0, ledger_0_1_0, rows_0_1_0, shown, snapshot, structure
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "src" / "solidarity_mailer" / "ledger" / "migrations"
 
 
-def copy_0_1_0(tmp_path: Path) -> Path:
-    path = tmp_path / "ledger.db"
-    shutil.copyfile(LEDGER_0_1_0, path)
-    return path
-
-
-def differences(path: Path, target: object = None) -> list[object]:
-    """What ``compare_metadata`` finds between the file's schema and ``metadata`` (types and defaults too)."""
-    engine = create_engine(f"sqlite:///{path}")
+def differences(url: str, target: object = None) -> list[object]:
+    """What ``compare_metadata`` finds between the ledger's schema and ``metadata`` (types and defaults too)."""
+    engine = create_engine(url)
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
@@ -50,9 +46,34 @@ def master(path: Path) -> set[tuple[str, str, str, str | None]]:
         return set(rows.fetchall())
 
 
-def stamped(path: Path) -> list[str]:
-    with closing(sqlite3.connect(path)) as db, db:
-        return [row[0] for row in db.execute("SELECT version_num FROM alembic_version")]
+def stamped(url: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(select(version_table.c.version_num)).scalars())
+    finally:
+        engine.dispose()
+
+
+def set_revision(url: str, value: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(update(version_table).values(version_num=value))
+    engine.dispose()
+
+
+def tables_and_indexes(url: str) -> dict[str, tuple[object, ...]]:
+    """Each table's columns (name, type, nullable, default) and indexes, as the database reports them."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            found = inspect(conn)
+            return {t: (sorted((c["name"], str(c["type"]), c["nullable"], str(c["default"]))
+                               for c in found.get_columns(t)),
+                        sorted((i["name"], i["unique"], tuple(i["column_names"])) for i in found.get_indexes(t)))
+                    for t in found.get_table_names()}
+    finally:
+        engine.dispose()
 
 
 def test_revisions_are_the_scripts_in_order_with_a_single_head() -> None:
@@ -63,6 +84,7 @@ def test_revisions_are_the_scripts_in_order_with_a_single_head() -> None:
         f"v{script.revision}_{Path(script.path).name.split('_', 1)[1]}" for script in scripts.walk_revisions())
 
 
+@pytest.mark.sqlite_only
 def test_the_baseline_makes_exactly_the_tables_of_release_0_1_0(tmp_path: Path) -> None:
     path = tmp_path / "baseline.db"
     engine = create_engine(f"sqlite:///{path}")
@@ -70,67 +92,69 @@ def test_the_baseline_makes_exactly_the_tables_of_release_0_1_0(tmp_path: Path) 
         command.upgrade(migrate.alembic_config(conn), revision.BASELINE)
     engine.dispose()
     assert master(path) == master(LEDGER_0_1_0)
-    assert stamped(path) == [revision.BASELINE]
+    assert stamped(f"sqlite:///{path}") == [revision.BASELINE]
 
 
 def test_an_upgraded_0_1_0_ledger_has_today_s_schema_and_every_row(tmp_path: Path) -> None:
-    path = copy_0_1_0(tmp_path)
-    before = rows_0_1_0(LEDGER_0_1_0)
-    done = migrate.upgrade(f"sqlite:///{path}")
+    url = ledger_0_1_0(tmp_path)
+    before = rows_0_1_0(URL_0_1_0)
+    assert rows_0_1_0(url) == before
+    done = migrate.upgrade(url)
     assert done.changed and done.before.unversioned
-    assert done.line() == f"ledger {path}: upgraded from 0.1.0 (no revision) to revision {HEAD}"
-    assert stamped(path) == [HEAD]
-    assert differences(path) == []
-    assert rows_0_1_0(path) == before
+    assert done.line() == f"ledger {shown(url)}: upgraded from 0.1.0 (no revision) to revision {HEAD}"
+    assert stamped(url) == [HEAD]
+    assert differences(url) == []
+    assert rows_0_1_0(url) == before
     assert sum(len(rows) for rows in before.values()) > 20  # runs, rows, schedules, suppressions: not empty
 
 
 def test_a_new_ledger_and_an_upgraded_empty_one_are_today_s_schema_stamped_head(tmp_path: Path) -> None:
-    connect(f"sqlite:///{tmp_path / 'new.db'}").dispose()
+    new, empty = ledger_url(tmp_path, "new.db"), ledger_url(tmp_path, "empty.db")
+    connect(new).dispose()
     (tmp_path / "empty.db").touch()
-    assert migrate.upgrade(f"sqlite:///{tmp_path / 'empty.db'}").line().endswith(
-        f"was empty, created at revision {HEAD}")
-    for name in ("new.db", "empty.db"):
-        assert stamped(tmp_path / name) == [HEAD]
-        assert differences(tmp_path / name) == []
-        engine = create_engine(f"sqlite:///{tmp_path / name}")
+    assert migrate.upgrade(empty).line().endswith(f"was empty, created at revision {HEAD}")
+    for url in (new, empty):
+        assert stamped(url) == [HEAD]
+        assert differences(url) == []
+        engine = create_engine(url)
         with engine.connect() as conn:
             assert MigrationContext.configure(conn).get_current_revision() == HEAD  # Alembic reads our stamp
         engine.dispose()
-    assert structure(tmp_path / "new.db") == structure(tmp_path / "empty.db")
+    assert tables_and_indexes(new) == tables_and_indexes(empty)
+    if not on_postgresql():
+        assert structure(tmp_path / "new.db") == structure(tmp_path / "empty.db")
 
 
 def test_connect_refuses_older_and_newer_revisions_and_writes_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = copy_0_1_0(tmp_path)
+    url = ledger_0_1_0(tmp_path)
+    saved = snapshot(url)
     with pytest.raises(SchemaTooOld, match=r"older than this release: it is at 0\.1\.0 \(no revision\), .*db upgrade"):
-        connect(f"sqlite:///{path}")
-    assert path.read_bytes() == LEDGER_0_1_0.read_bytes()
-    migrate.upgrade(f"sqlite:///{path}")
-    connect(f"sqlite:///{path}").dispose()  # at HEAD: opens
+        connect(url)
+    assert snapshot(url) == saved
+    migrate.upgrade(url)
+    connect(url).dispose()  # at HEAD: opens
     monkeypatch.setattr(revision, "REVISIONS", (*REVISIONS, "9998"))  # a release that knows one more migration
     monkeypatch.setattr(revision, "HEAD", "9998")
     with pytest.raises(SchemaTooOld, match=f"it is at revision {HEAD}, this release needs revision 9998"):
-        connect(f"sqlite:///{path}")
+        connect(url)
     monkeypatch.undo()
-    with closing(sqlite3.connect(path)) as db, db:
-        db.execute("UPDATE alembic_version SET version_num = '9999'")
-    saved = path.read_bytes()
+    set_revision(url, "9999")
+    saved = snapshot(url)
     with pytest.raises(SchemaTooNew, match=f"it is at revision 9999, this release knows revisions up to {HEAD}; "
                                            "upgrade solidarity-mailer"):
-        connect(f"sqlite:///{path}")
+        connect(url)
     with pytest.raises(SchemaTooNew):
-        migrate.upgrade(f"sqlite:///{path}")
-    assert path.read_bytes() == saved
+        migrate.upgrade(url)
+    assert snapshot(url) == saved
 
 
 def test_a_revision_is_shown_on_one_line(tmp_path: Path) -> None:
-    path = tmp_path / "odd.db"
-    connect(f"sqlite:///{path}").dispose()
-    with closing(sqlite3.connect(path)) as db, db:
-        db.execute("UPDATE alembic_version SET version_num = ?", ("x\n\x1b[2Jy",))
+    url = ledger_url(tmp_path, "odd.db")
+    connect(url).dispose()
+    set_revision(url, "x\n\x1b[2Jy")
     with pytest.raises(SchemaTooNew) as caught:
-        connect(f"sqlite:///{path}")
+        connect(url)
     assert "revision x\\n\\x1b[2Jy" in caught.value.line() and "\n" not in caught.value.line()
 
 
@@ -162,10 +186,11 @@ def test_a_failing_upgrade_leaves_the_ledger_as_it_was(tmp_path: Path) -> None:
     scripts = tmp_path / "migrations"
     shutil.copytree(SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
     (scripts / "versions" / f"v{NEXT}_fails.py").write_text(FAILING, encoding="utf-8")
-    path = copy_0_1_0(tmp_path)
+    url = ledger_0_1_0(tmp_path)
+    saved = snapshot(url)
     with pytest.raises(RuntimeError, match="step failed"):
-        migrate.upgrade(f"sqlite:///{path}", str(scripts))
-    assert path.read_bytes() == LEDGER_0_1_0.read_bytes()  # no stamp, no table, no column: rolled back
+        migrate.upgrade(url, str(scripts))
+    assert snapshot(url) == saved  # no stamp, no table, no column: rolled back
     assert not (tmp_path / "ledger.db-wal").exists()
 
 
@@ -186,7 +211,7 @@ def test_the_helper_writes_the_next_migration_from_the_schema(
     lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--config", str(REPO / "pyproject.toml"),
                            str(written)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
-    path = copy_0_1_0(tmp_path)
-    migrate.upgrade(f"sqlite:///{path}", str(scripts))
-    assert stamped(path) == [NEXT]
-    assert differences(path, changed) == []
+    url = ledger_0_1_0(tmp_path)
+    migrate.upgrade(url, str(scripts))
+    assert stamped(url) == [NEXT]
+    assert differences(url, changed) == []

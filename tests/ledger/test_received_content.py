@@ -4,7 +4,6 @@ real SQLite file: two runs of a campaign that overlap never both hand the same c
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from solidarity_mailer.ledger.received_content import (
 )
 from solidarity_mailer.ledger.schema import campaigns, connect, deliveries, locks, runs
 from solidarity_mailer.ledger.writer import LedgerWriter
+from tests.databases import ledger_url, on_postgresql
 
 NOW = ledger.utcnow()
 ADDRESS = "reader@example.org"
@@ -31,7 +31,7 @@ ADDRESS = "reader@example.org"
 
 @pytest.fixture
 def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
-    engine = connect(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = connect(ledger_url(tmp_path))
     with engine.begin() as conn:
         conn.execute(campaigns.insert().values(id="c", path="c.toml", created_at=NOW))
     return engine
@@ -133,20 +133,11 @@ def test_a_run_keeps_the_content_it_began_sending(engine) -> None:  # type: igno
         assert conn.execute(runs.select().where(runs.c.id == run_id)).one().content_digest == "d2"
 
 
-POSTGRESQL = os.environ.get("SOLIDARITY_MAILER_TEST_POSTGRESQL", "")  # e.g. postgresql+psycopg://u@/db?host=…
-
-
-@pytest.mark.skipif(not POSTGRESQL, reason="set SOLIDARITY_MAILER_TEST_POSTGRESQL to a scratch database's URL")
-def test_overlapping_claims_exclude_each_other_on_postgresql() -> None:
+@pytest.mark.skipif(not on_postgresql(), reason="PostgreSQL's READ COMMITTED: run with --database postgresql")
+def test_overlapping_claims_exclude_each_other_on_postgresql(engine) -> None:  # type: ignore[no-untyped-def]
     from solidarity_mailer.ledger.received_content import run_content
-    from solidarity_mailer.ledger.schema import metadata
     from solidarity_mailer.ledger.writer import Statements
 
-    engine = connect(POSTGRESQL)
-    metadata.drop_all(engine)
-    metadata.create_all(engine)
-    with engine.begin() as conn:
-        conn.execute(campaigns.insert().values(id="c", path="c.toml", created_at=NOW))
     first, second = _run(engine, "a", "d1"), _run(engine, "b", "d1")
     _lease(engine, first, 60)
     claims: dict[int, Claim] = {}
@@ -161,12 +152,9 @@ def test_overlapping_claims_exclude_each_other_on_postgresql() -> None:
         finally:
             raw.close()
 
-    try:  # two claim transactions that overlap, as two live runs' group commits do
-        other = threading.Thread(target=claim, args=(first, 0.5))
-        other.start()
-        time.sleep(0.2)  # the first holds its claim, uncommitted
-        claim(second, 0.0)
-        other.join()
-    finally:
-        engine.dispose()
+    other = threading.Thread(target=claim, args=(first, 0.5))  # two claim transactions that overlap, as two
+    other.start()  # live runs' group commits do
+    time.sleep(0.2)  # the first holds its claim, uncommitted
+    claim(second, 0.0)
+    other.join()
     assert (claims[first], claims[second]) == (Claim.CLAIMED, Claim.WAITING)

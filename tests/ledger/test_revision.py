@@ -1,16 +1,18 @@
 """The revision check of ``schema.connect`` on a new ledger: processes that open it at the same moment (the
-daemon and ``serve`` started together on a new database) all get it, created once and stamped."""
+daemon and ``serve`` started together on a new database) all get it, created once and stamped (on SQLite and,
+with ``--database postgresql``, on PostgreSQL)."""
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing
 from pathlib import Path
 
-from solidarity_mailer.ledger.revision import HEAD
+from sqlalchemy import create_engine, inspect, select
+
+from solidarity_mailer.ledger.revision import HEAD, version_table
+from tests.databases import ledger_url
 
 OPEN_AT_ONCE = """
 import pathlib, sys, time
@@ -19,13 +21,14 @@ here = pathlib.Path(sys.argv[1])
 (here / f"ready-{sys.argv[2]}").touch()
 while not (here / "go").exists():
     time.sleep(0.001)
-connect(f"sqlite:///{here / 'ledger.db'}").dispose()
+connect(sys.argv[3]).dispose()
 """
 
 
 def test_processes_opening_a_new_ledger_at_once_all_get_it_stamped(tmp_path: Path) -> None:
     count = 6
-    children = [subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE, str(tmp_path), str(i)],
+    url = ledger_url(tmp_path)
+    children = [subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE, str(tmp_path), str(i), url],
                                  stderr=subprocess.PIPE, text=True) for i in range(count)]
     deadline = time.monotonic() + 60
     while len(list(tmp_path.glob("ready-*"))) < count and time.monotonic() < deadline:
@@ -33,5 +36,10 @@ def test_processes_opening_a_new_ledger_at_once_all_get_it_stamped(tmp_path: Pat
     (tmp_path / "go").touch()
     failures = [child.communicate(timeout=60)[1] for child in children]
     assert [child.returncode for child in children] == [0] * count, "\n".join(f for f in failures if f)
-    with closing(sqlite3.connect(tmp_path / "ledger.db")) as db:
-        assert [row[0] for row in db.execute("SELECT version_num FROM alembic_version")] == [HEAD]
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(select(version_table.c.version_num)).scalars().all() == [HEAD]
+            assert "deliveries" in inspect(conn).get_table_names()
+    finally:
+        engine.dispose()

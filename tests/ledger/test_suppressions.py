@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import suppressions as suppression
 from solidarity_mailer.ledger.schema import connect
+from tests.databases import ledger_url
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 T1 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -92,7 +93,7 @@ def test_csv_round_trip(engine: Engine, tmp_path: Path) -> None:
     assert suppression.export_csv(engine, buffer) == 4
     path = tmp_path / "export.csv"
     path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
-    other = connect(f"sqlite:///{tmp_path / 'other.db'}")
+    other = connect(ledger_url(tmp_path, "other.db"))
     try:
         counts = suppression.import_csv(other, path)
         assert (counts.added, counts.updated, counts.unchanged, counts.errors) == (4, 0, 0, [])

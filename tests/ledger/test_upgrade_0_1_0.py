@@ -1,21 +1,24 @@
 """A ledger written by release 0.1.0 (tests/data/ledger-0.1.0/), through the real command line: refused with one
-line until ``db upgrade``, then everything intact; a further ``send`` re-sends nobody; a newer revision refused."""
+line until ``db upgrade``, then everything intact; a further ``send`` re-sends nobody; a newer revision refused.
+With ``--database postgresql``, the same ledger's rows in a PostgreSQL database of 0.1.0's schema
+(``release_0_1_0.ledger_0_1_0``)."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, select, update
 
-from solidarity_mailer.ledger.revision import HEAD
-from tests.ledger.release_0_1_0 import rows_0_1_0
+from solidarity_mailer.ledger.revision import HEAD, version_table
+from solidarity_mailer.ledger.schema import deliveries
+from tests.databases import ledger_url
+from tests.ledger.release_0_1_0 import ledger_0_1_0, rows_0_1_0, shown, snapshot
 from tests.processes import cli_command
 from tests.smtpserver import RecordingHandler, free_port
 from tests.starter import TEMPLATES
@@ -38,10 +41,10 @@ def project(tmp_path: Path, smtp_port: int | None = None) -> Path:
     root = tmp_path / "project"
     shutil.copytree(DATA / "project", root)
     shutil.copytree(TEMPLATES, root / "templates")
-    shutil.copyfile(DATA / "ledger.db", root / "ledger.db")
+    ledger_0_1_0(root)
     (root / "solidarity-mailer.toml").write_text(
         f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port or free_port()}\ntimeout = 10\nsecurity = "none"\n'
-        '[database]\nurl = "sqlite:///ledger.db"\n'
+        f'[database]\nurl = "{ledger_url(root, relative=True)}"\n'
         '[delivery]\nconcurrency = 1\nmax_attempts = 2\nretry_base_seconds = 0.05\nretry_max_seconds = 0.1\n'
         '[web]\npublic_base_url = "https://lists.example.org"\n', encoding="utf-8")
     return root
@@ -53,9 +56,13 @@ def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*cli_command(), *args], cwd=root, env=env, text=True, capture_output=True, timeout=120)
 
 
-def states(db: Path) -> dict[str, tuple[str, int]]:
-    with closing(sqlite3.connect(db)) as conn, conn:
-        return {a: (s, n) for a, s, n in conn.execute("SELECT address, state, attempts FROM deliveries")}
+def states(url: str) -> dict[str, tuple[str, int]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {a: (s, n) for a, s, n in conn.execute(select(deliveries.c["address", "state", "attempts"]))}
+    finally:
+        engine.dispose()
 
 
 def refused(done: subprocess.CompletedProcess[str], line: str) -> bool:
@@ -64,35 +71,36 @@ def refused(done: subprocess.CompletedProcess[str], line: str) -> bool:
 
 def test_every_command_refuses_a_0_1_0_ledger_with_one_line_and_writes_nothing(tmp_path: Path) -> None:
     root = project(tmp_path)
-    db = root / "ledger.db"
+    url = ledger_url(root)
+    db, saved = shown(url), snapshot(url)
     for args in OPENING:
         done = cli(root, *args)
         assert refused(done, OLDER.format(db=db)), (args, done.returncode, done.stdout, done.stderr)
-    assert db.read_bytes() == (DATA / "ledger.db").read_bytes()
+    assert snapshot(url) == saved
     current = cli(root, "db", "current")
     assert (current.returncode, current.stdout) == (0, f"ledger {db}: 0.1.0 (no revision), older than this "
                                                        f"release's {HEAD}: run `solidarity-mailer db upgrade`\n")
-    assert db.read_bytes() == (DATA / "ledger.db").read_bytes()
+    assert snapshot(url) == saved
 
 
 def test_db_upgrade_keeps_every_row_and_status_and_is_idempotent(tmp_path: Path) -> None:
     root = project(tmp_path)
-    db = root / "ledger.db"
-    before = rows_0_1_0(db)
+    url = ledger_url(root)
+    db, before = shown(url), rows_0_1_0(url)
     done = cli(root, "db", "upgrade")
     assert (done.returncode, done.stdout, done.stderr) == (
         0, f"ledger {db}: upgraded from 0.1.0 (no revision) to revision {HEAD}\n", "")
-    assert rows_0_1_0(db) == before
-    upgraded = db.read_bytes()
+    assert rows_0_1_0(url) == before
+    upgraded = snapshot(url)
     again = cli(root, "db", "upgrade")
     assert (again.returncode, again.stdout) == (0, f"ledger {db}: already at revision {HEAD}, nothing to do\n")
-    assert db.read_bytes() == upgraded  # nothing written
+    assert snapshot(url) == upgraded  # nothing written
     assert cli(root, "db", "current").stdout == f"ledger {db}: revision {HEAD}, this release's\n"
     expected = json.loads((DATA / "status.json").read_text(encoding="utf-8"))
     for name in CAMPAIGNS:
-        shown = cli(root, "status", name, "--json")
-        assert shown.returncode == 0, shown.stderr
-        report = json.loads(shown.stdout)
+        printed = cli(root, "status", name, "--json")
+        assert printed.returncode == 0, printed.stderr
+        report = json.loads(printed.stdout)
         assert {run.pop("already_received") for run in report["runs"]} == {0}  # a later field: none skipped so
         assert all(sum(map(sum, (c.values() for c in run.pop("languages").values()))) == sum(run["counts"].values())
                    for run in report["runs"])  # a later field: every row counted under a language
@@ -100,15 +108,15 @@ def test_db_upgrade_keeps_every_row_and_status_and_is_idempotent(tmp_path: Path)
     campaigns = json.loads(cli(root, "campaigns", "--json").stdout)
     assert {s.pop("again") for c in campaigns for s in c["schedules"]} == {False}  # a later field
     assert campaigns == expected["campaigns"]  # schedules too
-    assert rows_0_1_0(db) == before
+    assert rows_0_1_0(url) == before
 
 
 def test_a_further_send_after_the_upgrade_re_sends_nobody(tmp_path: Path) -> None:
     handler = RecordingHandler()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port(), decode_data=False)
     root = project(tmp_path, controller.port)
-    db = root / "ledger.db"
-    before = states(db)
+    url = ledger_url(root)
+    before = states(url)
     done = {state: {a for a, (s, _) in before.items() if s == state} for state in ("sent", "failed", "uncertain")}
     assert all(done.values()) and {a for a, (s, _) in before.items() if s == "pending"} == {
         "dee@example.org", "eli@example.org"}  # the paused run's
@@ -120,7 +128,7 @@ def test_a_further_send_after_the_upgrade_re_sends_nobody(tmp_path: Path) -> Non
     finally:
         controller.stop()
     assert sorted(handler.recipients()) == ["dee@example.org", "eli@example.org"]
-    after = states(db)
+    after = states(url)
     assert {a: after[a] for a in set().union(*done.values())} == {a: before[a] for a in set().union(*done.values())}
     assert after["drop@example.org"] == ("uncertain", 1)
     assert after["dee@example.org"][0] == after["eli@example.org"][0] == "sent"
@@ -128,20 +136,24 @@ def test_a_further_send_after_the_upgrade_re_sends_nobody(tmp_path: Path) -> Non
 
 def test_a_newer_revision_is_refused_by_every_command_and_by_db_upgrade(tmp_path: Path) -> None:
     root = project(tmp_path)
-    db = root / "ledger.db"
+    url = ledger_url(root)
+    db = shown(url)
     assert cli(root, "db", "upgrade").returncode == 0
-    with closing(sqlite3.connect(db)) as conn, conn:
-        conn.execute("UPDATE alembic_version SET version_num = '9999'")
-    saved = db.read_bytes()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(update(version_table).values(version_num="9999"))
+    engine.dispose()
+    saved = snapshot(url)
     for args in (*OPENING, ("db", "upgrade")):
         done = cli(root, *args)
         assert refused(done, NEWER.format(db=db)), (args, done.returncode, done.stdout, done.stderr)
-    assert db.read_bytes() == saved
+    assert snapshot(url) == saved
     current = cli(root, "db", "current")
     assert current.stdout == (f"ledger {db}: revision 9999, newer than this release, which knows revisions up to "
                               f"{HEAD}\n")
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("command", ["upgrade", "current"])
 def test_db_on_a_ledger_that_does_not_exist_creates_nothing(tmp_path: Path, command: str) -> None:
     config = tmp_path / "solidarity-mailer.toml"

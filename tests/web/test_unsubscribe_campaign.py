@@ -20,6 +20,7 @@ from solidarity_mailer.config import Settings, load_settings
 from solidarity_mailer.deliver.dispatcher import deliver_run
 from solidarity_mailer.deliver.manual_send import open_manual_run
 from solidarity_mailer.ledger.schema import connect, deliveries, suppressions
+from tests.databases import ledger_url
 from tests.smtpserver import RecordingHandler, smtp_server
 from tests.starter import RESOLUTION, TEMPLATES
 from tests.webserver import SECRET, WebServer, web_server
@@ -53,7 +54,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
             f'resolution = "{RESOLUTION}"\n'
             f'lists = ["../recipients/news.csv"]\ntemplates = "{TEMPLATES}"\n',
             encoding="utf-8")
-    engine = connect(f"sqlite:///{db}")
+    engine = connect(ledger_url(tmp_path))
     with web_server(db, cwd=tmp_path) as web:
         yield Project(tmp_path, engine, web)
     engine.dispose()
@@ -63,7 +64,7 @@ def settings_for(project: Project, smtp_port: int, extra: str = "") -> Settings:
     config = project.root / "solidarity-mailer.toml"
     config.write_text(
         f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\ntimeout = 10\n'
-        f'[database]\nurl = "sqlite:///{project.root / "ledger.db"}"\n'
+        f'[database]\nurl = "{ledger_url(project.root)}"\n'
         "[delivery]\nconcurrency = 2\nper_second = 0\n"
         f'[web]\npublic_base_url = "{project.web.base_url}"\n{extra}', encoding="utf-8")
     return load_settings(config, environ={})

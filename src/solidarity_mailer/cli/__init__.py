@@ -60,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; a :class:`MailerError` becomes one line on stderr and exit status 2. Everything
     it prints shows control characters instead of sending them to the terminal (:mod:`~solidarity_mailer.display`)."""
     with visible_output():
-        return _run(argv)
+        try:
+            return _run(argv)
+        finally:
+            if (databases := sys.modules.get(f"{__name__}._db")) is not None:  # only if a command opened one
+                databases.dispose_opened()
 
 
 def _run(argv: list[str] | None) -> int:

@@ -1,7 +1,8 @@
 """Open the project's database for a command: the URL from settings (``--config``, environment, default).
 
 A URL that names no known database, or whose driver is missing, is one :class:`MailerError` line
-naming where the URL came from, never a traceback.
+naming where the URL came from, never a traceback. Every engine opened here is disposed when the command ends
+(:func:`dispose_opened`, from ``cli.main``): a PostgreSQL server keeps no connection of a finished command.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from solidarity_mailer.ledger.revision import one_line
 from solidarity_mailer.ledger.schema import connect
 
 ENV_VAR = ENV_PREFIX + "DATABASE"
+_opened: list[Engine] = []  # this command's engines, disposed by dispose_opened()
+
+
+def dispose_opened() -> None:
+    """Close the connections of every engine the command opened (``cli.main`` calls it at the end)."""
+    while _opened:
+        _opened.pop().dispose()
 
 
 def database_url(config_path: Path | None) -> str:
@@ -33,7 +41,9 @@ def connect_url(url: str, config_path: Path | None = None, *, create: bool = Tru
     as one clear error (and a ledger at another schema revision as the one line of
     :class:`~solidarity_mailer.ledger.revision.SchemaVersionError`)."""
     with database_errors(url, config_path):
-        return connect(url, create=create)
+        engine = connect(url, create=create)
+    _opened.append(engine)
+    return engine
 
 
 @contextlib.contextmanager
@@ -88,7 +98,9 @@ def existing_database(config_path: Path | None) -> Engine | None:
 def read_only_database(config_path: Path | None) -> Engine:
     """For commands that only read: the ledger, or an empty in-memory one when the default ledger does not
     exist yet (so looking creates no folder and no file)."""
-    return existing_database(config_path) or connect("sqlite://")
+    if (engine := existing_database(config_path)) is None:
+        _opened.append(engine := connect("sqlite://"))
+    return engine
 
 
 def create_database(config_path: Path | None) -> tuple[Engine, str]:

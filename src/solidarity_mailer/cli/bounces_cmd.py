@@ -13,6 +13,8 @@ from solidarity_mailer.compose.verp import TAG_VALIDITY_DAYS
 from solidarity_mailer.config import load_settings
 from solidarity_mailer.errors import MailerError
 
+MAX_SOFT_LIMIT = 10_000  # a counter the ledger stores as an integer; more would never suppress anyone
+
 
 @click.group("bounces")
 def bounces_group() -> None:
@@ -22,8 +24,8 @@ def bounces_group() -> None:
 @bounces_group.command("import")
 @click.argument("mailbox_path", metavar="MAILDIR|MBOX", type=click.Path(path_type=Path))
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Settings file (TOML).")
-@click.option("--soft-limit", default=DEFAULT_SOFT_LIMIT, show_default=True, type=click.IntRange(min=1),
-              help="Suppress an address after this many soft bounces.")
+@click.option("--soft-limit", default=DEFAULT_SOFT_LIMIT, show_default=True, type=click.IntRange(1, MAX_SOFT_LIMIT),
+              help=f"Suppress an address after this many soft bounces (at most {MAX_SOFT_LIMIT}).")
 @click.option("--max-age-days", default=TAG_VALIDITY_DAYS, show_default=True, type=click.IntRange(min=1),
               help="Accept bounces of messages sent at most this many days ago (VERP tag, Message-ID).")
 def import_command(mailbox_path: Path, config_path: Path | None, soft_limit: int, max_age_days: int) -> None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from solidarity_mailer.config.settings import MAX_GRACE_SECONDS
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 MAX_ID = 2**63 - 1  # the largest id SQLite stores
 CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -75,18 +79,33 @@ def campaigns_command(as_json: bool, config_path: Path | None) -> None:
             click.echo(line)
 
 
+def _uncertain(engine: Engine, run_id: int) -> int:
+    from solidarity_mailer.ledger.queries import counts
+
+    return counts(engine, run_id)["uncertain"]
+
+
 def _control(action: str) -> click.Command:
     @click.command(action)
     @click.argument("kind", type=click.Choice(["schedule", "run"]))
     @click.argument("ident", metavar="ID", type=click.IntRange(1, MAX_ID))
     @CONFIG_OPTION
-    def command(kind: str, ident: int, config_path: Path | None) -> None:
+    def command(kind: str, ident: int, config_path: Path | None, resend_uncertain: bool = False) -> None:
         from solidarity_mailer.cli._db import open_database
         from solidarity_mailer.clock import clock_from_env
+        from solidarity_mailer.errors import MailerError
         from solidarity_mailer.ledger.queries import Run
-        from solidarity_mailer.schedule.schedules import control
+        from solidarity_mailer.schedule.schedules import control, resume_run
 
-        result = control(open_database(config_path), action, kind, ident, now=clock_from_env().now())
+        engine, now = open_database(config_path), clock_from_env().now()
+        if resend_uncertain and kind != "run":
+            raise MailerError("--resend-uncertain applies to a run", hint="resume run ID --resend-uncertain")
+        uncertain = _uncertain(engine, ident) if resend_uncertain else 0
+        result = (resume_run(engine, ident, now=now, resend_uncertain=True) if resend_uncertain
+                  else control(engine, action, kind, ident, now=now))
+        if uncertain:
+            click.echo(f"run {ident}: {uncertain} uncertain message(s) will be sent again (some recipients may "
+                       "get a second copy)")
         click.echo(f"{kind} {ident} is now {result.state}")
         if isinstance(result, Run) and action == "resume" and result.schedule_id is None:
             click.echo("this run was started by `send`: continue it with "
@@ -94,6 +113,10 @@ def _control(action: str) -> click.Command:
         elif isinstance(result, Run) and action == "resume":
             click.echo("the running daemon picks it up within a few seconds")
 
+    if action == "resume":
+        command = click.option("--resend-uncertain", is_flag=True,
+                               help="Also send the run's uncertain messages again (any run, also a finished "
+                                    "one); some recipients may get a second copy.")(command)
     command.help = {
         "pause": "Pause a schedule (no firing until resumed) or a run in progress (stops between messages).",
         "resume": "Resume a paused schedule, or a paused (or missed) run: the daemon sends it.",

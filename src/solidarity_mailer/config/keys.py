@@ -65,6 +65,9 @@ KEYS: tuple[Key, ...] = (
     Key("web", "unsubscribe_mailto", str, None, "a bare address added to List-Unsubscribe as mailto:"),
     Key("scheduler", "grace_seconds", int, 3600, "a schedule missed by up to this long still runs"),
     Key("scheduler", "timezone", str, None, "the IANA time zone of new schedules when --tz is not given"),
+    Key("scheduler", "lease_seconds", int, 30,
+        "how long the daemon that fires schedules holds its lease unrenewed: when it dies on another host, a "
+        "`run --wait` daemon takes over within this time (on the same host at once); 5 to 3600"),
     Key("dkim", "selector", str, None, "the DKIM selector (required when [dkim] is present)"),
     Key("dkim", "domain", str, None, "the signing domain, d= (required when [dkim] is present)"),
     Key("dkim", "private_key_file", str, None,

@@ -83,7 +83,7 @@ def web_settings(r: TomlReader) -> WebSettings:
 
 
 def scheduler_settings(r: TomlReader) -> SchedulerSettings:
-    """``[scheduler]``: a non-negative grace period, an IANA time zone."""
+    """``[scheduler]``: a non-negative grace period, an IANA time zone, the scheduler lease's life."""
     r.table("scheduler")
     grace = r.integer("scheduler", "grace_seconds")
     if grace < 0:
@@ -99,7 +99,10 @@ def scheduler_settings(r: TomlReader) -> SchedulerSettings:
         except (ZoneInfoNotFoundError, ValueError):
             raise r.fail("scheduler", "timezone", f"{zone!r} is not an IANA time zone",
                          hint='e.g. "Europe/Berlin" or "America/Lima"') from None
-    return SchedulerSettings(grace, zone)
+    lease = r.integer("scheduler", "lease_seconds")
+    if not 5 <= lease <= 3600:
+        raise r.fail("scheduler", "lease_seconds", f"must be 5 to 3600 seconds, not {lease}")
+    return SchedulerSettings(grace, zone, lease)
 
 
 def dkim_settings(r: TomlReader, base: Path) -> DkimSettings | None:

@@ -80,6 +80,7 @@ class SchedulerSettings:
 
     grace_seconds: int = 3600
     timezone: str | None = None
+    lease_seconds: int = 30  # the scheduler lease's life unrenewed: another daemon takes over after it
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """A full disk under the ledger: recognised in whichever form it is reported, turned into one clear error.
 
 SQLite reports it as SQLITE_FULL ("database or disk is full"), raised by the DBAPI connection itself (the ledger
-writer) or wrapped by SQLAlchemy (``exc.orig``); other writes may see ``OSError(ENOSPC)``. Whatever was committed
+writer) or wrapped by SQLAlchemy (``exc.orig``); other writes may see ``OSError(ENOSPC)``. PostgreSQL reports it
+as SQLSTATE 53100 (``disk_full``; psycopg's ``DiskFull``), the server's own disk being full. Whatever was committed
 before stays committed, so a run stopped by it can be continued once there is space again.
 """
 
@@ -16,6 +17,7 @@ from sqlalchemy import Engine
 from solidarity_mailer.errors import MailerError
 
 SQLITE_FULL = 13
+POSTGRESQL_DISK_FULL = "53100"
 
 
 class LedgerFull(MailerError):
@@ -36,6 +38,8 @@ def is_disk_full(exc: BaseException | None) -> bool:
                                                or "database or disk is full" in str(exc)):
             return True
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        if getattr(exc, "sqlstate", None) == POSTGRESQL_DISK_FULL:  # psycopg's errors, without importing psycopg
             return True
         exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
     return False

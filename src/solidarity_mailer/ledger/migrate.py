@@ -4,7 +4,9 @@ and ``python -m solidarity_mailer.ledger.migrate MESSAGE`` writes a developer's 
 No ``alembic.ini``: :func:`alembic_config` names the scripts in the package (ledger/migrations/) and hands
 env.py the connection. On SQLite the upgrade runs between its own ``BEGIN IMMEDIATE`` and ``COMMIT`` (Python's
 sqlite3 would commit before DDL), with foreign keys off while tables are rebuilt and checked at the end, as
-SQLite's documentation prescribes for altering tables; a failing step leaves the ledger as it was.
+SQLite's documentation prescribes for altering tables; on PostgreSQL, whose DDL is transactional, in one
+transaction holding the schema's advisory lock (:func:`~.revision.lock_schema`), so a process opening the new
+ledger meanwhile waits for it. Either way a failing step leaves the ledger as it was.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from solidarity_mailer.ledger.revision import (
     TABLES_0_1_0,
     SchemaTooNew,
     Version,
+    lock_schema,
     read_version,
     where,
 )
@@ -78,6 +81,8 @@ def upgrade(url: str, script_location: str = SCRIPT_LOCATION) -> Upgrade:
     engine = _migration_engine(url)
     try:
         with engine.begin() as conn:
+            if conn.dialect.name != "sqlite":  # SQLite's lock is the BEGIN IMMEDIATE of _migration_engine
+                lock_schema(conn)
             before = read_version(conn)
             done = Upgrade(where(engine), before)
             if not done.changed:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.exc import DBAPIError
 
@@ -38,6 +39,8 @@ HEAD = REVISIONS[-1]
 TABLES_0_1_0 = frozenset(
     {"suppressions", "soft_bounces", "bounce_messages", "campaigns", "schedules", "runs", "deliveries", "locks"})
 UNVERSIONED = "0.1.0 (no revision)"
+#: PostgreSQL: the advisory lock held while a ledger's schema is created or upgraded ("ledger" in ASCII)
+SCHEMA_LOCK = 0x6C6564676572
 
 # Alembic's version table, as Alembic makes it (alembic.ddl.impl.DefaultImpl.version_table_impl)
 version_table = Table(
@@ -132,6 +135,16 @@ def check(version: Version, location: str) -> None:
     raise SchemaTooOld(location, version) if version.older else SchemaTooNew(location, version)
 
 
+def lock_schema(conn: Connection) -> None:
+    """Begin ``conn``'s transaction holding the right to change the schema: SQLite's write lock
+    (``BEGIN IMMEDIATE``, waiting as long as ``busy_timeout``), PostgreSQL's advisory lock :data:`SCHEMA_LOCK`
+    until the transaction ends. Processes creating or upgrading one ledger at once take turns."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # DDL stays in it
+    elif conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+
+
 def ensure_current(engine: Engine, metadata: MetaData, *, create: bool = True) -> None:
     """Refuse a ledger at another revision than :data:`HEAD` before writing anything; give an empty database
     ``metadata``'s tables, stamped :data:`HEAD` (with ``create``; else :class:`NoLedgerHere`)."""
@@ -145,19 +158,18 @@ def ensure_current(engine: Engine, metadata: MetaData, *, create: bool = True) -
 
 
 def _create(conn: Connection, metadata: MetaData) -> Version:
-    """Tables and stamp in one transaction that holds the write lock (SQLite: ``BEGIN IMMEDIATE``), so no other
-    process sees the tables unstamped, and of processes opening a new ledger at once only the first creates it."""
+    """Tables and stamp in one transaction that holds :func:`lock_schema`, so no other process sees the tables
+    unstamped, and of processes opening a new ledger at once only the first creates it."""
     conn.rollback()
     try:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")  # waits for a writer (busy_timeout); DDL stays in it
+        lock_schema(conn)
         version = read_version(conn)
         if version.empty:
             metadata.create_all(conn)
             version_table.create(conn, checkfirst=True)
             conn.execute(insert(version_table).values(version_num=HEAD))
         conn.commit()
-    except DBAPIError:  # another database's creator won (PostgreSQL: a duplicate table or stamp)
+    except DBAPIError:  # another database's creator won (a duplicate table or stamp)
         conn.rollback()
         if not (version := read_version(conn)).current:
             raise

@@ -180,6 +180,14 @@ def _wal(cur: sqlite3.Cursor) -> None:
             time.sleep(0.01)
 
 
+def postgresql_session(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    """Every PostgreSQL connection to the ledger reads timestamps in UTC, whatever the server's ``TimeZone``
+    (a ``connect`` event listener): the instants printed are the same as on SQLite."""
+    with dbapi_connection.cursor() as cur:
+        cur.execute("SET TIME ZONE 'UTC'")
+    dbapi_connection.commit()
+
+
 def open_engine(url: str | None = None) -> Engine:
     """An engine for ``url`` (default: ``solidarity-mailer.db`` in the working directory), its schema neither
     checked nor created: for ``db upgrade`` and ``db current``. Everything else uses :func:`connect`."""
@@ -189,6 +197,8 @@ def open_engine(url: str | None = None) -> Engine:
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", postgresql_session)
     return engine
 
 
@@ -207,7 +217,7 @@ def connect(url: str | None = None, *, create: bool = True) -> Engine:
 
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """A stored timestamp as aware UTC (SQLite hands back naive datetimes)."""
-    if value is None or value.tzinfo is not None:
+    """A stored timestamp as aware UTC (SQLite hands back naive datetimes, PostgreSQL the session's zone)."""
+    if value is None:
         return value
-    return value.replace(tzinfo=dt.UTC)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)

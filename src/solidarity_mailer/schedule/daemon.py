@@ -72,6 +72,7 @@ class Daemon:
         self.sync_seconds = sync_seconds
         self.use_lock = (os.environ.get(NO_LOCK_ENV) != "1") if use_lock is None else use_lock
         self.holder = daemon_lock.new_holder()
+        self.lease_ttl = dt.timedelta(seconds=settings.scheduler.lease_seconds)
         self.stopping = threading.Event()
         self.runs = RunQueue(self.engine, settings, self.clock, self.stopping, deliver=deliver,
                              transport_factory=transport_factory)
@@ -108,10 +109,11 @@ class Daemon:
         """Take the scheduler lease (a :class:`MailerError` if another daemon holds it), or with ``wait`` idle
         until it is free; False when stopped while waiting."""
         if not wait:
-            daemon_lock.acquire(self.engine, self.holder, now=_real_now())
+            daemon_lock.acquire(self.engine, self.holder, now=_real_now(), ttl=self.lease_ttl)
             return True
         announced = False
-        while (other := daemon_lock.try_acquire(self.engine, self.holder, now=_real_now())) is not None:
+        while (other := daemon_lock.try_acquire(self.engine, self.holder, now=_real_now(),
+                                                ttl=self.lease_ttl)) is not None:
             if not announced:
                 log.info("another daemon (%s) holds the lease; waiting idle until it stops", other)
                 announced = True
@@ -177,7 +179,7 @@ class Daemon:
                 log.exception("sync failed; retrying in %.0f s", self.sync_seconds)
 
     def _sync(self) -> None:
-        if self.use_lock and not daemon_lock.renew(self.engine, self.holder, now=_real_now()):
+        if self.use_lock and not daemon_lock.renew(self.engine, self.holder, now=_real_now(), ttl=self.lease_ttl):
             log.error("the scheduler lease was taken over by another daemon; stopping")
             self.lease_lost = True
             self.stopping.set()

@@ -1,6 +1,8 @@
 """The scheduler's lease: one daemon per database (``scheduler`` in ``locks``).
 
-The holder (``host:pid:nonce``) renews the lease every sync (a few seconds); it lasts :data:`TTL`.
+The holder (``host:pid:nonce``) renews the lease every sync (a few seconds); it lasts ``ttl`` (``[scheduler]
+lease_seconds``, :data:`TTL` by default), so a daemon waiting with ``run --wait`` takes over within that time of
+the holder's death on another host, and at once on this one.
 A second daemon finds the lease held and refuses to start (or, with ``run --wait``, idles until it is
 free). See :mod:`solidarity_mailer.ledger.leases` for take-over rules (expired, or its holder process is gone).
 """
@@ -23,14 +25,14 @@ def new_holder() -> str:
     return lease.holder_id(nonce=True)
 
 
-def try_acquire(engine: Engine, holder: str, *, now: dt.datetime) -> str | None:
+def try_acquire(engine: Engine, holder: str, *, now: dt.datetime, ttl: dt.timedelta = TTL) -> str | None:
     """Take the lease; None on success, else the live holder's id."""
-    return lease.try_acquire(engine, NAME, holder, ttl=TTL, now=now)
+    return lease.try_acquire(engine, NAME, holder, ttl=ttl, now=now)
 
 
-def acquire(engine: Engine, holder: str, *, now: dt.datetime) -> None:
+def acquire(engine: Engine, holder: str, *, now: dt.datetime, ttl: dt.timedelta = TTL) -> None:
     """Take the lease or raise a clear :class:`MailerError` naming the daemon that holds it."""
-    other = try_acquire(engine, holder, now=now)
+    other = try_acquire(engine, holder, now=now, ttl=ttl)
     if other is not None:
         raise MailerError(
             f"another scheduler daemon ({other}) is running on this database",
@@ -38,9 +40,9 @@ def acquire(engine: Engine, holder: str, *, now: dt.datetime) -> None:
         )
 
 
-def renew(engine: Engine, holder: str, *, now: dt.datetime) -> bool:
+def renew(engine: Engine, holder: str, *, now: dt.datetime, ttl: dt.timedelta = TTL) -> bool:
     """Extend the lease; False when it is no longer ours (another daemon took it over)."""
-    return lease.renew(engine, NAME, holder, ttl=TTL, now=now)
+    return lease.renew(engine, NAME, holder, ttl=ttl, now=now)
 
 
 def release(engine: Engine, holder: str) -> None:

@@ -218,12 +218,16 @@ def cancel_schedule(engine: Engine, schedule_id: int, *, now: dt.datetime) -> Sc
     return _move(engine, schedule_id, "cancelled", ("active", "paused"), now)
 
 
-def _move_run(engine: Engine, run_id: int, to: str, only_from: tuple[str, ...], now: dt.datetime,
-              note: str) -> ledger.Run:
+def _run_or_error(engine: Engine, run_id: int) -> ledger.Run:
     try:
-        current = ledger.get_run(engine, run_id)
+        return ledger.get_run(engine, run_id)
     except KeyError:
         raise MailerError(f"there is no run {run_id}", hint="see `solidarity-mailer campaigns`") from None
+
+
+def _move_run(engine: Engine, run_id: int, to: str, only_from: tuple[str, ...], now: dt.datetime,
+              note: str) -> ledger.Run:
+    current = _run_or_error(engine, run_id)
     if not ledger.set_run_state(engine, run_id, to, now=now, note=note, only_from=only_from):
         raise MailerError(f"run {run_id} is {current.state}",
                           hint=f"only a {' or '.join(only_from)} run can become {to}")
@@ -236,9 +240,20 @@ def pause_run(engine: Engine, run_id: int, *, now: dt.datetime) -> ledger.Run:
     return _move_run(engine, run_id, "paused", ("pending", "running"), now, note)
 
 
-def resume_run(engine: Engine, run_id: int, *, now: dt.datetime) -> ledger.Run:
-    """A paused (or missed) run becomes pending; the running daemon picks it up within a sync interval."""
-    return _move_run(engine, run_id, "pending", ("paused", "missed"), now, f"resumed at {now:%Y-%m-%d %H:%M} UTC")
+def resume_run(engine: Engine, run_id: int, *, now: dt.datetime, resend_uncertain: bool = False) -> ledger.Run:
+    """A paused (or missed) run becomes pending; the running daemon picks it up within a sync interval. With
+    ``resend_uncertain``, any run's ``uncertain`` rows become pending too, and a finished run pending again
+    (some recipients may get a second copy); a run being sent just takes them up."""
+    note = f"resumed at {now:%Y-%m-%d %H:%M} UTC"
+    if not resend_uncertain:
+        return _move_run(engine, run_id, "pending", ("paused", "missed"), now, note)
+    if _run_or_error(engine, run_id).state == "cancelled" or not ledger.counts(engine, run_id)["uncertain"]:
+        raise MailerError(f"run {run_id} has no uncertain rows to send again" + (
+            " (it was cancelled)" if ledger.run_state(engine, run_id) == "cancelled" else ""))
+    ledger.requeue(engine, run_id, "uncertain", now=now)
+    ledger.set_run_state(engine, run_id, "pending", now=now, note=f"{note}; uncertain rows requeued",
+                         only_from=("paused", "missed", "finished"))
+    return ledger.get_run(engine, run_id)
 
 
 def cancel_run(engine: Engine, run_id: int, *, now: dt.datetime) -> ledger.Run:
