@@ -35,7 +35,7 @@ MISUSES = [
 
 #: The greeting line of the starter templates (line 10 of the HTML one, line 7 of the text one).
 GREETING = "{% trans name=recipient.name %}Dear {{ name }},{% endtrans %}"
-HTML_LINE, TEXT_LINE = 10, 7
+HTML_LINE, TEXT_LINE = 10, 3
 
 
 def _templates(tmp_path: Path, starter: Path, part: str, old: str, new: str) -> tuple[Path, Path]:

@@ -9,8 +9,9 @@ writes the per-recipient headers and joins bytes: far cheaper than an ``EmailMes
 ``as_bytes()`` per recipient. The decoded parts are exactly :meth:`Rendition.personalise`'s (line breaks
 inside a recipient's values made CRLF, as MIME text wants: the message never holds a bare CR or LF), and a
 mail client sees the same headers as from the stdlib (``tests/compose/test_message.py`` checks both).
-A campaign with translations is prepared once per language (its Subject, ``Content-Language`` and parts);
-each recipient gets the variant of their ``lang`` through a dict lookup.
+A campaign with translations is prepared once per language (its Subject, ``Content-Language``, parts and
+"View in browser" link, ``{public_base_url}/v/{campaign}/{lang}.html``, the same for all its readers); each
+recipient gets the variant of their ``lang`` through a dict lookup.
 
 Per-recipient headers: ``To``, ``Date``, ``Message-ID`` (``<r{run}.{hmac16}@{domain}>``, derived from the
 run and the recipient key, so a duplicate is recognisable), ``List-Id`` (the recipient's RFC 2919 list id,
@@ -50,7 +51,7 @@ from solidarity_mailer.compose.verp import day_number, signed_verp, verp_key
 from solidarity_mailer.config import Settings
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.languages import best_match, is_tag
-from solidarity_mailer.render.rendition import Rendition, Renditions, personal_values
+from solidarity_mailer.render.rendition import Rendition, Renditions, personal_values, web_path
 
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9-]+")
 _BAD_ADDRESS = re.compile(r"[\s<>]")
@@ -95,11 +96,13 @@ class _Variant:
 
     __slots__ = ("fallback_name", "html", "language", "static", "text")
 
-    def __init__(self, rendition: Rendition, headers: tuple[str, str, str], where: Path) -> None:
+    def __init__(self, rendition: Rendition, headers: tuple[str, str, str], where: Path,
+                 web_url: Callable[[str], str]) -> None:
         self.language, self.fallback_name = rendition.language, rendition.fallback_name
         if not is_tag(self.language):
             raise MailerError(f"the language {self.language!r} is not a language tag", where=where,
                               hint='write a BCP 47 tag such as language = "en"')
+        rendition = rendition.with_web_url(web_url(self.language))
         check_header("Subject", rendition.subject, where)
         subject = policy.SMTP.fold("Subject", policy.SMTP.header_factory("Subject", rendition.subject))
         head, mime, rest = headers
@@ -147,7 +150,7 @@ class MessageFactory:
         mime = f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="{self.boundary}"\r\n'
         rest = ("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
                 "Precedence: bulk\r\nAuto-Submitted: auto-generated\r\n")
-        variants = [_Variant(r, (head, mime, rest), where) for r in self.renditions.variants]
+        variants = [_Variant(r, (head, mime, rest), where, self.web_url) for r in self.renditions.variants]
         self._default = variants[0]
         self._languages = {v.language: v for v in variants}
         self._chosen: dict[str | None, _Variant] = {None: variants[0], "": variants[0], **self._languages}
@@ -191,6 +194,11 @@ class MessageFactory:
     def list_id(self, recipient: Recipient) -> str:
         """The list an unsubscribe applies to: the recipient's list, else the campaign id."""
         return check_header("list id", recipient.list_id or self.campaign.id)
+
+    def web_url(self, language: str) -> str:
+        """The "View in browser" link of the variant in ``language``: ``{public_base_url}/v/{campaign}/{lang}.html``,
+        the same for all its readers."""
+        return f"{self.base_url}/{web_path(self.campaign.id, language)}"
 
     def unsubscribe_url(self, recipient: Recipient) -> str:
         """``{public_base_url}/u/{token}`` for this recipient and list."""

@@ -112,7 +112,7 @@ def sample_messages(
         columns = sorted(f[len(FIELD_PREFIX):] for f in rendition.fields_used() if f.startswith(FIELD_PREFIX))
         recipient = dataclasses.replace(SAMPLE_RECIPIENT, fields={c: f"[{c}]" for c in columns},
                                         lang=rendition.language)
-        html, text = rendition.personalise(
+        html, text = rendition.with_web_url(factory.web_url(rendition.language)).personalise(
             personal_values(recipient.name, recipient.email, factory.unsubscribe_url(recipient),
                             lang=rendition.language, fields=recipient.fields)
         )

@@ -140,6 +140,9 @@ def prepare_run(engine: Engine, run: Run, settings: Settings, rendition: Renditi
             log.warning("run %s: warning: %s", run.id, note)
     factory = make_factory(campaign, rendition, settings, run.id)
     from solidarity_mailer.audience.stream import AudienceStats
+    from solidarity_mailer.ledger.web_versions import record_web_versions
+
+    record_web_versions(engine, run.id, rendition.variants, campaign.sender or settings.sender.from_)
 
     stats = AudienceStats()
     return Prepared(campaign, rendition, factory, lists, lambda: audience(engine, lists, stats), stats)

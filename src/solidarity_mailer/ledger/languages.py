@@ -31,7 +31,7 @@ def recipient_language(engine: Engine, address: str, list_id: str | None = None)
     return lang if isinstance(lang, str) and lang else None
 
 
-def _lang_column(engine: Engine):  # type: ignore[no-untyped-def]
+def lang_column(engine: Engine):  # type: ignore[no-untyped-def]
     """The SQL of a row's ``lang`` (NULL when absent): JSON functions differ per database."""
     if engine.dialect.name == "postgresql":
         return literal_column("(CAST(deliveries.fields AS JSON) ->> 'lang')")
@@ -44,7 +44,7 @@ def counts_by_language(engine: Engine, run_id: int,
 
     ``variant`` maps a recipient's tag to the language they were sent (the campaign's fallback rule);
     without it the tags are counted as written, ``""`` for none."""
-    lang = _lang_column(engine).label("lang")
+    lang = lang_column(engine).label("lang")
     stmt = (select(lang, deliveries.c.state, func.count()).where(deliveries.c.run_id == run_id)
             .group_by(lang, deliveries.c.state))
     totals: dict[str, Counter[str]] = {}

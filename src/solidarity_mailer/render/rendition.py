@@ -21,21 +21,31 @@ from solidarity_mailer.languages import best_match
 #: token field ``field_org``.
 PERSONAL_FIELDS: tuple[str, ...] = ("name", "email", "unsubscribe_url", "lang")
 FIELD_PREFIX = "field_"
+#: The values the same for every reader of a language, filled in once per variant when the message is built:
+#: ``web_url``, the address of the web version (``mail.web_url``; :func:`web_path`).
+VARIANT_FIELDS: tuple[str, ...] = ("web_url",)
 #: A CSV column usable in templates: an identifier (lower-cased, as templates see it).
 COLUMN_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
-_TOKEN_RE = re.compile(r"__sm_(" + "|".join(PERSONAL_FIELDS) + r"|" + FIELD_PREFIX + r"[a-z][a-z0-9_]*)__")
+_TOKEN_RE = re.compile(r"__sm_(" + "|".join(PERSONAL_FIELDS + VARIANT_FIELDS) + r"|" + FIELD_PREFIX
+                       + r"[a-z][a-z0-9_]*)__")
 #: Anything that looks like a placeholder, in any case (a token mangled by a filter, say).
 TOKEN_LIKE_RE = re.compile(r"__sm_", re.IGNORECASE)
 
 
 def placeholder(field_name: str) -> str:
     """The token standing for ``field_name`` in a rendition (safe in HTML text, attributes and URLs)."""
-    if field_name not in PERSONAL_FIELDS and not (
+    if field_name not in PERSONAL_FIELDS + VARIANT_FIELDS and not (
         field_name.startswith(FIELD_PREFIX) and COLUMN_RE.match(field_name[len(FIELD_PREFIX):])
     ):
         raise KeyError(field_name)
     return f"__sm_{field_name}__"
+
+
+def web_path(campaign_id: str, language: str) -> str:
+    """The path of a campaign's web version in ``language``, below ``[web] public_base_url`` (``serve``) or the
+    archive's folder (``archive build``): the same for every reader of that variant, nothing personal in it."""
+    return f"v/{campaign_id}/{language}.html"
 
 
 def column_field(column: str) -> str:
@@ -80,6 +90,7 @@ class Rendition:
     text: str
     language: str = "en"
     fallback_name: str = "friend"  # the name of a reader without one ("Dear friend,"), in ``language``
+    web_html: str = ""  # the web version: the same template with ``mail.web`` true and no reader's values
     _html_parts: tuple[tuple[str, ...], tuple[str, ...]] = field(init=False, repr=False, compare=False)
     _text_parts: tuple[tuple[str, ...], tuple[str, ...]] = field(init=False, repr=False, compare=False)
 
@@ -87,11 +98,16 @@ class Rendition:
         object.__setattr__(self, "_html_parts", split_tokens(self.html))
         object.__setattr__(self, "_text_parts", split_tokens(self.text))
 
-
     def personalise(self, values: Mapping[str, str]) -> tuple[str, str]:
         """The (html, text) bodies for one recipient; values are HTML-escaped in the HTML part."""
         escaped = {k: html.escape(v, quote=True) for k, v in values.items()}
         return fill_parts(self._html_parts, escaped), fill_parts(self._text_parts, values)
+
+    def with_web_url(self, url: str) -> Rendition:
+        """This rendition with ``mail.web_url`` filled in (by the message factory, once per variant)."""
+        token = placeholder("web_url")
+        return replace(self, html=self.html.replace(token, html.escape(url, quote=True)),
+                       text=self.text.replace(token, url))
 
     def content_digest(self) -> str:
         """sha256 (hex) of what every recipient gets before personalisation: subject, HTML, text, language."""

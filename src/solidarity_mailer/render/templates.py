@@ -142,14 +142,15 @@ def _job(campaign: Campaign | None, resolution: Resolution, templates_dir: Path 
     lang = campaign.language if campaign and campaign.language != "en" else resolution.language
     html_env, text_env = environments(templates, lang)
     preheader = (campaign.preheader if campaign else "") or preview_text(resolution)
-    mail = {"lang": lang, "dir": direction(lang), "preheader": preheader, "subject": "", "web_url": ""}
+    mail = {"lang": lang, "dir": direction(lang), "preheader": preheader, "subject": "", "web_url": "", "web": False}
     return _Job(html_env, text_env, templates, campaign.template if campaign else "resolution",
                 campaign.subject if campaign else "{{ resolution.title }}",
                 str(campaign.path) if campaign else "subject", {"resolution": resolution, "mail": mail})
 
 
-def _render(job: _Job, recipient: Mapping[str, str]) -> tuple[str, str, str]:
-    """(subject, html before inlining, text) with the given flat recipient values (tokens or real)."""
+def _render(job: _Job, recipient: Mapping[str, str], *, web: bool = False) -> tuple[str, str, str]:
+    """(subject, html before inlining, text) with the given flat recipient values (tokens or real); ``web``: the
+    web version (``mail.web``)."""
     name = job.template
     try:
         subject = job.text_env.from_string(job.subject_source).render(**job.context)
@@ -162,7 +163,7 @@ def _render(job: _Job, recipient: Mapping[str, str]) -> tuple[str, str, str]:
     subject = " ".join(subject.split())
     if not subject:
         raise MailerError("the subject is empty", where=job.subject_where)
-    mail = {**job.context["mail"], "subject": subject}
+    mail = {**job.context["mail"], "subject": subject, "web_url": recipient.get("web_url", ""), "web": web}
     context = {**job.context, "mail": mail, "recipient": recipient_context(recipient)}
     try:
         html = job.html_env.get_template(f"{name}.html.j2").render(context)
@@ -199,7 +200,17 @@ def render_campaign(
     lang = job.context["mail"]["lang"]
     # TRANSLATORS: the name of a reader whose list row gives none, as in "Dear friend,"
     fallback = translations(lang).gettext("friend")
-    return Rendition(subject=subject, html=inlined, text=text, language=lang, fallback_name=fallback)
+    return Rendition(subject=subject, html=inlined, text=text, language=lang, fallback_name=fallback,
+                     web_html=_web_version(job, tokens, fallback))
+
+
+def _web_version(job: _Job, tokens: Mapping[str, str], fallback: str) -> str:
+    """The web version's HTML, inlined: ``mail.web`` true, no reader's values (the name is ``fallback``, the
+    address, unsubscribe link, web link and list columns empty), so it may be public."""
+    values = {field: "" for field in tokens}
+    values.update(name=fallback, lang=job.context["mail"]["lang"])
+    _, html, _ = _render(job, values, web=True)
+    return inline_css(html)
 
 
 def render_full(campaign: Campaign | None, resolution: Resolution, values: Mapping[str, str], *,
