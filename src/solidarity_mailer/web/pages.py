@@ -31,9 +31,12 @@ padding:12px 24px;min-height:48px;cursor:pointer;width:100%;max-width:320px}
 button:hover{background:#7f0f15}
 button:focus-visible{outline:3px solid #1c1c1c;outline-offset:2px}
 .note{font-size:14px;color:#4a4a4a}
+h2{margin:24px 0 8px;font-size:20px}
+.archive{margin:0;padding:0;list-style:none}.archive li{margin:0 0 14px}
+a{color:#a3141b}
 @media screen and (max-width:480px){main{padding:18px 16px}h1{font-size:23px}}
 @media (prefers-color-scheme:dark){body{background:#121212;color:#ecebe8}main{background:#1e1e1e;
-border-top-color:#e0565c}.kind{color:#ff9c9c}.note{color:#bdb8b1}button:focus-visible{outline-color:#ecebe8}}
+border-top-color:#e0565c}.kind,a{color:#ff9c9c}.note{color:#bdb8b1}button:focus-visible{outline-color:#ecebe8}}
 """
 STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode("utf-8")).digest()).decode("ascii")
 
@@ -53,15 +56,16 @@ def mask_address(address: str) -> str:
     return shown + (f"@{domain}" if at else "")
 
 
-def page(title: str, body: str, *, lang: str = "en") -> str:
-    """A whole HTML document around ``body`` (already escaped HTML), its fixed words in ``lang``."""
+def page(title: str, body: str, *, lang: str = "en", head: str = "", robots: str = "noindex,nofollow") -> str:
+    """A whole HTML document around ``body`` (already escaped HTML), its fixed words in ``lang``; ``head``: more
+    of the head (ready HTML)."""
     lang = catalogue_language(lang)
     kind = translations(lang).gettext("Mailing list")
     return (
         f'<!DOCTYPE html>\n<html lang="{escape(lang)}" dir="{direction(lang)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        '<meta name="robots" content="noindex,nofollow">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
+        f'<meta name="robots" content="{escape(robots)}">'
+        f"<title>{escape(title)}</title>{head}<style>{STYLE}</style></head>"
         f'<body><main><p class="kind">{escape(kind)}</p><h1>{escape(title)}</h1>{body}</main></body></html>\n'
     )
 

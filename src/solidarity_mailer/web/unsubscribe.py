@@ -7,6 +7,8 @@ Routes, and nothing else (this app is meant to face the internet; the preview ap
 - ``GET /u/{token}`` (and HEAD): a page naming the list and the (masked) address with a button. It never
   unsubscribes by itself: link scanners and previewers fetch every URL in a message.
 - ``POST /u/{token}/confirm``: the button's target; suppresses and shows a confirmation page.
+- ``GET /v/{campaign}/{lang}.html``: a sent campaign's web version, the mails' "View in browser" link
+  (``web/archive.py``).
 - ``GET /healthz``: ``ok``.
 
 The token is the only credential (``compose/unsubscribe_tokens.py``): forged, truncated or moved tokens get a
@@ -41,6 +43,7 @@ from solidarity_mailer.ledger import suppressions as suppression
 from solidarity_mailer.ledger.languages import recipient_language
 from solidarity_mailer.paths import project_root
 from solidarity_mailer.web import pages as webpages
+from solidarity_mailer.web.archive import web_version_routes
 
 log = logging.getLogger("solidarity_mailer.web.unsubscribe")
 
@@ -238,6 +241,7 @@ def create_app(
         Route("/u/{token}", handlers.one_click, methods=["POST"]),
         Route("/u/{token}/confirm", handlers.confirm, methods=["POST"]),
         Route("/healthz", handlers.healthz, methods=["GET", "HEAD"]),
+        *web_version_routes(engine),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     return SecurityHeaders(app)
