@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, select
 
 from solidarity_mailer.compose.unsubscribe_tokens import make_token
 from solidarity_mailer.ledger.schema import deliveries
+from tests.databases import ledger_url
 from tests.sendkit import clean_environment, send
 from tests.smtpserver import smtp_server
 from tests.translated import write_translated_project
@@ -32,7 +33,7 @@ def test_the_pages_speak_the_recipients_language(tmp_path: Path, monkeypatch: py
     with smtp_server() as (controller, _):
         campaign, config = write_translated_project(tmp_path, controller.port)
         assert send(campaign, config) == 0
-    engine = create_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = create_engine(ledger_url(tmp_path))
     with engine.connect() as conn:
         list_ids = dict(conn.execute(select(deliveries.c.address, deliveries.c.list_id)).all())
     engine.dispose()
