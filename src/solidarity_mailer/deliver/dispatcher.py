@@ -50,7 +50,7 @@ from solidarity_mailer.ledger.received_content import (
     skipped_since,
 )
 from solidarity_mailer.ledger.writer import LedgerWriter
-from solidarity_mailer.render.rendition import Rendition
+from solidarity_mailer.render.rendition import Renditions
 
 STARTABLE = ("pending", "running", "paused", "finished")  # a paused run resumed by `send` is intended
 SERVER_PAUSED = "paused by the SMTP server: "  # the note of a run the relay refused (auth, 4.7.x/5.7.x)
@@ -79,7 +79,7 @@ class RunDependencies:
     sleep: Callable[[float], None] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     transport_factory: TransportFactory | None = None
-    rendition: Rendition | None = None  # the campaign rendered already by the caller (``send``): not again
+    rendition: Renditions | None = None  # the campaign rendered already by the caller (``send``): not again
 
     def waits(self) -> Callable[[float], None]:
         """``sleep``, or else waiting on ``stop`` (set, it ends the wait at once)."""

@@ -29,7 +29,7 @@ from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger import refused_runs
 from solidarity_mailer.ledger.received_content import manual_run_key
 from solidarity_mailer.render.once import render_apart
-from solidarity_mailer.render.rendition import Rendition
+from solidarity_mailer.render.rendition import Renditions
 
 EXIT_PAUSED = 3  # the run is paused (server policy, authentication, relay unreachable too long, another command)
 EXIT_FAILURES = 4  # the run ended with failed recipients (`status` lists them; --retry-failed requeues them)
@@ -44,7 +44,7 @@ class ManualRun:
     dropped: int = 0  # rows still waiting from lists no longer in the run, now ``skipped``
     new_run: bool = False  # opened by this send: removed again if the send is refused before any attempt
     new_campaign: bool = False  # the campaign row was recorded by this send
-    rendition: Rendition | None = None  # the campaign as rendered when the run was opened
+    rendition: Renditions | None = None  # the campaign as rendered when the run was opened
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""A campaign's delivery status from the ledger: each run's counts by state, the messages each SMTP relay sent,
-and who failed or is uncertain.
+"""A campaign's delivery status from the ledger: each run's counts by state and by language, the messages each
+SMTP relay sent, and who failed or is uncertain.
 
 ``status --json`` prints :meth:`CampaignStatus.as_json` as is.
 """
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, select
 
 from solidarity_mailer.config import SmtpSettings
 from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.languages import counts_by_language
 from solidarity_mailer.ledger.received_content import already_received_count
 from solidarity_mailer.ledger.schema import deliveries
 
@@ -60,6 +61,12 @@ class RunStatus:
     already_received: int  # of ``counts["skipped"]``: had this content from another run of the campaign
     problems: list[ProblemStatus]
     relays: list[RelayStatus]  # of ``counts["sent"]``: through each relay (rows that name one)
+    languages: dict[str, dict[str, int]] = field(default_factory=dict)  # language -> counts by state
+
+    def languages_line(self) -> str:
+        """``en 4 (sent 4), es 3 (sent 2, failed 1)``: the rows per language, for people."""
+        return ", ".join(f"{lang or '(none)'} {sum(c.values())} (" + ", ".join(f"{s} {n}" for s, n in c.items())
+                         + ")" for lang, c in self.languages.items())
 
     def counts_line(self) -> str:
         """``sent 20, skipped (already received) 1980, skipped 2``: the states present, for people."""
@@ -92,7 +99,7 @@ class CampaignStatus:
     def as_json(self) -> dict[str, object]:
         """``{"campaign", "runs": [{id, fire_key, state, note, created_at, started_at, finished_at, counts,
         already_received, problems: [{address, state, attempts, last_reply, updated_at}],
-        relays: [{name, host, port, sent}]}]}``."""
+        relays: [{name, host, port, sent}], languages: {LANG: {state: count}}}]}``."""
         return dataclasses.asdict(self)
 
 
@@ -110,9 +117,11 @@ def relay_counts(engine: Engine, run_id: int, relays: Sequence[SmtpSettings] = (
                         known[name].port if name in known else None, sent[name]) for name in order]
 
 
-def campaign_status(engine: Engine, campaign_id: str, relays: Sequence[SmtpSettings] = ()) -> CampaignStatus:
+def campaign_status(engine: Engine, campaign_id: str, relays: Sequence[SmtpSettings] = (),
+                    variant: Callable[[str | None], str] | None = None) -> CampaignStatus:
     """The status of every run of ``campaign_id``, oldest first; ``relays`` (the settings') give each relay
-    name its host and port."""
+    name its host and port; ``variant`` maps a recipient's language tag to the language they were sent (the
+    campaign's rule), else the tags are counted as written."""
     runs = [
         RunStatus(
             id=run.id, fire_key=run.fire_key, state=run.state, note=run.note, created_at=_iso(run.created_at),
@@ -121,6 +130,7 @@ def campaign_status(engine: Engine, campaign_id: str, relays: Sequence[SmtpSetti
             problems=[ProblemStatus(p.address, p.state, p.attempts, p.last_reply, _iso(p.updated_at))
                       for p in ledger.problems(engine, run.id)],
             relays=relay_counts(engine, run.id, relays),
+            languages=counts_by_language(engine, run.id, variant),
         )
         for run in ledger.runs_of(engine, campaign_id)
     ]
