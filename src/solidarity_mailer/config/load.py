@@ -14,6 +14,7 @@ from solidarity_mailer.config.sections import (
     scheduler_settings,
     sender_settings,
     web_settings,
+    window_settings,
 )
 from solidarity_mailer.config.settings import CONFIG_FILENAME, Settings
 from solidarity_mailer.config.smtp import smtp_settings
@@ -54,6 +55,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         delivery=delivery_settings(r, base, choice),
         web=web_settings(r),
         scheduler=scheduler_settings(r),
+        window=window_settings(r),
         dkim=dkim_settings(r, base),
         source=file if file.exists() else None,
     )

@@ -23,6 +23,7 @@ from solidarity_mailer.transports.base import TransportPaused
 
 if TYPE_CHECKING:
     from solidarity_mailer.compose.message import MessageFactory
+    from solidarity_mailer.deliver.send_windows import WindowGate
 
 Suppress = Callable[[Engine, str, str], object]  # (engine, address, detail)
 
@@ -50,6 +51,7 @@ class LiveRun:
     outage_reply: str = ""
     error: BaseException | None = None
     on_result: Callable[[str], None] | None = None
+    window: WindowGate | None = None  # the send window, when it ever closes (deliver/send_windows.py)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, state: str) -> None:
