@@ -253,6 +253,8 @@ class Recurrence:
             return f"once at {_fmt(local)} {self.zone}"
         if self.kind == "interval":
             return f"every {format_seconds(int(self.spec))}"
+        if self.kind == "local":
+            return f"at {_fmt(datetime.fromisoformat(self.spec))} in each recipient's zone (else {self.zone})"
         return f"cron '{self.spec}' {self.zone}"
 
 
