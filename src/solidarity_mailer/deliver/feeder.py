@@ -76,8 +76,6 @@ class Feeder:
             if i % STATE_EVERY == 0 and (why := self._halted()):
                 row_queue.put(chunk)  # pass on what was taken: once stopped, the senders leave it pending
                 return why
-            if live.window is not None and live.window.holds(row, live.now()):
-                continue  # its recipient's send window is closed: held (deliver/send_windows.py)
             waiting = self.limiter.wait_time()
             if waiting > 0.0 and chunk:
                 row_queue.put(chunk)  # do not hold rows back while the rate limit makes us wait
@@ -86,6 +84,8 @@ class Feeder:
                 return why
             if not self.limiter.acquire(live.stop.is_set):
                 break
+            if live.window is not None and live.window.holds(row, live.now()):
+                continue  # its recipient's send window closed (after the rate limit's wait): held
             chunk.append(row)
             self.fed += 1
             if len(chunk) >= CHUNK:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Engine, bindparam, func, or_, select, update
 
 from solidarity_mailer.ledger.schema import aware, deliveries, runs, schedules
 
@@ -22,7 +22,7 @@ def hold(engine: Engine, run_id: int, until: Mapping[str, dt.datetime], *, now: 
         return 0
     stmt = (update(deliveries)
             .where(deliveries.c.run_id == run_id, deliveries.c.address == bindparam("addr"),
-                   deliveries.c.state.in_(["pending", "deferred"]))
+                   or_(deliveries.c.state == "pending", deliveries.c.state == "deferred"))
             .values(not_before=bindparam("opens"), updated_at=now))
     with engine.begin() as conn:
         result = conn.execute(stmt, [{"addr": a, "opens": t} for a, t in until.items()])

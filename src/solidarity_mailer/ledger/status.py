@@ -44,6 +44,8 @@ class RunStatus:
     counts: dict[str, int]
     already_received: int  # of ``counts["skipped"]``: had this content from another run of the campaign
     problems: list[ProblemStatus]
+    zone: str | None = None  # a batch of a --recipient-time schedule: its recipients' zone
+    resume_at: str | None = None  # waiting for a send window: it continues then (ISO 8601)
 
     def counts_line(self) -> str:
         """``sent 20, skipped (already received) 1980, skipped 2``: the states present, for people."""
@@ -67,7 +69,7 @@ class CampaignStatus:
 
     def as_json(self) -> dict[str, object]:
         """``{"campaign", "runs": [{id, fire_key, state, note, created_at, started_at, finished_at, counts,
-        already_received, problems: [{address, state, attempts, last_reply, updated_at}]}]}``."""
+        already_received, problems: [{address, state, attempts, last_reply, updated_at}], zone, resume_at}]}``."""
         return dataclasses.asdict(self)
 
 
@@ -80,6 +82,7 @@ def campaign_status(engine: Engine, campaign_id: str) -> CampaignStatus:
             already_received=already_received_count(engine, run.id),
             problems=[ProblemStatus(p.address, p.state, p.attempts, p.last_reply, _iso(p.updated_at))
                       for p in ledger.problems(engine, run.id)],
+            zone=run.zone, resume_at=_iso(run.resume_at) if run.state == "pending" else None,
         )
         for run in ledger.runs_of(engine, campaign_id)
     ]
