@@ -53,7 +53,8 @@ def test_each_zones_batch_arrives_at_its_own_instant(tmp_path: Path,
     write_zoned_list(tmp_path / "zoned.csv", people)
     sid = env.schedule("--at", "2026-12-08 09:00", "--recipient-time", "--tz", "Asia/Kolkata",
                        "--list", str(tmp_path / "zoned.csv"))
-    plan = [c for c in env.campaigns() if c["id"] == "peru-solidarity-2023"][0]["schedules"][0]["plan"]
+    (camp,) = [c for c in env.campaigns() if c["id"] == "peru-solidarity-2023"]
+    plan = camp["schedules"][0]["plan"]
     assert plan == [{"zone": "Asia/Kathmandu", "at": "2026-12-08T03:15:00Z", "recipients": 2},
                     {"zone": "Asia/Kolkata", "at": "2026-12-08T03:30:00Z", "recipients": 2}]
     daemon = Daemon(env)
