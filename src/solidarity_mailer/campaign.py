@@ -66,6 +66,8 @@ class Campaign:
                 return dataclasses.replace(self, subject=t.subject, preheader=t.preheader, language=t.language,
                                            resolution_path=t.resolution_path, translations=())
         return self
+    window: str | None = None  # send window hours, "08:00-20:00" (checked; send_window.py), None: the settings'
+    days: str | None = None  # send window days, "mon-fri"
 
 
 class _Table:
@@ -87,6 +89,20 @@ class _Table:
         if not isinstance(value, str):
             raise MailerError(f"[{self.name}] {key}: must be a string, not {type(value).__name__}",
                               where=self.where(key), hint=f'write {key} = "…"')
+        return value
+
+    def window(self, key: str) -> str | None:
+        """``window`` or ``days``: checked (one line naming the file's line when wrong), None when absent."""
+        from solidarity_mailer.send_window import DAYS_HINT, HOURS_HINT, parse_days, parse_hours
+
+        if key not in self.table:
+            return None
+        value = self.text(key)
+        try:
+            (parse_hours if key == "window" else parse_days)(value)
+        except ValueError as exc:
+            raise MailerError(f"[campaign] {key}: {exc}", where=self.where(key),
+                              hint=HOURS_HINT if key == "window" else DAYS_HINT) from None
         return value
 
     def subject(self) -> str:
@@ -190,4 +206,6 @@ def load_campaign(path: Path) -> Campaign:
         language=language,
         templates_dir=(base / templates).resolve() if isinstance(templates, str) else None,
         translations=_translations(path, lines, data, language),
+        window=t.window("window"),
+        days=t.window("days"),
     )

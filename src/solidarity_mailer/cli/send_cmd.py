@@ -73,7 +73,9 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
                    f"({LIST_REMOVED}); see `status`", err=True)
     options = RunOptions(limit=limit, resend_uncertain=resend_uncertain, retry_failed=retry_failed, progress=True)
     with stop_on_interrupt() as stop:  # Ctrl-C: finish messages in flight, stop
-        result = send_manual_run(engine, manual, settings, options, RunDependencies(stop=stop))
+        result = send_manual_run(engine, manual, settings, options, RunDependencies(stop=stop),
+                                 on_window=lambda note: click.echo(f"{note}; waiting (Ctrl-C stops, `send` again "
+                                                                   "continues)", err=True))
     _print_result(result)
     ctx.exit(result.exit_status)
 

@@ -75,6 +75,11 @@ KEYS: tuple[Key, ...] = (
     Key("scheduler", "lease_seconds", int, 30,
         "how long the daemon that fires schedules holds its lease unrenewed: when it dies on another host, a "
         "`run --wait` daemon takes over within this time (on the same host at once); 5 to 3600"),
+    Key("window", "hours", str, None,
+        "send only between these wall-clock hours of the recipient's zone, e.g. \"08:00-20:00\" (a campaign's "
+        "window wins)"),
+    Key("window", "days", str, None,
+        "send only on these days of the recipient's zone, e.g. \"mon-fri\" (a campaign's days win)"),
     Key("dkim", "selector", str, None, "the DKIM selector (required when [dkim] is present)"),
     Key("dkim", "domain", str, None, "the signing domain, d= (required when [dkim] is present)"),
     Key("dkim", "private_key_file", str, None,

@@ -15,6 +15,7 @@ from solidarity_mailer.config.sections import (
     scheduler_settings,
     sender_settings,
     web_settings,
+    window_settings,
 )
 from solidarity_mailer.config.settings import CONFIG_FILENAME, Settings
 from solidarity_mailer.config.transport_setting import TransportChoice, TransportSettingError, parse_transport
@@ -55,6 +56,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         delivery=delivery_settings(r, base, choice),
         web=web_settings(r),
         scheduler=scheduler_settings(r),
+        window=window_settings(r),
         dkim=dkim_settings(r, base),
         source=file if file.exists() else None,
         relays=relays,

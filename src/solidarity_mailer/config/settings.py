@@ -98,6 +98,15 @@ class SchedulerSettings:
 
 
 @dataclass(frozen=True)
+class WindowSettings:
+    """The send window of every campaign that sets none: ``hours`` (``"08:00-20:00"``) and ``days``
+    (``"mon-fri"``), judged in each recipient's zone (``send_window.py``); None: no limit."""
+
+    hours: str | None = None
+    days: str | None = None
+
+
+@dataclass(frozen=True)
 class DkimSettings:
     """A DKIM signing key, read and parsed at load time."""
 
@@ -121,6 +130,7 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     web: WebSettings = field(default_factory=WebSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    window: WindowSettings = field(default_factory=WindowSettings)
     dkim: DkimSettings | None = None
     source: Path | None = None
     relays: tuple[SmtpSettings, ...] = ()

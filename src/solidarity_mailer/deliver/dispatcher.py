@@ -15,7 +15,8 @@ with a note saying why. A run cancelled
 before it started is never resurrected, and a lost lease (another process took the run over) stops this one.
 
 After it returns, the run is ``finished`` (nothing left to send or retry), ``paused``, ``cancelled``,
-or ``pending`` (stopped early by ``limit`` or ``stop``: call again to continue). How it is called is
+or ``pending`` (stopped early by ``limit`` or ``stop``: call again to continue; or waiting for a send window,
+``runs.resume_at``: ``deliver/send_windows.py``). How it is called is
 :class:`RunOptions` (what to do) and :class:`RunDependencies` (clock, sleep, stop signal, transport).
 """
 
@@ -40,6 +41,7 @@ from solidarity_mailer.deliver.progress import Progress
 from solidarity_mailer.deliver.rate_limit import HOUR, RateLimiter
 from solidarity_mailer.deliver.relays import Rotation, run_relays
 from solidarity_mailer.deliver.retry import RetryPolicy
+from solidarity_mailer.deliver.send_windows import window_gate
 from solidarity_mailer.deliver.senders import Sender, TransportFactory, start_senders
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.full import LedgerFull, is_disk_full, location
@@ -212,7 +214,7 @@ def _send(
     delivery = settings.delivery
     live = LiveRun(engine, run_id, writer, prepared.factory, _policy(settings), now, prepared.suppress, deps.waits(),
                    holder, stop=deps.stop, unreachable_pause_seconds=delivery.unreachable_pause_seconds,
-                   rotation=rotation)
+                   rotation=rotation, window=window_gate(engine, run_id, prepared.campaign, settings))
     clock = lambda: now().timestamp()  # noqa: E731
     last_hour = ledger.sent_since(engine, now() - dt.timedelta(seconds=HOUR))
     limiter = RateLimiter(delivery.per_second, delivery.per_hour, clock=clock, sleep=live.sleep,
@@ -243,6 +245,8 @@ def _final_state(live: LiveRun, outcome: str, limit: int | None) -> tuple[str, s
                 f"`solidarity-mailer resume run {run_id}`)")
         ledger.set_run_state(engine, run_id, "paused", now=now, note=note, only_from=["running"])
         return "paused", note
+    if outcome == "window" and live.window is not None:
+        return live.window.wait(now)
     if outcome in ("paused", "cancelled"):
         return outcome, f"the run was {outcome} by another command"
     if outcome == "done":

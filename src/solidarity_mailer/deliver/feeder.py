@@ -39,7 +39,7 @@ class Feeder:
         self.cursor = ""  # the address after which the next batch starts
 
     def feed(self) -> str:
-        """Feed until done; why it ended: done|limit|stopped|paused|cancelled|outage|lease lost."""
+        """Feed until done; why it ended: done|limit|stopped|paused|cancelled|outage|lease lost|window."""
         live = self.live
         while True:
             if why := self._halted():
@@ -84,6 +84,8 @@ class Feeder:
                 return why
             if not self.limiter.acquire(live.stop.is_set):
                 break
+            if live.window is not None and live.window.holds(row, live.now()):
+                continue  # its recipient's send window closed (after the rate limit's wait): held
             chunk.append(row)
             self.fed += 1
             if len(chunk) >= CHUNK:
@@ -94,14 +96,20 @@ class Feeder:
         return None
 
     def _nothing_due(self) -> str | None:
-        """No row is due after the cursor: start over, wait for the next retry, or (None left) "done"."""
+        """No row is due after the cursor: start over, wait for the next retry, stop until a send window opens
+        ("window"), or (None left) "done"."""
         live = self.live
         self.row_queue.join()
         live.writer.flush()  # everything queued is recorded: deferred rows may now be due
+        if live.window is not None:
+            live.window.flush(live.now())
         if self.cursor or live.outage.is_set():
             self.cursor = ""
             return None
         retry_at = ledger.next_retry_at(live.engine, live.run_id)
+        opens = live.window.opening(live.now()) if live.window is not None else None
+        if opens is not None and (retry_at is None or opens < retry_at):
+            return "window"
         if retry_at is None:
             return "done"
         return self._wait(max((retry_at - live.now()).total_seconds(), 0.01))

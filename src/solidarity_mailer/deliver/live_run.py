@@ -25,6 +25,7 @@ from solidarity_mailer.transports.base import TransportPaused
 
 if TYPE_CHECKING:
     from solidarity_mailer.compose.message import MessageFactory
+    from solidarity_mailer.deliver.send_windows import WindowGate
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class LiveRun:
     outage_since: dt.datetime | None = None  # first connection failure since a message last got through
     error: BaseException | None = None
     on_result: Callable[[str], None] | None = None
+    window: WindowGate | None = None  # the send window, when it ever closes (deliver/send_windows.py)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, state: str) -> None:

@@ -19,6 +19,7 @@ from solidarity_mailer.audience.recipient import Recipient
 from solidarity_mailer.campaign import Campaign, load_campaign
 from solidarity_mailer.config import Settings
 from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ledger.held_rows import schedule_zone
 from solidarity_mailer.ledger.queries import Run, campaign_path
 from solidarity_mailer.paths import project_root
 from solidarity_mailer.render.once import render_apart
@@ -131,7 +132,8 @@ def require_a_recipient(lists: tuple[Path, ...], shown: int = 50) -> None:
 
 def prepare_run(engine: Engine, run: Run, settings: Settings, rendition: Renditions | None = None) -> Prepared:
     """Prepare ``run`` of a campaign recorded with :func:`~solidarity_mailer.ledger.queries.ensure_campaign`
-    (with ``rendition`` when the caller rendered the campaign already)."""
+    (with ``rendition`` when the caller rendered the campaign already). A batch of a ``--recipient-time``
+    schedule (``run.zone``) sends to the recipients of its zone only (those without one: the schedule's zone)."""
     campaign = load_campaign(Path(campaign_path(engine, run.campaign_id)))
     lists = lists_for(campaign, run.lists)
     if rendition is None:  # (else the caller rendered it, and said its notes)
@@ -145,4 +147,8 @@ def prepare_run(engine: Engine, run: Run, settings: Settings, rendition: Renditi
     record_web_versions(engine, run.id, rendition.variants, campaign.sender or settings.sender.from_)
 
     stats = AudienceStats()
-    return Prepared(campaign, rendition, factory, lists, lambda: audience(engine, lists, stats), stats)
+    if run.zone is None:
+        return Prepared(campaign, rendition, factory, lists, lambda: audience(engine, lists, stats), stats)
+    zone, fallback = run.zone, schedule_zone(engine, run.schedule_id)
+    return Prepared(campaign, rendition, factory, lists, lambda: (
+        r for r in audience(engine, lists, stats) if (r.tz or fallback) == zone), stats)

@@ -102,6 +102,7 @@ schedules = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("again", Boolean, nullable=False, default=False, server_default=false()),  # its runs repeat on purpose
+    Column("plan", Text),  # JSON: a --recipient-time schedule's batches, one per zone (schedule/zone_plan.py)
 )
 
 runs = Table(
@@ -122,6 +123,8 @@ runs = Table(
     # sha256 of what the run sends before personalisation (subject, HTML, text): ledger/received_content.py
     Column("content_digest", String(64)),
     Column("again", Boolean, nullable=False, default=False, server_default=false()),  # sends to earlier recipients
+    Column("zone", String(64)),  # a batch run of a --recipient-time schedule: its recipients' zone
+    Column("resume_at", DateTime(timezone=True)),  # waiting for a send window: the daemon takes it up then
     UniqueConstraint("fire_key", name="uq_runs_fire_key"),
 )
 
@@ -142,6 +145,7 @@ deliveries = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
     Column("relay", String(300)),  # the SMTP relay's name (``[smtp] name``) of the last outcome; NULL: none
+    Column("not_before", DateTime(timezone=True)),  # held until the recipient's send window opens
 )
 Index("ix_deliveries_run_state", deliveries.c.run_id, deliveries.c.state)
 Index("ix_deliveries_sent_at", deliveries.c.sent_at)

@@ -67,6 +67,8 @@ class RunStatus:
         """``en 4 (sent 4), es 3 (sent 2, failed 1)``: the rows per language, for people."""
         return ", ".join(f"{lang or '(none)'} {sum(c.values())} (" + ", ".join(f"{s} {n}" for s, n in c.items())
                          + ")" for lang, c in self.languages.items())
+    zone: str | None = None  # a batch of a --recipient-time schedule: its recipients' zone
+    resume_at: str | None = None  # waiting for a send window: it continues then (ISO 8601)
 
     def counts_line(self) -> str:
         """``sent 20, skipped (already received) 1980, skipped 2``: the states present, for people."""
@@ -99,7 +101,7 @@ class CampaignStatus:
     def as_json(self) -> dict[str, object]:
         """``{"campaign", "runs": [{id, fire_key, state, note, created_at, started_at, finished_at, counts,
         already_received, problems: [{address, state, attempts, last_reply, updated_at}],
-        relays: [{name, host, port, sent}], languages: {LANG: {state: count}}}]}``."""
+        relays: [{name, host, port, sent}], languages: {LANG: {state: count}}, zone, resume_at}]}``."""
         return dataclasses.asdict(self)
 
 
@@ -131,6 +133,7 @@ def campaign_status(engine: Engine, campaign_id: str, relays: Sequence[SmtpSetti
                       for p in ledger.problems(engine, run.id)],
             relays=relay_counts(engine, run.id, relays),
             languages=counts_by_language(engine, run.id, variant),
+            zone=run.zone, resume_at=_iso(run.resume_at) if run.state == "pending" else None,
         )
         for run in ledger.runs_of(engine, campaign_id)
     ]
