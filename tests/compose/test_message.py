@@ -38,6 +38,7 @@ def reference(campaign: Campaign, rendition: Rendition, r: Recipient, built: Pre
     ref["Auto-Submitted"] = "auto-generated"
     ref.set_content(text)
     ref.add_alternative(html, subtype="html")
+    ref["Content-Language"] = rendition.language  # (set_content clears the Content-* headers)
     return parse(ref.as_bytes())
 
 
@@ -48,8 +49,10 @@ def test_same_as_personalise_and_stdlib(seed: tuple[Campaign, Rendition], factor
     built = factory.build(recipient)
     ours = parse(built.data)
     url = factory.unsubscribe_url(recipient)
+    rendition = rendition.with_web_url(factory.web_url(rendition.language))  # once per variant, by the factory
     html, text = rendition.personalise(personal_values(recipient.name, recipient.email, url))
     assert url in html and url.replace("&", "&amp;") in html
+    assert f'href="https://lists.example.org/v/{campaign.id}/en.html"' in html
     assert lf(ours.get_body(("plain",)).get_content()) == lf(text)  # type: ignore[union-attr]
     assert lf(ours.get_body(("html",)).get_content()) == lf(html)  # type: ignore[union-attr]
     ref = reference(campaign, rendition, recipient, built, url, ours["List-Id"], ours["List-Unsubscribe"])

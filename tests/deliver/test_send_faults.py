@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import select, update
 
 from solidarity_mailer.deliver.dispatcher import LEASE_LOST, RunDependencies, deliver_run
-from solidarity_mailer.deliver.feeder import OUTAGE_MAX_WAIT, STATE_EVERY
+from solidarity_mailer.deliver.feeder import STATE_EVERY
 from solidarity_mailer.deliver.manual_send import EXIT_FAILURES, EXIT_PAUSED
+from solidarity_mailer.deliver.relays import OUTAGE_MAX_WAIT
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.schema import connect, locks
 from solidarity_mailer.schedule import schedules

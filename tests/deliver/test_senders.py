@@ -68,7 +68,9 @@ def test_a_sender_killed_with_messages_in_hand_stops_the_run_and_loses_no_one(
         err = capsys.readouterr().err
         assert killed, "no sender process was found to kill"
         assert code != 0
-        assert "sender process 0 died while sending" in err and "send again to continue" in err
+        # (whether the loop learns it when reading a result or when passing on the next row is a race)
+        assert ("sender process 0 died while sending" in err or "sender process 0 is gone" in err)
+        assert "send again to continue" in err
         assert "Traceback" not in err
         assert not sender_pids()  # the launcher is gone too
 

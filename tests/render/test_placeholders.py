@@ -33,6 +33,11 @@ MISUSES = [
 ]
 
 
+#: The greeting line of the starter templates (line 10 of the HTML one, line 7 of the text one).
+GREETING = "{% trans name=recipient.name %}Dear {{ name }},{% endtrans %}"
+HTML_LINE, TEXT_LINE = 10, 3
+
+
 def _templates(tmp_path: Path, starter: Path, part: str, old: str, new: str) -> tuple[Path, Path]:
     templates = tmp_path / "templates"
     shutil.copytree(starter / "templates", templates)
@@ -47,26 +52,26 @@ def _templates(tmp_path: Path, starter: Path, part: str, old: str, new: str) -> 
 def test_a_recipient_value_not_output_plainly_is_refused_with_its_line(
     tmp_path: Path, starter: Path, part: str, use: str
 ) -> None:
-    templates, page = _templates(tmp_path, starter, part, "Dear {{ recipient.name }},", f"Dear {use},")
+    templates, page = _templates(tmp_path, starter, part, GREETING, f"Dear {use},")
     with pytest.raises(MailerError) as err:
         render_campaign(None, make_resolution(), templates_dir=templates)
-    line = 6 if part == "html" else 3
+    line = HTML_LINE if part == "html" else TEXT_LINE
     assert err.value.where == f"{page}:{line}", str(err.value)
 
 
 def test_plain_output_passes_and_a_mention_in_a_comment_is_not_blamed(tmp_path: Path, starter: Path) -> None:
-    templates, _ = _templates(tmp_path, starter, "txt", "Dear {{ recipient.name }},",
+    templates, _ = _templates(tmp_path, starter, "txt", GREETING,
                               "{# recipient.name|upper would be wrong #}Dear {{- recipient.name -}} ,")
     rendition = render_campaign(None, make_resolution(), templates_dir=templates)
     assert "Dear__sm_name__," in rendition.text
 
 
 def test_lang_and_a_csv_column_reach_both_parts_escaped(tmp_path: Path, starter: Path) -> None:
-    templates, _ = _templates(tmp_path, starter, "html", "Dear {{ recipient.name }},",
+    templates, _ = _templates(tmp_path, starter, "html", GREETING,
                               "Dear {{ recipient.name }} of {{ recipient.fields.org }} ({{ recipient.lang }}),")
     text = templates / "resolution.txt.j2"
     text.write_text(text.read_text(encoding="utf-8").replace(
-        "Dear {{ recipient.name }},", "Dear {{ recipient.name }} of {{ recipient.fields.org }},"), encoding="utf-8")
+        GREETING, "Dear {{ recipient.name }} of {{ recipient.fields.org }},"), encoding="utf-8")
     resolution = make_resolution()
     rendition = render_campaign(None, resolution, templates_dir=templates, columns=["Org", "home town"])
     values = personal_values("Ada", "a@b.c", "https://e.org/u", lang="de", fields={"Org": "Tom & <Jerry>"})
@@ -77,11 +82,11 @@ def test_lang_and_a_csv_column_reach_both_parts_escaped(tmp_path: Path, starter:
 
 
 def test_an_unknown_column_fails_naming_it_and_the_known_ones(tmp_path: Path, starter: Path) -> None:
-    templates, page = _templates(tmp_path, starter, "html", "Dear {{ recipient.name }},",
+    templates, page = _templates(tmp_path, starter, "html", GREETING,
                                  "Dear {{ recipient.fields.city }},")
     with pytest.raises(MailerError) as err:
         render_campaign(None, make_resolution(), templates_dir=templates, columns=["org"])
-    assert err.value.where == f"{page}:6"
+    assert err.value.where == f"{page}:{HTML_LINE}"
     assert "recipient.fields.city" in str(err.value) and "'city'" in str(err.value) and "org" in str(err.value)
 
 
@@ -94,7 +99,7 @@ def _project_with_org_column(root: Path, port: int, column_in_template: str) -> 
     for part in ("html", "txt"):
         page = templates / f"resolution.{part}.j2"
         page.write_text(page.read_text(encoding="utf-8").replace(
-            "Dear {{ recipient.name }},",
+            GREETING,
             f"Dear {{{{ recipient.name }}}} of {{{{ recipient.fields.{column_in_template} }}}} "
             "({{ recipient.lang }}),"), encoding="utf-8")
     campaign.write_text(campaign.read_text(encoding="utf-8").replace(str(TEMPLATES), str(templates)),
@@ -123,5 +128,5 @@ def test_an_unknown_column_fails_the_dry_run_with_one_clear_line(
     campaign, config = _project_with_org_column(tmp_path, 1, "city")
     assert main(["send", str(campaign), "--config", str(config), "--dry-run"]) != 0
     err = capsys.readouterr().err.strip()
-    assert "resolution.html.j2:6: the template uses recipient.fields.city, but not every list has a column 'city'" \
-        in err and "org" in err and "Traceback" not in err and len(err.splitlines()) == 1
+    assert (f"resolution.html.j2:{HTML_LINE}: the template uses recipient.fields.city, but not every list has a "
+            "column 'city'") in err and "org" in err and "Traceback" not in err and len(err.splitlines()) == 1

@@ -44,11 +44,11 @@ def test_a_filter_on_a_personal_field_is_refused_not_sent_wrong(tmp_path: Path, 
     templates = tmp_path / "templates"
     shutil.copytree(starter / "templates", templates)
     page = templates / "resolution.html.j2"
-    page.write_text(page.read_text(encoding="utf-8").replace("{{ recipient.name }}", "{{ recipient.name|title }}"),
+    page.write_text(page.read_text(encoding="utf-8").replace("name=recipient.name ", "name=recipient.name|title "),
                     encoding="utf-8")
     with pytest.raises(MailerError) as err:
         render_campaign(None, make_resolution(), templates_dir=templates)
-    assert err.value.where == f"{page}:6"
+    assert err.value.where == f"{page}:10"
 
 
 def test_markup_in_content_is_escaped_not_injected() -> None:
@@ -142,7 +142,7 @@ def test_template_mistake_names_file_and_line(
 
 
 def test_unknown_recipient_field_is_an_error(tmp_path: Path, starter: Path) -> None:
-    templates = _broken_templates(tmp_path, starter, "{{ recipient.name }}", "{{ recipient.phone }}")
+    templates = _broken_templates(tmp_path, starter, "{{ recipient.unsubscribe_url }}", "{{ recipient.phone }}")
     with pytest.raises(MailerError, match="phone"):
         render_campaign(None, make_resolution(), templates_dir=templates)
 

@@ -68,7 +68,7 @@ def test_get_and_head_never_unsubscribe(server: WebServer, client: httpx.Client)
         text = unescape(page.text)
         assert "Example supporters" in text and "s•••m@example.org" in text
         assert "scanner.victim" not in text.lower()  # masked
-        assert '<html lang="en">' in page.text and 'name="viewport"' in page.text
+        assert '<html lang="en" dir="ltr">' in page.text and 'name="viewport"' in page.text
         assert re.search(r'<form method="post" action="[^"]+/confirm">', page.text)
     head = client.head(f"/u/{token}")
     assert head.status_code == 200 and head.content == b""

@@ -1,7 +1,7 @@
 """Mailing list files: ``recipients/NAME.csv`` (+ optional ``recipients/NAME.toml``), read as a stream.
 
 A list is a UTF-8 CSV file (an Excel BOM is fine, LF or CRLF) whose header row names at least
-``email``; ``name`` and ``lang`` are optional, and every further column reaches templates as
+``email``; ``name``, ``lang`` and ``tz`` (an IANA time zone) are optional, and every further column reaches templates as
 ``Recipient.fields``. Column names are matched case-insensitively and stripped. A companion TOML file
 next to the CSV holds the list's metadata::
 
@@ -29,13 +29,14 @@ from solidarity_mailer.audience.csv_rows import CsvRows
 from solidarity_mailer.audience.list_ids import is_list_id
 from solidarity_mailer.audience.recipient import Recipient
 from solidarity_mailer.errors import MailerError
+from solidarity_mailer.send_window import recipient_zone
 
 MAX_NAME_LENGTH = 200
 MAX_LOCAL_PART_OCTETS = 64  # RFC 5321 4.5.3.1.1; email-validator checks it only in strict mode
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _FIELD_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-_RESERVED = ("email", "name", "lang")
+_RESERVED = ("email", "name", "lang", "tz")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,7 @@ class _Header:
         self.email = lowered.index("email")
         self.name = lowered.index("name") if "name" in lowered else None
         self.lang = lowered.index("lang") if "lang" in lowered else None
+        self.tz = lowered.index("tz") if "tz" in lowered else None
         self.extra = [(i, n) for i, (n, low) in enumerate(zip(names, lowered, strict=True)) if low not in _RESERVED]
 
 
@@ -235,6 +237,7 @@ class ListReader:
             address = normalise_address(fields[header.email])
             name = _check_name(fields[header.name]) if header.name is not None else ""
             lang = _check_lang(fields[header.lang]) if header.lang is not None else None
+            tz = recipient_zone(fields[header.tz]) if header.tz is not None else None
             extra = _check_extra(header, fields)
         except ValueError as exc:
             return RowError(self.display, line, str(exc))
@@ -247,6 +250,7 @@ class ListReader:
             list_id=self.meta.list_id,
             source=f"{self.display}:{line}",
             fields=extra,
+            tz=tz,
         )
 
 

@@ -13,7 +13,8 @@ class Recipient:
     ``email`` is the normalised address to send to (Unicode domain kept); ``ascii_email`` its form
     with the domain in IDNA (None when the local part itself is non-ASCII, i.e. SMTPUTF8 is needed);
     ``key`` the de-duplication key (local part lower-cased, domain in IDNA ASCII); ``source`` where the
-    row stands (``file:line``); ``fields`` the list's extra columns.
+    row stands (``file:line``); ``fields`` the list's extra columns; ``tz`` the IANA zone of the ``tz`` column
+    (None: the schedule's zone applies).
     """
 
     email: str
@@ -24,6 +25,7 @@ class Recipient:
     list_id: str = ""
     source: str = ""
     fields: Mapping[str, str] = field(default_factory=dict)
+    tz: str | None = None
 
     @property
     def needs_smtputf8(self) -> bool:

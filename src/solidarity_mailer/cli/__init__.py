@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "send": ".send_cmd:send_command",
     "status": ".status_cmd:status_command",
     "db": ".db_cmd:db_group",
+    "archive": ".archive_cmd:archive_group",
 }
 
 

@@ -13,6 +13,9 @@ from solidarity_mailer.config.settings import MAX_GRACE_SECONDS
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from solidarity_mailer.campaign import Campaign
+    from solidarity_mailer.config import SchedulerSettings
+
 MAX_ID = 2**63 - 1  # the largest id SQLite stores
 CONFIG_OPTION = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
                              help="Settings file (default: ./solidarity-mailer.toml).")
@@ -42,9 +45,16 @@ def _check_zone(tz: str | None) -> str | None:
 @click.option("--again", is_flag=True,
               help="Each firing sends to everyone, also to those who received the same content before "
                    "(without it, a firing whose content did not change mails only those who have not had it).")
+@click.option("--recipient-time", "recipient_time", is_flag=True,
+              help="With --at: deliver at that wall-clock time in each recipient's zone (the list's tz column; "
+                   "without one: --tz), one batch per zone.")
+@click.option("--late", type=click.Choice(["skip", "now"]), default=None,
+              help="With --recipient-time, for zones whose instant is already past: skip (leave those recipients "
+                   "out, listed) or now (send them at once). Without it such a time is refused.")
 @CONFIG_OPTION
 def schedule_command(campaign: str, at: str | None, cron: str | None, every: str | None, tz: str | None,
-                     lists: tuple[Path, ...], grace: int | None, again: bool, config_path: Path | None) -> None:
+                     lists: tuple[Path, ...], grace: int | None, again: bool, recipient_time: bool, late: str | None,
+                     config_path: Path | None) -> None:
     """Schedule CAMPAIGN (an id in campaigns/ or a campaign file) once, by cron or at an interval."""
     from solidarity_mailer.cli._db import open_database
     from solidarity_mailer.clock import clock_from_env
@@ -52,14 +62,51 @@ def schedule_command(campaign: str, at: str | None, cron: str | None, every: str
     from solidarity_mailer.deliver.prepare import find_campaign
     from solidarity_mailer.schedule.schedules import schedule_campaign
 
+    _check_recipient_time(at, cron, every, recipient_time, late)
     configured = load_settings(config_path).scheduler
     engine = open_database(config_path)
+    if recipient_time:
+        _schedule_recipient_time(engine, find_campaign(campaign), configured, str(at), tz, lists, grace, again, late)
+        return
     sched = schedule_campaign(engine, find_campaign(campaign), configured, at=at, cron=cron, every=every, tz=tz,
                               lists=lists, grace_seconds=grace, now=clock_from_env().now(),
                               again=again)
     click.echo(f"schedule {sched.id}: {sched.campaign_id} {sched.describe()}; next firing "
                f"{sched.next_fire_local} = {sched.next_fire_at:%Y-%m-%d %H:%M:%S} UTC; "
                f"grace {sched.grace_seconds} s" + ("; again: sends to earlier recipients too" if again else ""))
+    click.echo("the daemon sends it: keep `solidarity-mailer run` running (see `solidarity-mailer campaigns`)")
+
+
+def _check_recipient_time(at: str | None, cron: str | None, every: str | None, recipient_time: bool,
+                          late: str | None) -> None:
+    from solidarity_mailer.errors import MailerError
+
+    if recipient_time and (cron or every or not at):
+        raise MailerError("--recipient-time goes with --at (a time of day in each recipient's zone)",
+                          hint="schedule CAMPAIGN --at 'YYYY-MM-DD HH:MM' --recipient-time")
+    if late and not recipient_time:
+        raise MailerError("--late goes with --recipient-time", hint="a one-off --at in the past is refused anyway")
+
+
+def _schedule_recipient_time(engine: Engine, campaign: Campaign, configured: SchedulerSettings, at: str,
+                             tz: str | None, lists: tuple[Path, ...], grace: int | None, again: bool,
+                             late: str | None) -> None:
+    from solidarity_mailer.clock import clock_from_env
+    from solidarity_mailer.schedule.recipient_time import schedule_recipient_time
+    from solidarity_mailer.schedule.zone_plan import load_plan, utc_text
+
+    sched, left_out = schedule_recipient_time(engine, campaign, configured, at=at, tz=tz, lists=lists,
+                                              grace_seconds=grace, now=clock_from_env().now(), again=again,
+                                              late=late)
+    click.echo(f"schedule {sched.id}: {sched.campaign_id} {sched.describe()}; first batch "
+               f"{sched.next_fire_at:%Y-%m-%d %H:%M:%S} UTC; grace {sched.grace_seconds} s"
+               + ("; again: sends to earlier recipients too" if again else ""))
+    for batch in load_plan(sched.plan):
+        if batch.state != "skipped":
+            click.echo(f"  batch {batch.zone}: {utc_text(batch.at)}, {batch.recipients} recipient(s)")
+    for batch in left_out:
+        click.echo(f"  left out (--late skip): {batch.zone}, {batch.recipients} recipient(s): its {at} was "
+                   f"{utc_text(batch.at)}")
     click.echo("the daemon sends it: keep `solidarity-mailer run` running (see `solidarity-mailer campaigns`)")
 
 

@@ -66,12 +66,16 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
         for row in exc.rows:
             click.echo(f"invalid row: {row}", err=True)
         raise
+    for note in manual.rendition.notes if manual.rendition else ():
+        click.echo(f"warning: {note}", err=True)
     if manual.dropped:
         click.echo(f"{manual.dropped} recipient(s) still waiting from lists no longer in the run are skipped "
                    f"({LIST_REMOVED}); see `status`", err=True)
     options = RunOptions(limit=limit, resend_uncertain=resend_uncertain, retry_failed=retry_failed, progress=True)
     with stop_on_interrupt() as stop:  # Ctrl-C: finish messages in flight, stop
-        result = send_manual_run(engine, manual, settings, options, RunDependencies(stop=stop))
+        result = send_manual_run(engine, manual, settings, options, RunDependencies(stop=stop),
+                                 on_window=lambda note: click.echo(f"{note}; waiting (Ctrl-C stops, `send` again "
+                                                                   "continues)", err=True))
     _print_result(result)
     ctx.exit(result.exit_status)
 
@@ -79,10 +83,15 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
 def _print_dry_run(report: DryRun) -> None:
     for error in report.stats.errors:
         click.echo(f"{error}", err=True)
+    for note in report.notes:
+        click.echo(f"warning: {note}", err=True)
     click.echo(f"dry run of {report.campaign_id}: subject {report.subject!r}; lists: "
                + ", ".join(str(p) for p in report.lists))
     click.echo(f"recipients: {report.stats.summary()}; {report.new} new for the run"
                + (f" (run so far: {_counts(report.run_counts)})" if report.run_counts else ""))
+    if len(report.subjects) > 1:
+        for lang, subject in report.subjects.items():
+            click.echo(f"  {lang}: {report.languages.get(lang, 0)} recipients, subject {subject!r}")
     if report.already_received:
         click.echo(f"{report.already_received:,} already received this content in another run: a send skips them "
                    "(--again sends to them too)")

@@ -1,13 +1,19 @@
-"""``solidarity-mailer status CAMPAIGN``: each run's counts by state, and who failed or is uncertain, and why."""
+"""``solidarity-mailer status CAMPAIGN``: each run's counts by state and by language, and who failed or is uncertain,
+and why."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from solidarity_mailer.config import load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 @click.command("status")
@@ -22,9 +28,10 @@ def status_command(campaign: str, as_json: bool, config_path: Path | None) -> No
     from solidarity_mailer.errors import MailerError
     from solidarity_mailer.ledger.status import campaign_status
 
-    load_settings(config_path)
+    settings = load_settings(config_path)
     camp_id = campaign_id_for(campaign)
-    report = campaign_status(read_only_database(config_path), camp_id)
+    engine = read_only_database(config_path)
+    report = campaign_status(engine, camp_id, settings.relays, _variant_rule(engine, camp_id))
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
         return
@@ -33,5 +40,23 @@ def status_command(campaign: str, as_json: bool, config_path: Path | None) -> No
     for run in report.runs:
         counts = run.counts_line()
         click.echo(f"run {run.id} [{run.fire_key}] {run.state}: {counts}" + (f" ({run.note})" if run.note else ""))
+        if relays := run.relays_line():
+            click.echo(f"  sent through: {relays}")
+        if len(run.languages) > 1:
+            click.echo(f"  languages: {run.languages_line()}")
         for p in run.problems:
             click.echo(f"  {p.state}: {p.address} (attempts {p.attempts}): {p.last_reply}")
+
+
+def _variant_rule(engine: Engine, campaign_id: str) -> Callable[[str | None], str] | None:
+    """The campaign's rule from a reader's language tag to the language sent (None when its file is gone)."""
+    from sqlalchemy.exc import NoResultFound
+
+    from solidarity_mailer.campaign import load_campaign
+    from solidarity_mailer.errors import MailerError
+    from solidarity_mailer.ledger.queries import campaign_path
+
+    try:
+        return load_campaign(Path(campaign_path(engine, campaign_id))).language_for
+    except (MailerError, NoResultFound):
+        return None

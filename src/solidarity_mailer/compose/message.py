@@ -9,6 +9,9 @@ writes the per-recipient headers and joins bytes: far cheaper than an ``EmailMes
 ``as_bytes()`` per recipient. The decoded parts are exactly :meth:`Rendition.personalise`'s (line breaks
 inside a recipient's values made CRLF, as MIME text wants: the message never holds a bare CR or LF), and a
 mail client sees the same headers as from the stdlib (``tests/compose/test_message.py`` checks both).
+A campaign with translations is prepared once per language (its Subject, ``Content-Language``, parts and
+"View in browser" link, ``{public_base_url}/v/{campaign}/{lang}.html``, the same for all its readers); each
+recipient gets the variant of their ``lang`` through a dict lookup.
 
 Per-recipient headers: ``To``, ``Date``, ``Message-ID`` (``<r{run}.{hmac16}@{domain}>``, derived from the
 run and the recipient key, so a duplicate is recognisable), ``List-Id`` (the recipient's RFC 2919 list id,
@@ -20,7 +23,6 @@ recipient's value raises it from :meth:`build` (the dispatcher fails that recipi
 
 from __future__ import annotations
 
-import binascii
 import datetime as dt
 import hashlib
 import hmac
@@ -31,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 from solidarity_mailer.audience.list_ids import is_list_id
@@ -42,19 +45,22 @@ from solidarity_mailer.compose.headers import (
     format_address,
     parse_mailbox,
 )
+from solidarity_mailer.compose.mime_parts import Part
 from solidarity_mailer.compose.unsubscribe_tokens import make_token
 from solidarity_mailer.compose.verp import day_number, signed_verp, verp_key
 from solidarity_mailer.config import Settings
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.render.rendition import Rendition, personal_values, split_tokens
+from solidarity_mailer.languages import best_match, is_tag
+from solidarity_mailer.render.rendition import Rendition, Renditions, personal_values, web_path
 
 _LABEL_UNSAFE = re.compile(r"[^a-z0-9-]+")
 _BAD_ADDRESS = re.compile(r"[\s<>]")
 _DOMAIN_RE = re.compile(r"[A-Za-z0-9.-]+")  # fullmatch: "$" would let a trailing newline through
 _SIGNED_HEADERS = (
     b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Reply-To", b"List-Id", b"List-Unsubscribe",
-    b"List-Unsubscribe-Post", b"MIME-Version", b"Content-Type",
+    b"List-Unsubscribe-Post", b"MIME-Version", b"Content-Type", b"Content-Language",
 )
+_CHOICES_KEPT = 4096  # language tags whose variant is remembered (a list has a few; a hostile one cannot grow it)
 
 
 def _same(value: str) -> str:
@@ -85,73 +91,29 @@ class PreparedMessage:
     smtputf8: bool
 
 
-def _normalise(text: str) -> str:
-    """CRLF line ends everywhere (no bare CR or LF may travel in a 7-bit body)."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+class _Variant:
+    """One language's message, prepared once: the headers that are the same for all its readers, and its parts."""
 
+    __slots__ = ("fallback_name", "html", "language", "static", "text")
 
-def _qp_tail(encoded: bytes) -> bytes:
-    """Quoted-printable ``encoded`` with a last line short enough (75) to take a soft break ``=``."""
-    line_start = encoded.rfind(b"\n") + 1
-    last = encoded[line_start:]
-    if len(last) <= 75:
-        return encoded
-    cut = 73
-    while b"=" in last[cut - 2:cut]:  # never split an =XX escape
-        cut -= 1
-    return encoded[:line_start] + last[:cut] + b"=\r\n" + last[cut:]
-
-
-def _qp(text: str) -> bytes:
-    """``text`` (CRLF line ends) quoted-printable; soft breaks are CRLF too."""
-    raw = text.encode("utf-8")
-    encoded = binascii.b2a_qp(raw, istext=True)
-    if b"\n" not in raw:  # b2a_qp writes soft breaks as bare LF when the data has no CRLF to copy
-        encoded = encoded.replace(b"\n", b"\r\n")
-    return _qp_tail(encoded)
-
-
-class _Part:
-    """One text/* alternative, prepared once: its part headers and its encoded literal segments.
-
-    Quoted-printable (the shorter encoding for mostly-ASCII text, and the one spam filters expect) is
-    composable: each literal segment between placeholders is encoded ONCE, each recipient value on its
-    own, and the pieces are joined with soft line breaks (``=`` CRLF, which decode to nothing). Text that
-    is mostly non-ASCII goes as base64 of the whole personalised part instead.
-    """
-
-    def __init__(self, subtype: str, template: str, escape: Callable[[str], str]) -> None:
-        text = _normalise(template)
-        raw = text.encode("utf-8")
-        self.escape = escape
-        self.qp = len(binascii.b2a_qp(raw, istext=True)) <= len(raw) * 4 // 3 * 78 // 76  # the shorter wins
-        literals, names = split_tokens(text)
-        self.literals, self.names = list(literals), list(names)
-        self.pieces = [_qp(literal) for literal in self.literals] if self.qp else []
-        cte = "quoted-printable" if self.qp else "base64"
-        self.head = (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-                     f"Content-Transfer-Encoding: {cte}\r\n\r\n").encode("ascii")
-
-    def encode(self, values: dict[str, str]) -> bytes:
-        """The encoded body with ``values`` (raw, not yet escaped) filled in; the CRLF before the next
-        boundary is not part of it (RFC 2046), so the decoded text ends exactly as the template does."""
-        if not self.qp:
-            filled = [self.literals[0]]
-            for name, literal in zip(self.names, self.literals[1:], strict=True):
-                filled += (self.escape(_normalise(values.get(name, ""))), literal)
-            b64 = binascii.b2a_base64("".join(filled).encode("utf-8"), newline=False)
-            return b"\r\n".join(b64[i:i + 76] for i in range(0, len(b64), 76))
-        encoded = {name: _qp(self.escape(_normalise(values.get(name, "")))) for name in set(self.names)}
-        out = [self.pieces[0]]
-        for name, piece in zip(self.names, self.pieces[1:], strict=True):
-            out += (encoded[name], piece)
-        pieces = [p if p.endswith(b"\n") else p + b"=\r\n" for p in out if p]
-        body = b"".join(pieces)
-        return body[:-3] if body.endswith(b"=\r\n") else body
+    def __init__(self, rendition: Rendition, headers: tuple[str, str, str], where: Path,
+                 web_url: Callable[[str], str]) -> None:
+        self.language, self.fallback_name = rendition.language, rendition.fallback_name
+        if not is_tag(self.language):
+            raise MailerError(f"the language {self.language!r} is not a language tag", where=where,
+                              hint='write a BCP 47 tag such as language = "en"')
+        rendition = rendition.with_web_url(web_url(self.language))
+        check_header("Subject", rendition.subject, where)
+        subject = policy.SMTP.fold("Subject", policy.SMTP.header_factory("Subject", rendition.subject))
+        head, mime, rest = headers
+        self.static = f"{head}{subject}{mime}Content-Language: {self.language}\r\n{rest}".encode("ascii")
+        self.text = Part("plain", rendition.text, _same)
+        self.html = Part("html", rendition.html, _html_escape)
 
 
 class MessageFactory:
-    """Builds each recipient's message from one campaign rendition (see the module docstring).
+    """Builds each recipient's message from the campaign's renditions (see the module docstring), in the variant
+    of the recipient's ``lang`` (a dict lookup; ``es-PE`` gets ``es``, an unknown or empty tag the default).
 
     ``campaign`` gives From / Reply-To (falling back to ``settings.sender``) and the default list id;
     ``secret`` signs unsubscribe tokens and Message-IDs; ``run_id`` makes Message-IDs unique per run;
@@ -159,10 +121,10 @@ class MessageFactory:
     :meth:`build` may be called from several sender threads at once.
     """
 
-    def __init__(self, campaign: Campaign, rendition: Rendition, settings: Settings, secret: bytes, run_id: int,
-                 *, now: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(self, campaign: Campaign, rendition: Rendition | Renditions, settings: Settings, secret: bytes,
+                 run_id: int, *, now: Callable[[], dt.datetime] | None = None) -> None:
         where = campaign.path
-        self.campaign, self.rendition, self.settings = campaign, rendition, settings
+        self.campaign, self.renditions, self.settings = campaign, Renditions.of(rendition), settings
         self.secret, self.run_id = secret, run_id
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         sender = campaign.sender or settings.sender.from_
@@ -180,27 +142,18 @@ class MessageFactory:
         if not self.base_url.isascii():
             raise MailerError("[web] public_base_url must be ASCII (use the punycode form of the host)",
                               where=settings.source)
-        check_header("Subject", rendition.subject, where)
-        fold = policy.SMTP.fold
-        header = policy.SMTP.header_factory
-        static = [
-            f"From: {format_address(from_name, self.from_addr)}\r\n",
-            fold("Subject", header("Subject", rendition.subject)),
-        ]
+        head = f"From: {format_address(from_name, self.from_addr)}\r\n"
         if reply_to:
             name, addr = parse_mailbox(reply_to, "Reply-To", where)
-            static.insert(1, f"Reply-To: {format_address(name, addr)}\r\n")
+            head += f"Reply-To: {format_address(name, addr)}\r\n"
         self.boundary = f"=_sm_{secrets.token_hex(12)}"
-        static += [
-            "MIME-Version: 1.0\r\n",
-            f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n',
-            "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-            "Precedence: bulk\r\n",
-            "Auto-Submitted: auto-generated\r\n",
-        ]
-        self._static = "".join(static).encode("ascii")
-        self._text = _Part("plain", rendition.text, _same)
-        self._html = _Part("html", rendition.html, _html_escape)
+        mime = f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="{self.boundary}"\r\n'
+        rest = ("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+                "Precedence: bulk\r\nAuto-Submitted: auto-generated\r\n")
+        variants = [_Variant(r, (head, mime, rest), where, self.web_url) for r in self.renditions.variants]
+        self._default = variants[0]
+        self._languages = {v.language: v for v in variants}
+        self._chosen: dict[str | None, _Variant] = {None: variants[0], "": variants[0], **self._languages}
         self._sep = f"--{self.boundary}\r\n".encode("ascii")
         self._end = f"--{self.boundary}--\r\n".encode("ascii")
         self._list_ids: dict[str, bytes] = {}
@@ -214,7 +167,20 @@ class MessageFactory:
 
     def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
         """Pickles as its inputs (a sender process rebuilds it); a custom ``now`` is not carried over."""
-        return (MessageFactory, (self.campaign, self.rendition, self.settings, self.secret, self.run_id))
+        return (MessageFactory, (self.campaign, self.renditions, self.settings, self.secret, self.run_id))
+
+    def variant_language(self, tag: str | None) -> str:
+        """The language of the variant a reader of ``tag`` gets (see :meth:`Renditions.choose`)."""
+        return self._variant(tag).language
+
+    def _variant(self, tag: str | None) -> _Variant:
+        """The variant for ``tag``: a dict lookup, the fallback rule only for a tag not seen before."""
+        chosen = self._chosen.get(tag)
+        if chosen is None:
+            chosen = self._languages[best_match(tag, self._languages, self._default.language)]
+            if len(self._chosen) < _CHOICES_KEPT:
+                self._chosen[tag] = chosen
+        return chosen
 
     def message_id(self, recipient: Recipient) -> str:
         """``<r{run}.{16 hex}@{domain}>``: the same for the same (run, recipient), unguessable otherwise."""
@@ -228,6 +194,11 @@ class MessageFactory:
     def list_id(self, recipient: Recipient) -> str:
         """The list an unsubscribe applies to: the recipient's list, else the campaign id."""
         return check_header("list id", recipient.list_id or self.campaign.id)
+
+    def web_url(self, language: str) -> str:
+        """The "View in browser" link of the variant in ``language``: ``{public_base_url}/v/{campaign}/{lang}.html``,
+        the same for all its readers."""
+        return f"{self.base_url}/{web_path(self.campaign.id, language)}"
 
     def unsubscribe_url(self, recipient: Recipient) -> str:
         """``{public_base_url}/u/{token}`` for this recipient and list."""
@@ -264,14 +235,15 @@ class MessageFactory:
         token = make_token(self.secret, list_id, recipient.key)
         url = f"{self.base_url}/u/{token}"
         message_id = self.message_id(recipient)
-        values = personal_values(recipient.name, recipient.email, url, lang=recipient.lang or self.rendition.language,
-                                 fields=recipient.fields)
+        variant = self._variant(recipient.lang)
+        values = personal_values(recipient.name, recipient.email, url, lang=recipient.lang or variant.language,
+                                 fallback_name=variant.fallback_name, fields=recipient.fields)
         to = f"To: {format_address(recipient.name, addr)}\r\n"
         unsubscribe = f"List-Unsubscribe: <{url}>"
         if self.mailto.isascii():
             unsubscribe += f",\r\n <mailto:{self.mailto}?subject=unsubscribe-{token}>"
         head = b"".join((
-            self._static,
+            variant.static,
             to.encode("utf-8"),
             self._date_header(),
             f"Message-ID: {message_id}\r\n".encode("ascii"),
@@ -279,8 +251,8 @@ class MessageFactory:
             f"{unsubscribe}\r\n".encode("ascii"),
         ))
         data = b"".join((
-            head, b"\r\n", self._sep, self._text.head, self._text.encode(values), b"\r\n",
-            self._sep, self._html.head, self._html.encode(values), b"\r\n", self._end,
+            head, b"\r\n", self._sep, variant.text.head, variant.text.encode(values), b"\r\n",
+            self._sep, variant.html.head, variant.html.encode(values), b"\r\n", self._end,
         ))
         if self._dkim is not None:
             data = self._sign(data)

@@ -25,6 +25,7 @@ from solidarity_mailer.config.settings import (
     Settings,
     SmtpSettings,
     WebSettings,
+    WindowSettings,
 )
 
 __all__ = [
@@ -44,5 +45,6 @@ __all__ = [
     "Settings",
     "SmtpSettings",
     "WebSettings",
+    "WindowSettings",
     "load_settings",
 ]

@@ -8,15 +8,16 @@ from pathlib import Path
 
 from solidarity_mailer.config.environment import override
 from solidarity_mailer.config.reader import TomlReader, read_file
+from solidarity_mailer.config.relays import relay_settings
 from solidarity_mailer.config.sections import (
     delivery_settings,
     dkim_settings,
     scheduler_settings,
     sender_settings,
     web_settings,
+    window_settings,
 )
 from solidarity_mailer.config.settings import CONFIG_FILENAME, Settings
-from solidarity_mailer.config.smtp import smtp_settings
 from solidarity_mailer.config.transport_setting import TransportChoice, TransportSettingError, parse_transport
 
 
@@ -47,13 +48,16 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     r.table("database")
     url = override(env, "database", "url") or _resolve_sqlite(r.required_text("database", "url"), base)
     choice = _transport(r)
+    relays = relay_settings(r, env, choice)
     return Settings(
-        smtp=smtp_settings(r, env, choice),
+        smtp=relays[0],
         sender=sender_settings(r),
         database_url=url,
         delivery=delivery_settings(r, base, choice),
         web=web_settings(r),
         scheduler=scheduler_settings(r),
+        window=window_settings(r),
         dkim=dkim_settings(r, base),
         source=file if file.exists() else None,
+        relays=relays,
     )

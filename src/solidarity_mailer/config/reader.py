@@ -16,15 +16,19 @@ from solidarity_mailer.config.settings import DEFAULT_PASSWORD_ENV
 from solidarity_mailer.errors import MailerError, location
 
 
-def key_line(lines: list[str], section: str, name: str | None = None) -> int | None:
+def key_line(lines: list[str], section: str, name: str | None = None, nth: int = 0) -> int | None:
     """The line (from 1) of ``name = …`` in table ``[section]`` (of the header when ``name`` is None), found by
-    a light scan of the text (tomllib gives no positions); None when not found."""
-    in_section = False
+    a light scan of the text (tomllib gives no positions); in the ``nth`` (from 0) table of an array of tables
+    ``[[section]]``; None when not found."""
+    in_section, seen = False, 0
     key = re.compile(rf"""^(?:{re.escape(name)}|"{re.escape(name)}"|'{re.escape(name)}')\s*=""") if name else None
     for number, line in enumerate(lines, 1):
         stripped = line.strip()
         if stripped.startswith("["):
-            in_section = stripped.strip("[] ") == section
+            in_section = stripped.split("#", 1)[0].strip("[] ") == section
+            if in_section:
+                seen += 1
+                in_section = seen == nth + 1
             if in_section and key is None:
                 return number
         elif in_section and key is not None and key.match(stripped):
@@ -35,16 +39,28 @@ def key_line(lines: list[str], section: str, name: str | None = None) -> int | N
 class TomlReader:
     """The tables of one settings file, read with type checks; values default to the keys' defaults."""
 
-    def __init__(self, path: Path, text: str, data: Mapping[str, object]) -> None:
-        self.path, self.lines, self.data = path, text.splitlines(), data
+    def __init__(self, path: Path, text: str, data: Mapping[str, object], nth: int | None = None) -> None:
+        self.path, self.lines, self.data, self.nth = path, text.splitlines(), data, nth
+
+    def element(self, section: str, index: int, table: Mapping[str, object]) -> TomlReader:
+        """A reader of ``table``, the ``index``-th (from 0) of the array of tables ``[[section]]``: its errors
+        name it ``[[section]] #N`` and its lines are found in that table."""
+        return TomlReader(self.path, "\n".join(self.lines), {section: table}, nth=index)
+
+    def label(self, section: str) -> str:
+        """``[section]``, or ``[[section]] #N`` for an element of an array of tables."""
+        return f"[{section}]" if self.nth is None else f"[[{section}]] #{self.nth + 1}"
 
     def where(self, section: str, name: str | None = None) -> str:
         """``file:line`` of ``[section] name`` (or of the table header), just the file when absent."""
-        return location(self.path, key_line(self.lines, section, name))
+        line = key_line(self.lines, section, name, self.nth or 0)
+        if line is None and name is not None:
+            line = key_line(self.lines, section, None, self.nth or 0)
+        return location(self.path, line)
 
     def fail(self, section: str, name: str | None, what: str, hint: str | None = None) -> MailerError:
         """The error for ``[section] name``, located in the file."""
-        label = f"[{section}] {name}" if name else f"[{section}]"
+        label = f"{self.label(section)} {name}" if name else self.label(section)
         return MailerError(f"{label}: {what}", where=self.where(section, name), hint=hint)
 
     def table(self, section: str) -> Mapping[str, object]:

@@ -1,5 +1,5 @@
-"""The tables other than ``[smtp]``: ``[sender]``, ``[delivery]``, ``[web]``, ``[scheduler]`` and ``[dkim]``,
-each checked into its settings dataclass."""
+"""The tables other than ``[smtp]``: ``[sender]``, ``[delivery]``, ``[web]``, ``[scheduler]``, ``[window]`` and
+``[dkim]``, each checked into its settings dataclass."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from solidarity_mailer.config.settings import (
     SchedulerSettings,
     SenderSettings,
     WebSettings,
+    WindowSettings,
 )
 from solidarity_mailer.config.transport_setting import TransportChoice
 
@@ -106,6 +107,21 @@ def scheduler_settings(r: TomlReader) -> SchedulerSettings:
     if not 5 <= lease <= 3600:
         raise r.fail("scheduler", "lease_seconds", f"must be 5 to 3600 seconds, not {lease}")
     return SchedulerSettings(grace, zone, lease)
+
+
+def window_settings(r: TomlReader) -> WindowSettings:
+    """``[window]``: the hours and days every campaign that sets none is sent in."""
+    from solidarity_mailer.send_window import DAYS_HINT, HOURS_HINT, parse_days, parse_hours
+
+    r.table("window")
+    hours, days = r.text("window", "hours"), r.text("window", "days")
+    for name, value, parse, hint in (("hours", hours, parse_hours, HOURS_HINT), ("days", days, parse_days, DAYS_HINT)):
+        try:
+            if value is not None:
+                parse(value)  # type: ignore[operator]
+        except ValueError as exc:
+            raise r.fail("window", name, str(exc), hint=hint) from None
+    return WindowSettings(hours, days)
 
 
 def dkim_settings(r: TomlReader, base: Path) -> DkimSettings | None:

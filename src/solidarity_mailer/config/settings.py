@@ -6,7 +6,7 @@ the SQLite URL are made relative to the settings file's folder by the loader.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 CONFIG_FILENAME = "solidarity-mailer.toml"
@@ -20,7 +20,11 @@ MAX_GRACE_SECONDS = 366 * 86400  # a schedule's grace period (settings, environm
 
 @dataclass(frozen=True)
 class SmtpSettings:
-    """The SMTP relay; ``password`` comes from the environment variable named ``password_env``."""
+    """One SMTP relay; ``password`` comes from the environment variable named ``password_env``.
+
+    ``weight`` is its share of the messages among the relays in rotation; ``concurrency`` its connections (None:
+    ``[delivery] concurrency``); ``per_second`` / ``per_hour`` its own limits (0: only the run's).
+    """
 
     host: str = "localhost"
     port: int = 25
@@ -29,6 +33,16 @@ class SmtpSettings:
     password_env: str = DEFAULT_PASSWORD_ENV
     password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
+    name: str | None = None  # None: ``host:port`` (see :attr:`label`)
+    weight: int = 1
+    concurrency: int | None = None
+    per_second: float = 0.0
+    per_hour: int = 0
+
+    @property
+    def label(self) -> str:
+        """The relay's name: ``name``, else ``host:port``."""
+        return self.name or f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,15 @@ class SchedulerSettings:
 
 
 @dataclass(frozen=True)
+class WindowSettings:
+    """The send window of every campaign that sets none: ``hours`` (``"08:00-20:00"``) and ``days``
+    (``"mon-fri"``), judged in each recipient's zone (``send_window.py``); None: no limit."""
+
+    hours: str | None = None
+    days: str | None = None
+
+
+@dataclass(frozen=True)
 class DkimSettings:
     """A DKIM signing key, read and parsed at load time."""
 
@@ -96,7 +119,11 @@ class DkimSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    """All settings; ``source`` is the file they came from (None for the embedded defaults)."""
+    """All settings; ``source`` is the file they came from (None for the embedded defaults).
+
+    ``relays`` are the SMTP relays in the file's order (``[[smtp]]``, or the one ``[smtp]`` table); ``smtp`` is
+    the first. With one relay, ``smtp`` is the truth (``relays`` becomes ``(smtp,)``, as ``replace`` expects).
+    """
 
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     sender: SenderSettings = field(default_factory=SenderSettings)
@@ -104,5 +131,17 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     web: WebSettings = field(default_factory=WebSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    window: WindowSettings = field(default_factory=WindowSettings)
     dkim: DkimSettings | None = None
     source: Path | None = None
+    relays: tuple[SmtpSettings, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.relays) <= 1:
+            object.__setattr__(self, "relays", (self.smtp,))
+        elif self.smtp != self.relays[0]:
+            raise ValueError("with several relays, smtp must be the first of them")
+
+    def for_relay(self, relay: SmtpSettings) -> Settings:
+        """These settings with ``relay`` as the only one (what one sender's transport is made from)."""
+        return replace(self, smtp=relay, relays=(relay,))

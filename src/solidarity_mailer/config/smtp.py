@@ -1,4 +1,5 @@
-"""The ``[smtp]`` table, combined with a ``smtp://`` / ``smtps://`` transport URL and the environment.
+"""One relay's ``[smtp]`` table, combined with a ``smtp://`` / ``smtps://`` transport URL and the environment
+(several relays, ``[[smtp]]``: ``config/relays.py``).
 
 Precedence: environment, then the transport URL (host, port; ``smtps`` means security = "tls"), then
 ``[smtp]``, then the defaults. Setting the host or port both in the URL and in ``[smtp]`` is an error.
@@ -11,13 +12,14 @@ from collections.abc import Mapping
 
 from solidarity_mailer.config.environment import override, port_override, smtp_password, variable
 from solidarity_mailer.config.reader import TomlReader
-from solidarity_mailer.config.settings import SECURITIES, SmtpSettings
+from solidarity_mailer.config.settings import MAX_CONCURRENCY, SECURITIES, SmtpSettings
 from solidarity_mailer.config.transport_setting import TransportChoice
 from solidarity_mailer.errors import MailerError
 
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+_NAME_RE = re.compile(r"[\w.:@-]{1,100}")
 
 
 def smtp_settings(r: TomlReader, env: Mapping[str, str], choice: TransportChoice) -> SmtpSettings:
@@ -38,7 +40,26 @@ def smtp_settings(r: TomlReader, env: Mapping[str, str], choice: TransportChoice
     timeout = r.number("smtp", "timeout")
     if timeout <= 0:
         raise r.fail("smtp", "timeout", "must be positive")
-    return SmtpSettings(host, port, security, username, password_env, smtp_password(env, password_env), timeout)
+    return SmtpSettings(host, port, security, username, password_env, smtp_password(env, password_env), timeout,
+                        *_share(r))
+
+
+def _share(r: TomlReader) -> tuple[str | None, int, int | None, float, int]:
+    """The relay's name, weight, connections and own limits, checked."""
+    name = r.text("smtp", "name")
+    if name is not None and not _NAME_RE.fullmatch(name):
+        raise r.fail("smtp", "name", "must be 1 to 100 letters, digits or . _ - : @ (no spaces)")
+    weight = r.integer("smtp", "weight")
+    if weight < 1:
+        raise r.fail("smtp", "weight", "must be at least 1")
+    concurrency = r.integer("smtp", "concurrency") if r.has("smtp", "concurrency") else None
+    if concurrency is not None and not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise r.fail("smtp", "concurrency", f"must be 1 to {MAX_CONCURRENCY}")
+    per_second, per_hour = r.number("smtp", "per_second"), r.integer("smtp", "per_hour")
+    for key, value in (("per_second", per_second), ("per_hour", per_hour)):
+        if value < 0:
+            raise r.fail("smtp", key, "must not be negative")
+    return name, weight, concurrency, per_second, per_hour
 
 
 def _host(r: TomlReader, env: Mapping[str, str], choice: TransportChoice) -> str:

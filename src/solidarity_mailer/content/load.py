@@ -59,6 +59,10 @@ def imported_toml(resolution: Resolution, origin: Path) -> str:
         "# Edit freely: paragraphs are in reading order; [demands] splits paragraph number `paragraph`\n"
         "# (counted from 0) into `lead`, the `items` shown as a numbered list, and `tail`.\n"
         "# Each [[signatories]] entry: abbreviation, name as written, name_en, country, and lang\n"
-        "# (BCP 47, e.g. \"bg\", \"tr\") when the name is not in English.\n\n"
+        "# (BCP 47, e.g. \"bg\", \"tr\") when the name is not in English.\n"
     )
-    return header + dump_resolution(resolution)
+    if resolution.language.split("-")[0].lower() != "en":
+        header += ("# A translation: name it in the campaign's [translations.LANG] table. Its signatories are the\n"
+                   "# original's (leave them out, or repeat them unchanged); the number of paragraphs and demands\n"
+                   "# must be the original's (render and send --dry-run check it).\n")
+    return header + "\n" + dump_resolution(resolution)

@@ -3,7 +3,8 @@
 The layout, top to bottom (blank lines separate blocks; a block's lines are joined with a space):
 
 1. the first non-empty line: the source and the date, "www.icor.info 7 February 2023" (also
-   "February 7, 2023", "7 Feb 2023", "2023-02-07"); the source is a web address, made absolute (https);
+   "February 7, 2023", "7 Feb 2023", "2023-02-07", or written in the resolution's language, see
+   ``content/dates.py``); the source is a web address, made absolute (https);
 2. optionally the kind, a one-line block ending in ":" ("ICOR resolution:"); the colon is dropped;
 3. the title: the next block, at most 200 characters;
 4. the body paragraphs; the demands come from the sentence that lists them (see ``content/demands.py``);
@@ -11,7 +12,10 @@ The layout, top to bottom (blank lines separate blocks; a block's lines are join
    120 characters) and ends with "!" (each such line is one slogan; at least one paragraph stays);
 6. "Signatories (as of …):" then one signatory per non-empty line (see ``content/signatories.py``).
 
-The words are kept exactly as written. Whatever does not fit is a :class:`MailerError` naming ``file:line``
+A translation (``language`` other than English) may head its signatories in English or in its language (the
+word "Signatories" of its catalogue, ``i18n.py``: "Firmantes (al …):"), and may leave the list out (the
+original's is used). An English heading there is not kept: the mail shows the catalogue's word. The words
+are kept exactly as written. Whatever does not fit is a :class:`MailerError` naming ``file:line``
 and what was expected.
 """
 
@@ -19,30 +23,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from solidarity_mailer.content.dates import parse_date
 from solidarity_mailer.content.demands import find_demands
 from solidarity_mailer.content.resolution import Resolution
 from solidarity_mailer.content.signatories import parse_signatory_line
 from solidarity_mailer.errors import MailerError, location
+from solidarity_mailer.languages import primary
 
 MAX_TITLE = 200
 MAX_SLOGAN = 120
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        ("january jan", "february feb", "march mar", "april apr", "may", "june jun", "july jul",
-         "august aug", "september sep sept", "october oct", "november nov", "december dec"),
-        start=1,
-    )
-    for name in names.split()
-}
-_DATES = (
-    re.compile(r"(?<!\S)(?P<d>\d{1,2})\.?\s+(?P<m>[A-Za-z]+)\.?\s+(?P<y>\d{4})$"),
-    re.compile(r"(?<!\S)(?P<m>[A-Za-z]+)\.?\s+(?P<d>\d{1,2}),?\s+(?P<y>\d{4})$"),
-    re.compile(r"(?<!\S)(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})$"),
-)
 _SOURCE = re.compile(r"^(?:https?://)?[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?::\d+)?(?:/\S*)?$")
 _SIGNATORIES = re.compile(r"^Signator(?:y|ies)\b.*:$", re.IGNORECASE)
 _SIGNATORIES_NO_COLON = re.compile(r"^Signatories(?: \(as of [^()]*\))?$", re.IGNORECASE)
@@ -61,8 +54,8 @@ class _Block:
         return " ".join(self.lines)
 
 
-def import_file(path: Path) -> Resolution:
-    """Read a plain-text resolution file (UTF-8) and parse it."""
+def import_file(path: Path, language: str = "en") -> Resolution:
+    """Read a plain-text resolution file (UTF-8) written in ``language`` and parse it."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -71,19 +64,20 @@ def import_file(path: Path) -> Resolution:
         raise MailerError("is a directory, expected a text file", where=path) from None
     except UnicodeDecodeError as exc:
         raise MailerError(f"not UTF-8 text ({exc.reason})", where=path, hint="save the file as UTF-8") from None
-    return parse_resolution_text(text, path)
+    return parse_resolution_text(text, path, language)
 
 
-def parse_resolution_text(text: str, where: str | Path) -> Resolution:
-    """Parse the text of a resolution in the plain-text layout; ``where`` names it in errors."""
+def parse_resolution_text(text: str, where: str | Path, language: str = "en") -> Resolution:
+    """Parse the text of a resolution in the plain-text layout, written in ``language``; ``where`` names it in
+    errors."""
     lines = [(n, line.strip()) for n, line in enumerate(text.lstrip("\ufeff").split("\n"), start=1)]
     content = [(n, line) for n, line in lines if line]
     if not content:
         raise MailerError("the file is empty", where=location(where, 1),
                           hint=f"start with the source and the date, {_EXAMPLE}")
     first_line, first = content[0]
-    source, date = parse_source_and_date(first, location(where, first_line))
-    header = _find_signatories_header(lines, first_line, where)
+    source, date = parse_source_and_date(first, location(where, first_line), language)
+    header, heading = _find_signatories_header(lines, first_line, where, language)
     blocks = _blocks(lines[first_line : header - 1])
     kind = ""
     if blocks and len(blocks[0].lines) == 1 and blocks[0].text.endswith(":"):
@@ -96,7 +90,7 @@ def parse_resolution_text(text: str, where: str | Path) -> Resolution:
     signatories = tuple(
         parse_signatory_line(line, location(where, n)) for n, line in lines[header:] if line
     )
-    if not signatories:
+    if not signatories and primary(language) == "en":  # a translation may leave them to the original
         raise MailerError("expected signatories after this line, one per line", where=location(where, header))
     return Resolution(
         kind=kind,
@@ -105,33 +99,17 @@ def parse_resolution_text(text: str, where: str | Path) -> Resolution:
         source=source,
         source_url=source if re.match(r"https?://", source) else f"https://{source}",
         paragraphs=tuple(b.text for b in paragraphs),
-        demands=find_demands([(b.line, b.text) for b in paragraphs], str(where)),
+        demands=find_demands([(b.line, b.text) for b in paragraphs], str(where), language),
         slogans=slogans,
-        signatories_heading=lines[header - 1][1][:-1].rstrip(),
+        signatories_heading=heading,
         signatories=signatories,
+        language=language,
     )
 
 
-def parse_date(text: str, where: str) -> tuple[dt.date, int] | None:
-    """The date at the end of ``text`` and where it starts, or None if it ends with no date."""
-    for pattern in _DATES:
-        match = pattern.search(text)
-        if not match:
-            continue
-        month = match["m"]
-        number = int(month) if month.isdigit() else _MONTHS.get(month.lower())
-        if number is None:
-            continue
-        try:
-            return dt.date(int(match["y"]), number, int(match["d"])), match.start()
-        except ValueError:
-            raise MailerError(f"'{match.group(0)}' is not a valid date", where=where) from None
-    return None
-
-
-def parse_source_and_date(text: str, where: str) -> tuple[str, dt.date]:
-    """Split the first line into its source (a web address) and its date."""
-    found = parse_date(text, where)
+def parse_source_and_date(text: str, where: str, language: str = "en") -> tuple[str, dt.date]:
+    """Split the first line into its source (a web address) and its date (in English, ISO or ``language``)."""
+    found = parse_date(text, where, language)
     if found is None:
         raise MailerError(f"expected the source and the date, found '{text}'", where=where, hint=_EXAMPLE)
     date, start = found
@@ -143,19 +121,41 @@ def parse_source_and_date(text: str, where: str) -> tuple[str, dt.date]:
     return source, date
 
 
-def _find_signatories_header(lines: list[tuple[int, str]], after: int, where: str | Path) -> int:
+def _folded(text: str) -> str:
+    """Case-folded, without combining marks (Arabic shadda, accents): how headings are compared."""
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+
+
+def _own_heading(line: str, language: str) -> bool:
+    """Whether ``line`` is the signatories heading in ``language``'s own word (ending with ':')."""
+    if primary(language) == "en" or not line.endswith(":"):
+        return False
+    from solidarity_mailer.i18n import gettext
+
+    word = gettext(language, "Signatories")
+    return word != "Signatories" and _folded(line).startswith(_folded(word))
+
+
+def _find_signatories_header(lines: list[tuple[int, str]], after: int, where: str | Path,
+                             language: str) -> tuple[int, str]:
+    """The heading's line number and the heading as kept ("" for an English one in a translation)."""
     for n, line in lines[after:]:
+        if _own_heading(line, language):
+            return n, line[:-1].rstrip()
         if _SIGNATORIES.match(line):
-            return n
+            return n, line[:-1].rstrip() if primary(language) == "en" else ""
         if _SIGNATORIES_NO_COLON.match(line):
             raise MailerError("expected ':' at the end of the signatories heading", where=location(where, n),
                               hint="write 'Signatories (as of DATE):'")
     last = max(n for n, line in lines if line)
-    raise MailerError(
-        "reached the end of the file without a 'Signatories (as of …):' line",
-        where=location(where, last),
-        hint="add the line 'Signatories (as of DATE):' before the list of signatories",
-    )
+    hint = "add the line 'Signatories (as of DATE):' before the list of signatories"
+    if primary(language) != "en":
+        from solidarity_mailer.i18n import gettext
+
+        hint += f", or '{gettext(language, 'Signatories')} …:'; the list itself may be left out"
+    raise MailerError("reached the end of the file without a 'Signatories (as of …):' line",
+                      where=location(where, last), hint=hint)
 
 
 def _blocks(lines: list[tuple[int, str]]) -> list[_Block]:

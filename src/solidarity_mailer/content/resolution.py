@@ -52,7 +52,7 @@ class Resolution:
     paragraphs: tuple[str, ...]
     demands: Demands | None = None
     slogans: tuple[str, ...] = ()
-    signatories_heading: str = "Signatories"
+    signatories_heading: str = ""  # "" = the template's word for it, in the mail's language
     signatories: tuple[Signatory, ...] = ()
     language: str = "en"
     extra: Mapping[str, object] = field(default_factory=dict)  # keys this version does not know, kept
@@ -109,7 +109,7 @@ def resolution_from_dict(data: Mapping[str, object], where: Path) -> Resolution:
         paragraphs=paragraphs,
         demands=demands,
         slogans=tuple(str(s) for s in (_require(data, "slogans", list, where) if "slogans" in data else [])),
-        signatories_heading=str(data.get("signatories_heading", "Signatories")),
+        signatories_heading=str(data.get("signatories_heading", "")),
         signatories=tuple(signatories),
         language=str(data.get("language", "en")),
         extra={k: v for k, v in data.items() if k not in known},
@@ -136,9 +136,8 @@ def resolution_to_dict(res: Resolution) -> dict[str, object]:
             "items": list(res.demands.items),
             "tail": res.demands.tail,
         }
-    out["signatories"] = [
-        {k: v for k, v in vars(s).items() if v not in (None, "")} for s in res.signatories
-    ]
+    if res.signatories:  # none: a translation using the original's
+        out["signatories"] = [{k: v for k, v in vars(s).items() if v not in (None, "")} for s in res.signatories]
     out.update(res.extra)
     return out
 

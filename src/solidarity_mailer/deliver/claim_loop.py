@@ -1,23 +1,25 @@
 """The claim loop: one thread claims rows, passes them to the senders (``deliver/senders.py``), records the results.
 
-Rows come from the feeder's bounded :class:`RowQueue`. For the senders with room, the loop commits their rows
-as ``sending`` in one transaction (which also checks the suppression list at that instant), passes each sender
-its rows (it builds each personalised message and sends it), and records what came of each with
-:func:`~solidarity_mailer.deliver.results.record_result`.
+Rows come from the feeder's bounded :class:`RowQueue`. For the senders with room, of the relays the rotation
+chooses by weight (``deliver/relays.py``), the loop commits their rows as ``sending`` in one transaction (which
+also checks the suppression list at that instant), passes each sender its rows (it builds each personalised
+message and sends it), and records what came of each with :func:`~solidarity_mailer.deliver.results.record_result`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import queue
 import selectors
 import socket
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 
 from solidarity_mailer.deliver.live_run import LiveRun
+from solidarity_mailer.deliver.relays import Relay
 from solidarity_mailer.deliver.results import record_result
 from solidarity_mailer.deliver.senders import Sender, SenderLost
 from solidarity_mailer.ledger.delivery_row import Delivery
@@ -104,7 +106,9 @@ class ClaimLoop(threading.Thread):
     many rows per connection are left ``uncertain``.
 
     While ``live.stop`` or ``live.outage`` is set it starts nothing new (queued rows stay pending) but
-    still collects what the senders hold. After an error it records it in
+    still collects what the senders hold. It gives a relay out of rotation nothing; when the relay whose turn it
+    is has no free place it waits for one, and when every relay in rotation is at its own limit it waits for the
+    first to allow one. After an error it records it in
     ``live.error``, stops the run, and keeps draining the queue so the feeder never blocks.
     """
 
@@ -113,6 +117,7 @@ class ClaimLoop(threading.Thread):
         self.live, self.senders, self.row_queue = live, senders, row_queue
         self.rows: deque[tuple[Delivery, _Chunk]] = deque()  # taken from the queue, not yet claimed
         self.held: dict[Sender, deque[tuple[Delivery, _Chunk]]] = {c: deque() for c in senders}
+        self.planned: Counter[Sender] = Counter()  # rows chosen for each sender in the claim being made
         self.closing = False  # the feeder sent None
         self.open_chunks: set[_Chunk] = set()
 
@@ -142,10 +147,27 @@ class ClaimLoop(threading.Thread):
     def _halted(self) -> bool:
         return self.live.stop.is_set() or self.live.outage.is_set()
 
-    def _room(self) -> list[Sender]:
-        """One entry per free place among the senders' held rows, emptiest senders first."""
-        free = sorted(self.senders, key=lambda c: len(self.held[c]))
-        return [c for n in range(HELD_PER_SENDER) for c in free if len(self.held[c]) <= n]
+    def _load(self, sender: Sender) -> int:
+        """Rows ``sender`` holds, and those chosen for it in the claim being made."""
+        return len(self.held[sender]) + self.planned[sender]
+
+    def _has_room(self, relay: Relay) -> bool:
+        return any(self._load(c) < HELD_PER_SENDER for c in relay.senders)
+
+    def _room(self) -> int:
+        """Free places among the held rows of the senders of relays in rotation (when halted: no limit, as the
+        rows taken are left pending at once and the feeder's ``None`` must be seen)."""
+        if self._halted():
+            return len(self.rows) + self.row_queue.qsize() + 1
+        return sum(HELD_PER_SENDER - len(self.held[c]) for r in self.live.rotation.serving(self.live.now)
+                   for c in r.senders)
+
+    def _next_sender(self, now: dt.datetime) -> Sender | None:
+        """The sender for the next row: of the relay the rotation chooses, the one holding fewest rows."""
+        relay = self.live.rotation.choose(now, self._has_room)
+        if relay is None:
+            return None
+        return min((c for c in relay.senders if self._load(c) < HELD_PER_SENDER), key=self._load)
 
     def _take_rows(self, room: int) -> bool:
         """Move rows from the queue to ``rows`` (without blocking) up to ``room``; True once it is empty."""
@@ -163,25 +185,30 @@ class ClaimLoop(threading.Thread):
         return False
 
     def _fill(self) -> None:
-        """Start rows until every sender holds its fill, the queue is empty (its waker armed) or closing."""
+        """Start rows until every sender in rotation holds its fill, the queue is empty (its waker armed),
+        closing, or the next row waits (for a free place at the relay whose turn it is, or for relays' limits)."""
         while True:
-            room = self._room()
-            empty = self._take_rows(len(room))
-            self._start(room)
-            if not self._room() or (not self.rows and (self.closing or empty)):
+            empty = self._take_rows(self._room())
+            started = self._start()
+            if not self._room() or (not self.rows and (self.closing or empty)) or (self.rows and not started):
                 return  # (rows left with room: claims that came back suppressed/taken freed places)
 
-    def _start(self, room: list[Sender]) -> None:
-        """Claim rows for ``room`` (one COMMIT) and submit them; rows are left pending when halted."""
+    def _start(self) -> int:
+        """Claim rows for the senders the rotation chooses (one COMMIT) and submit them; how many rows were
+        taken. Rows are left pending when halted."""
         live = self.live
         if self._halted():
             while self.rows:
                 self.rows.popleft()[1].one_done()
-            return
-        taken = [(*self.rows.popleft(), sender) for sender in room[:len(self.rows)]]
-        if not taken:
-            return
+            return 0
         now = live.now()
+        taken: list[tuple[Delivery, _Chunk, Sender]] = []
+        while self.rows and (sender := self._next_sender(now)) is not None:
+            taken.append((*self.rows.popleft(), sender))
+            self.planned[sender] += 1
+        self.planned.clear()
+        if not taken:
+            return 0
         claims = live.writer.claim_many([(row.address, live.factory.message_id_for(row.address), now)
                                          for row, _, _ in taken])  # committed before the message leaves
         claimed = []
@@ -199,6 +226,7 @@ class ClaimLoop(threading.Thread):
                     live.writer.release(never.address, "not attempted: its sender process died", live.now())
                 raise
             self.held[sender].append((row, tracker))
+        return len(taken)
 
     def _collect(self, sender: Sender) -> None:
         """Record the result of the oldest row ``sender`` holds (its connection is readable)."""
@@ -211,7 +239,7 @@ class ClaimLoop(threading.Thread):
             raise
         row, tracker = self.held[sender].popleft()
         try:
-            self.live.count(record_result(self.live, row, result))
+            self.live.count(record_result(self.live, row, result, sender.relay))
         finally:
             tracker.one_done()
 
@@ -222,13 +250,24 @@ class ClaimLoop(threading.Thread):
             selector.register(self.row_queue.waker, selectors.EVENT_READ, None)
             while True:
                 self._fill()
-                if self.closing and not self.rows and not any(self.held.values()):
+                holding = any(self.held.values())
+                if self.closing and not self.rows and not holding:
                     return
-                for key, _ in selector.select():
+                wait = self._limit_wait()
+                if wait is not None and not holding:  # nothing to collect meanwhile: wait on the run's clock
+                    self.live.sleep(wait)
+                    continue
+                for key, _ in selector.select(wait):
                     if key.data is None:
                         self.row_queue.waker.clear()  # new rows (taken by _fill when a sender has room)
                     else:
                         self._collect(key.data)
+
+    def _limit_wait(self) -> float | None:
+        """Seconds until a relay's own limit lets the next row go, when only that holds rows back."""
+        if not self.rows or self._halted():
+            return None
+        return self.live.rotation.limit_wait(self.live.now())
 
     def _collect_held(self) -> None:
         """After an error: record what the senders still held, as far as they answer in time; rows a
@@ -247,7 +286,7 @@ class ClaimLoop(threading.Thread):
         """Record every row ``sender`` still holds ``uncertain``: it may or may not have gone out."""
         while self.held[sender]:
             row, tracker = self.held[sender].popleft()
-            self.live.writer.outcome(row.address, "uncertain", reply, self.live.now())
+            self.live.writer.outcome(row.address, "uncertain", reply, self.live.now(), relay=sender.relay.name)
             self.live.count("uncertain")
             tracker.one_done()
 

@@ -4,16 +4,19 @@
 campaign once, enqueues the audience (lists minus suppression; rows already in the run are kept as they are, so
 what was sent is never sent again), then its feeder (``deliver/feeder.py``) puts due rows through the rate
 limiter on a bounded queue served by the claim loop (``deliver/claim_loop.py``), which claims them and submits
-them to N senders (``deliver/senders.py``: processes for SMTP), each with its own connection. Deferred rows come
-back when due. Each batch the feeder renews the lease and looks at ``runs.state``: a run paused or cancelled by
-another process stops within a batch; a ``TransportPaused`` (auth, 4.7.x/5.7.x) pauses the run. When the relay
-cannot be reached (connection refused, TLS/greeting failure, dropped before RCPT) the rows are given back
-uncounted and the whole run backs off (the retry policy's delays, at most ``OUTAGE_MAX_WAIT``); after
-``delivery.unreachable_pause_seconds`` of outage the run is paused with a note saying why. A run cancelled
+them to the senders of each SMTP relay (``deliver/senders.py``: processes for SMTP), each with its own
+connection, the relays in rotation by weight (``deliver/relays.py``). Deferred rows come back when due. Each
+batch the feeder renews the lease and looks at ``runs.state``: a run paused or cancelled by another process stops
+within a batch; a ``TransportPaused`` (auth, 4.7.x/5.7.x) pauses the run. When a relay cannot be reached
+(connection refused, TLS/greeting failure, dropped before RCPT) its rows are given back uncounted and it is out of
+rotation for a while (the retry policy's delays, at most ``OUTAGE_MAX_WAIT``): the others take the rows. With
+every relay out the whole run backs off; after ``delivery.unreachable_pause_seconds`` of outage it is paused
+with a note saying why. A run cancelled
 before it started is never resurrected, and a lost lease (another process took the run over) stops this one.
 
 After it returns, the run is ``finished`` (nothing left to send or retry), ``paused``, ``cancelled``,
-or ``pending`` (stopped early by ``limit`` or ``stop``: call again to continue). How it is called is
+or ``pending`` (stopped early by ``limit`` or ``stop``: call again to continue; or waiting for a send window,
+``runs.resume_at``: ``deliver/send_windows.py``). How it is called is
 :class:`RunOptions` (what to do) and :class:`RunDependencies` (clock, sleep, stop signal, transport).
 """
 
@@ -36,7 +39,9 @@ from solidarity_mailer.deliver.live_run import LiveRun
 from solidarity_mailer.deliver.prepare import Prepared, prepare_run
 from solidarity_mailer.deliver.progress import Progress
 from solidarity_mailer.deliver.rate_limit import HOUR, RateLimiter
+from solidarity_mailer.deliver.relays import Rotation, run_relays
 from solidarity_mailer.deliver.retry import RetryPolicy
+from solidarity_mailer.deliver.send_windows import window_gate
 from solidarity_mailer.deliver.senders import Sender, TransportFactory, start_senders
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger import row_claims
@@ -48,7 +53,7 @@ from solidarity_mailer.ledger.received_content import (
     skipped_since,
 )
 from solidarity_mailer.ledger.writer import LedgerWriter
-from solidarity_mailer.render.rendition import Rendition
+from solidarity_mailer.render.rendition import Renditions
 
 STARTABLE = ("pending", "running", "paused", "finished")  # a paused run resumed by `send` is intended
 SERVER_PAUSED = "paused by the SMTP server: "  # the note of a run the relay refused (auth, 4.7.x/5.7.x)
@@ -77,7 +82,7 @@ class RunDependencies:
     sleep: Callable[[float], None] | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     transport_factory: TransportFactory | None = None
-    rendition: Rendition | None = None  # the campaign rendered already by the caller (``send``): not again
+    rendition: Renditions | None = None  # the campaign rendered already by the caller (``send``): not again
 
     def waits(self) -> Callable[[float], None]:
         """``sleep``, or else waiting on ``stop`` (set, it ends the wait at once)."""
@@ -168,10 +173,11 @@ def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOp
         content = record_content(engine, run_id, prepared.rendition.content_digest())
         _enqueue(engine, prepared, summary, deps.now)  # first: never more connections than rows to send
         skip_already_received(engine, content, now=began)
-        count = _connections(engine, run_id, settings.delivery.concurrency)
-        senders = start_senders(settings, prepared.factory, count, deps.transport_factory)
+        relays = run_relays(engine, run_id, settings, now)
+        senders = start_senders(settings, prepared.factory, relays, deps.transport_factory)
         try:
-            outcome, live = _send(engine, settings, prepared, senders, summary, options, deps, holder)
+            outcome, live = _send(engine, settings, prepared, Rotation(relays, _policy(settings).delay), senders,
+                                  summary, options, deps, holder)
         finally:
             for sender in senders:
                 sender.close()
@@ -196,26 +202,23 @@ def _enqueue(engine: Engine, prepared: Prepared, summary: RunSummary, now: Calla
         summary.row_errors = [str(e) for e in prepared.stats.errors[:50]]
 
 
-def _connections(engine: Engine, run_id: int, concurrency: int) -> int:
-    """How many senders (each one connection) to start: ``concurrency``, but no more than the rows waiting to
-    be sent (pending or deferred), and at least one."""
-    waiting = ledger.counts(engine, run_id)
-    return max(1, min(concurrency, waiting["pending"] + waiting["deferred"]))
+def _policy(settings: Settings) -> RetryPolicy:
+    delivery = settings.delivery
+    return RetryPolicy(delivery.max_attempts, delivery.retry_base_seconds, delivery.retry_max_seconds)
 
 
 def _send(
-    engine: Engine, settings: Settings, prepared: Prepared, senders: list[Sender], summary: RunSummary,
-    options: RunOptions, deps: RunDependencies, holder: str,
+    engine: Engine, settings: Settings, prepared: Prepared, rotation: Rotation, senders: list[Sender],
+    summary: RunSummary, options: RunOptions, deps: RunDependencies, holder: str,
 ) -> tuple[str, LiveRun]:
     """Feed the senders; returns why feeding ended and the run's live state."""
     run_id, now = summary.run_id, deps.now
     writer = LedgerWriter(engine, run_id, worker=holder).start()
     delivery = settings.delivery
-    live = LiveRun(engine, run_id, writer, prepared.factory,
-                   RetryPolicy(delivery.max_attempts, delivery.retry_base_seconds, delivery.retry_max_seconds),
-                   now, prepared.suppress, deps.waits(), holder, stop=deps.stop,
-                   lease_ttl=dt.timedelta(seconds=delivery.lease_seconds),
-                   unreachable_pause_seconds=delivery.unreachable_pause_seconds)
+    live = LiveRun(engine, run_id, writer, prepared.factory, _policy(settings), now, prepared.suppress, deps.waits(),
+                   holder, stop=deps.stop, unreachable_pause_seconds=delivery.unreachable_pause_seconds,
+                   rotation=rotation, lease_ttl=dt.timedelta(seconds=delivery.lease_seconds),
+                   window=window_gate(engine, run_id, prepared.campaign, settings))
     clock = lambda: now().timestamp()  # noqa: E731
     last_hour = ledger.sent_since(engine, now() - dt.timedelta(seconds=HOUR))
     limiter = RateLimiter(delivery.per_second, delivery.per_hour, clock=clock, sleep=live.sleep,
@@ -240,11 +243,14 @@ def _final_state(live: LiveRun, outcome: str, limit: int | None) -> tuple[str, s
         return ledger.run_state(engine, run_id), LEASE_LOST
     if outcome == "outage":
         outage = duration((now - (live.outage_since or now)).total_seconds())
-        note = (f"paused: the SMTP server was unreachable for {outage} ({live.outage_reply}); no "
+        which = "the SMTP server was" if len(live.rotation.relays) == 1 else "every SMTP relay was"
+        note = (f"paused: {which} unreachable for {outage} ({live.rotation.replies()}); no "
                 "recipient's attempts were used; once the relay is back, `send` again (a scheduled run: "
                 f"`solidarity-mailer resume run {run_id}`)")
         ledger.set_run_state(engine, run_id, "paused", now=now, note=note, only_from=["running"])
         return "paused", note
+    if outcome == "window" and live.window is not None:
+        return live.window.wait(now)
     if outcome in ("paused", "cancelled"):
         return outcome, f"the run was {outcome} by another command"
     if outcome == "done":

@@ -5,9 +5,9 @@ Neither touches the run's ledger.
 
 from __future__ import annotations
 
-import dataclasses
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,7 +33,8 @@ TEST_PREFIX = "[TEST] "
 
 @dataclass
 class DryRun:
-    """What ``send --dry-run`` found: the audience counts, the manual run's state, one built message."""
+    """What ``send --dry-run`` found: the audience counts, the manual run's state, one built message, and per
+    language the subject and the number of valid recipients who would get it."""
 
     campaign_id: str
     lists: tuple[Path, ...]
@@ -43,6 +44,9 @@ class DryRun:
     sample_to: str | None
     sample_bytes: int
     already_received: int = 0  # valid recipients who had this content from another run: a send skips them
+    subjects: dict[str, str] = field(default_factory=dict)  # language -> subject, the default first
+    languages: dict[str, int] = field(default_factory=dict)  # language -> valid recipients who get it
+    notes: tuple[str, ...] = ()  # the translations' check (file:line: what)
 
     @property
     def new(self) -> int:
@@ -52,8 +56,8 @@ class DryRun:
 
     @property
     def exit_status(self) -> int:
-        """0, or 1 when a list has invalid rows."""
-        return 1 if self.stats.invalid else 0
+        """0, or 1 when a list has invalid rows or a translation differs from the original."""
+        return 1 if self.stats.invalid or self.notes else 0
 
 
 @dataclass(frozen=True)
@@ -86,14 +90,17 @@ def dry_run(engine: Engine, campaign: Campaign, settings: Settings, lists: Itera
     stats = AudienceStats()
     sample: Recipient | None = None
     keys = []
+    languages: Counter[str] = Counter()
     for recipient in audience(engine, chosen, stats):
         sample = sample or recipient
         keys.append(recipient.key)
+        languages[factory.variant_language(recipient.lang)] += 1
     size = len(factory.build(sample).data) if sample is not None else 0
     counts = ledger.counts(engine, run_id) if run_id else None
     received = 0 if again else received_elsewhere(engine, RunContent(run_id or 0, campaign.id, digest, False), keys)
     return DryRun(campaign.id, chosen, stats, counts, rendition.subject, sample.email if sample else None, size,
-                  received)
+                  received, {v.language: v.subject for v in rendition.variants},
+                  {lang: languages[lang] for lang in rendition.languages}, rendition.notes)
 
 
 def _recipients(addresses: Sequence[str], list_id: str) -> list[Recipient]:
@@ -118,8 +125,7 @@ def send_test_copy(
     if not addresses:
         raise MailerError("--to needs at least one address")
     chosen = lists_for(campaign, lists)
-    rendition = render_once(campaign, chosen)
-    rendition = dataclasses.replace(rendition, subject=TEST_PREFIX + rendition.subject)
+    rendition = render_once(campaign, chosen).with_subject_prefix(TEST_PREFIX)
     factory = make_factory(campaign, rendition, settings, 0)
     recipients = _recipients(addresses, load_list_meta(chosen[0]).list_id)
     msg = factory.build(recipients[0])

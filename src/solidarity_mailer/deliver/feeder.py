@@ -6,9 +6,10 @@ in lists of up to :data:`CHUNK`. Whenever a third of the lease's life has passed
 its claims, and at least every :data:`STATE_EVERY` messages it looks at ``runs.state`` (paused or cancelled by
 another process?) and at its lease (lost?). Long waits (retry backoff, the hourly limit) are cut in slices of
 :data:`WAIT_SLICE` seconds that do the same. When no row is due it frees the rows of dead workers and waits
-for what other workers hold, so the run ends only when nothing is left to send. While the relay is unreachable it
-backs the whole run off (the retry policy's delays, at most :data:`OUTAGE_MAX_WAIT`), and gives up once
-``unreachable_pause_seconds`` have passed. :meth:`Feeder.feed` returns why feeding ended.
+for what other workers hold, so the run ends only when nothing is left to send. While every relay is out of
+rotation (``deliver/relays.py``) it backs the whole run off until the first is back (the retry policy's delays,
+at most :data:`~.relays.OUTAGE_MAX_WAIT`), and gives up once ``unreachable_pause_seconds`` have passed.
+:meth:`Feeder.feed` returns why feeding ended.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ BATCH = 200  # rows read from the ledger at a time
 STATE_EVERY = 50  # look at runs.state (paused/cancelled elsewhere?) at least every so many messages
 CHUNK = 8  # rows put on the queue at once when the rate limit does not hold them back (fewer wake-ups)
 WAIT_SLICE = 20.0  # long waits (retry backoff, hourly limit) are cut in slices: renew the lease, watch runs.state
-OUTAGE_MAX_WAIT = 300.0  # longest back-off while the relay is unreachable (notice soon that it is back)
 
 
 class Feeder:
@@ -43,7 +43,7 @@ class Feeder:
         self.renewed: dt.datetime | None = None  # when the lease and claims were last renewed
 
     def feed(self) -> str:
-        """Feed until done; why it ended: done|limit|stopped|paused|cancelled|outage|lease lost."""
+        """Feed until done; why it ended: done|limit|stopped|paused|cancelled|outage|lease lost|window."""
         live = self.live
         while True:
             if why := self._halted():
@@ -90,6 +90,8 @@ class Feeder:
                 return why
             if not self.limiter.acquire(live.stop.is_set):
                 break
+            if live.window is not None and live.window.holds(row, live.now()):
+                continue  # its recipient's send window closed (after the rate limit's wait): held
             chunk.append(row)
             self.fed += 1
             if len(chunk) >= CHUNK:
@@ -100,10 +102,13 @@ class Feeder:
         return None
 
     def _nothing_due(self) -> str | None:
-        """No row is due after the cursor: start over, wait for the next retry, or (None left) "done"."""
+        """No row is due after the cursor: start over, wait for the next retry, stop until a send window opens
+        ("window"), or (None left) "done"."""
         live = self.live
         self.row_queue.join()
         live.writer.flush()  # everything queued is recorded: deferred rows may now be due
+        if live.window is not None:
+            live.window.flush(live.now())
         if self.cursor or live.outage.is_set():
             self.cursor = ""
             return None
@@ -111,6 +116,9 @@ class Feeder:
             return why
         row_claims.recover_dead_workers(live.engine, live.run_id, now=live.now(), worker=live.lease_holder)
         look_at = row_claims.next_look(live.engine, live.run_id, live.lease_holder, now=live.now())
+        opens = live.window.opening(live.now()) if live.window is not None else None
+        if opens is not None and (look_at is None or opens < look_at):
+            return "window"
         if look_at is None:
             return "done"
         return self._wait(max((look_at - live.now()).total_seconds(), 0.01))
@@ -158,14 +166,20 @@ class Feeder:
         return None
 
     def _back_off(self) -> str | None:
-        """The relay is unreachable: wait (the policy's backoff, capped), or give up and pause the run."""
+        """Every relay is unreachable: wait until the first is back in rotation (its backoff: the policy's delay,
+        at most ``OUTAGE_MAX_WAIT``), or give up and pause the run."""
         live = self.live
         self.row_queue.join()  # the senders leave what is queued (it stays pending)
         pause_after = live.unreachable_pause_seconds
-        failing = (live.now() - (live.outage_since or live.now())).total_seconds()
-        if failing >= pause_after:
-            return "outage"
-        delay = min(live.policy.delay(live.outage_failures), OUTAGE_MAX_WAIT, pause_after - failing)
-        why = self._wait(max(delay, 0.01))
-        live.outage.clear()
-        return why
+        while True:
+            now = live.now()
+            failing = (now - (live.outage_since or now)).total_seconds()
+            if failing >= pause_after:
+                return "outage"
+            with live.lock:
+                back_in = live.rotation.seconds_until_back(now)
+            if back_in <= 0.0:
+                live.outage.clear()
+                return None
+            if why := self._wait(max(min(back_in, pause_after - failing), 0.01)):
+                return why

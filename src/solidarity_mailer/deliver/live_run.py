@@ -1,13 +1,14 @@
 """The live state of one run being delivered, shared by the dispatcher, its feeder and its claim loop.
 
 Besides the run's ledger writer, message factory and retry policy, it carries what the threads tell each
-other: stop (``stop``), paused by the server (``paused``), the relay unreachable (``outage``), an error
-raised in the claim loop (``error``), and the tally of results of this call.
+other: stop (``stop``), paused by the server (``paused``), which relays are in rotation (``rotation``), every
+relay unreachable (``outage``), an error raised in the claim loop (``error``), and the tally of this call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from solidarity_mailer.deliver.relays import Relay, Rotation
 from solidarity_mailer.deliver.retry import RetryPolicy
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.writer import LedgerWriter
@@ -23,6 +25,9 @@ from solidarity_mailer.transports.base import TransportPaused
 
 if TYPE_CHECKING:
     from solidarity_mailer.compose.message import MessageFactory
+    from solidarity_mailer.deliver.send_windows import WindowGate
+
+log = logging.getLogger(__name__)
 
 Suppress = Callable[[Engine, str, str], object]  # (engine, address, detail)
 
@@ -43,14 +48,14 @@ class LiveRun:
     stop: threading.Event = field(default_factory=threading.Event)
     lease_ttl: dt.timedelta = dt.timedelta(seconds=30)  # the lease's life unrenewed (``[delivery] lease_seconds``)
     unreachable_pause_seconds: float = 1800.0  # relay unreachable this long: the dispatcher pauses the run
+    rotation: Rotation = field(default_factory=lambda: Rotation([Relay(None)], RetryPolicy().delay))
     tally: Counter[str] = field(default_factory=Counter)
     paused: TransportPaused | None = None
-    outage: threading.Event = field(default_factory=threading.Event)  # the relay is unreachable: back off
+    outage: threading.Event = field(default_factory=threading.Event)  # every relay is out of rotation: back off
     outage_since: dt.datetime | None = None  # first connection failure since a message last got through
-    outage_failures: int = 0  # back-offs in a row
-    outage_reply: str = ""
     error: BaseException | None = None
     on_result: Callable[[str], None] | None = None
+    window: WindowGate | None = None  # the send window, when it ever closes (deliver/send_windows.py)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, state: str) -> None:
@@ -59,20 +64,24 @@ class LiveRun:
         if self.on_result is not None:
             self.on_result(state)
 
-    def connection_failed(self, reply: str) -> None:
-        """The relay could not be reached or used: ask the dispatcher to back off the whole run."""
+    def relay_failed(self, relay: Relay, reply: str) -> None:
+        """``relay`` could not be reached or used: out of rotation; with every relay out, ask the feeder to back
+        off the whole run."""
         with self.lock:
-            if not self.outage.is_set():
-                self.outage_failures += 1
-                self.outage_since = self.outage_since or self.now()
-            self.outage_reply = reply
-            self.outage.set()
+            now = self.now()
+            self.outage_since = self.outage_since or now
+            if self.rotation.take_out(relay, reply, now) and len(self.rotation.relays) > 1:
+                log.warning("relay %s out of rotation until %s: %s", relay.name,
+                            relay.out_until.isoformat(timespec="seconds") if relay.out_until else "", reply)
+            if self.rotation.all_out(now):
+                self.outage.set()
 
-    def connection_ok(self) -> None:
-        """A transaction went through: the outage (if any) is over."""
-        if self.outage_since is not None:
+    def relay_ok(self, relay: Relay) -> None:
+        """A transaction went through ``relay``: its failures, and the outage (if any), are over."""
+        if self.outage_since is not None or relay.failures:
             with self.lock:
-                self.outage_since, self.outage_failures = None, 0
+                self.outage_since = None
+                self.rotation.back(relay)
 
     def pause(self, exc: TransportPaused) -> None:
         """Pause the run (once): other processes see it in ``runs.state`` at once."""

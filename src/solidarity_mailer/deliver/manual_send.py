@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +28,10 @@ from solidarity_mailer.deliver.prepare import lists_for, require_a_recipient
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger import refused_runs
+from solidarity_mailer.ledger.held_rows import waiting_until
 from solidarity_mailer.ledger.received_content import manual_run_key
 from solidarity_mailer.render.once import render_apart
-from solidarity_mailer.render.rendition import Rendition
+from solidarity_mailer.render.rendition import Renditions
 
 EXIT_PAUSED = 3  # the run is paused (server policy, authentication, relay unreachable too long, another command)
 EXIT_FAILURES = 4  # the run ended with failed recipients (`status` lists them; --retry-failed requeues them)
@@ -44,7 +46,7 @@ class ManualRun:
     dropped: int = 0  # rows still waiting from lists no longer in the run, now ``skipped``
     new_run: bool = False  # opened by this send: removed again if the send is refused before any attempt
     new_campaign: bool = False  # the campaign row was recorded by this send
-    rendition: Rendition | None = None  # the campaign as rendered when the run was opened
+    rendition: Renditions | None = None  # the campaign as rendered when the run was opened
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,10 @@ def open_manual_run(engine: Engine, campaign: Campaign, lists: Sequence[str | Pa
 
 
 def send_manual_run(engine: Engine, run: ManualRun | int, settings: Settings, options: RunOptions | None = None,
-                    dependencies: RunDependencies | None = None) -> ManualSendResult:
+                    dependencies: RunDependencies | None = None,
+                    on_window: Callable[[str], None] | None = None) -> ManualSendResult:
     """Deliver the manual run (see :func:`~solidarity_mailer.deliver.dispatcher.deliver_run`) and judge the end.
+    While the run waits for a send window, it waits in the foreground (``on_window`` is told why) and continues.
 
     A run this send opened is removed again when the send is refused before any message was attempted (a
     template or list error, a relay refusing authentication): a :class:`MailerError`, the ledger as before.
@@ -104,12 +108,32 @@ def send_manual_run(engine: Engine, run: ManualRun | int, settings: Settings, op
     except MailerError:
         _discard(engine, manual)
         raise
+    summary = _through_windows(engine, manual.run_id, settings, options or RunOptions(), dependencies, summary,
+                               on_window)
     refused = summary.paused and summary.note.startswith(SERVER_PAUSED)  # not an outage: that waits and resumes
     if refused and not summary.this_call.get("sent") and _discard(engine, manual):
         raise MailerError(f"the relay refused the run: {summary.note.removeprefix(SERVER_PAUSED)}; "
                           "nothing was sent and nothing recorded",
                           hint="fix the [smtp] settings or the password, then send again")
     return ManualSendResult(summary, ledger.problems(engine, manual.run_id)[:PROBLEMS_SHOWN])
+
+
+def _through_windows(engine: Engine, run_id: int, settings: Settings, options: RunOptions,
+                     dependencies: RunDependencies, summary: RunSummary,
+                     on_window: Callable[[str], None] | None) -> RunSummary:
+    """While the run waits for a send window (``deliver/send_windows.py``): wait until it opens, continue."""
+    this_call = Counter(summary.this_call)
+    while summary.state == "pending" and not dependencies.stop.is_set() and (
+            opens := waiting_until(engine, run_id)) is not None:
+        if on_window is not None:
+            on_window(summary.note)
+        dependencies.waits()(max((opens - dependencies.now()).total_seconds(), 0.0))
+        if dependencies.stop.is_set():
+            break
+        summary = deliver_run(engine, run_id, settings, options, dependencies)
+        this_call.update(summary.this_call)
+    summary.this_call = dict(this_call)
+    return summary
 
 
 def _discard(engine: Engine, manual: ManualRun) -> bool:

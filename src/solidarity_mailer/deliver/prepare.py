@@ -7,6 +7,7 @@ before anything is sent.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +19,13 @@ from solidarity_mailer.audience.recipient import Recipient
 from solidarity_mailer.campaign import Campaign, load_campaign
 from solidarity_mailer.config import Settings
 from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ledger.held_rows import schedule_zone
 from solidarity_mailer.ledger.queries import Run, campaign_path
 from solidarity_mailer.paths import project_root
 from solidarity_mailer.render.once import render_apart
-from solidarity_mailer.render.rendition import Rendition
+from solidarity_mailer.render.rendition import Renditions
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # imported when used: preparing a run loads no more than it needs
     from solidarity_mailer.audience.stream import AudienceStats
@@ -64,7 +68,7 @@ def suppress_bounced(engine: Engine, address: str, detail: str) -> object:
     return add(engine, address, "bounced", detail=detail)
 
 
-def make_factory(campaign: Campaign, rendition: Rendition, settings: Settings, run_id: int) -> MessageFactory:
+def make_factory(campaign: Campaign, rendition: Renditions, settings: Settings, run_id: int) -> MessageFactory:
     """The per-recipient message builder for this run (secret from the environment)."""
     from solidarity_mailer.compose.message import MessageFactory
     from solidarity_mailer.compose.unsubscribe_tokens import load_secret
@@ -74,14 +78,15 @@ def make_factory(campaign: Campaign, rendition: Rendition, settings: Settings, r
 
 @dataclass
 class Prepared:
-    """A run ready to go: the rendition (made once), the message factory, the audience and the bounce hook.
+    """A run ready to go: the renditions (made once per language), the message factory, the audience and the
+    bounce hook.
 
     ``audience()`` streams the recipients; ``stats`` counts invalid, duplicate and
     suppressed rows as it goes, with the invalid rows' errors (``file:line: message``).
     """
 
     campaign: Campaign
-    rendition: Rendition
+    rendition: Renditions
     factory: MessageFactory
     lists: tuple[Path, ...]
     audience: Callable[[], Iterable[Recipient]]
@@ -125,15 +130,25 @@ def require_a_recipient(lists: tuple[Path, ...], shown: int = 50) -> None:
     raise NoValidRecipient(lists, stats.invalid, rows)
 
 
-def prepare_run(engine: Engine, run: Run, settings: Settings, rendition: Rendition | None = None) -> Prepared:
+def prepare_run(engine: Engine, run: Run, settings: Settings, rendition: Renditions | None = None) -> Prepared:
     """Prepare ``run`` of a campaign recorded with :func:`~solidarity_mailer.ledger.queries.ensure_campaign`
-    (with ``rendition`` when the caller rendered the campaign already)."""
+    (with ``rendition`` when the caller rendered the campaign already). A batch of a ``--recipient-time``
+    schedule (``run.zone``) sends to the recipients of its zone only (those without one: the schedule's zone)."""
     campaign = load_campaign(Path(campaign_path(engine, run.campaign_id)))
     lists = lists_for(campaign, run.lists)
-    if rendition is None:
+    if rendition is None:  # (else the caller rendered it, and said its notes)
         rendition = render_apart(campaign, lists)  # the rendering stack never loads in the sending process
+        for note in rendition.notes:
+            log.warning("run %s: warning: %s", run.id, note)
     factory = make_factory(campaign, rendition, settings, run.id)
     from solidarity_mailer.audience.stream import AudienceStats
+    from solidarity_mailer.ledger.web_versions import record_web_versions
+
+    record_web_versions(engine, run.id, rendition.variants, campaign.sender or settings.sender.from_)
 
     stats = AudienceStats()
-    return Prepared(campaign, rendition, factory, lists, lambda: audience(engine, lists, stats), stats)
+    if run.zone is None:
+        return Prepared(campaign, rendition, factory, lists, lambda: audience(engine, lists, stats), stats)
+    zone, fallback = run.zone, schedule_zone(engine, run.schedule_id)
+    return Prepared(campaign, rendition, factory, lists, lambda: (
+        r for r in audience(engine, lists, stats) if (r.tz or fallback) == zone), stats)

@@ -16,7 +16,8 @@ _EPSILON = 1e-6  # float rounding must never leave a waiter sleeping for nothing
 
 
 class RateLimiter:
-    """Blocks in :meth:`acquire` until one more message may go. ``0`` means unlimited.
+    """Blocks in :meth:`acquire` until one more message may go. ``0`` means unlimited. ``burst`` is how many
+    may go at once after a quiet spell (default: ``per_second``; 1 spaces every message evenly).
 
     ``history`` are the send times (clock seconds) of messages already sent in the last hour, by any
     run: a restart does not reset the hourly budget. Thread-safe.
@@ -24,14 +25,14 @@ class RateLimiter:
 
     def __init__(
         self, per_second: float = 0.0, per_hour: int = 0, *, clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep, history: Iterable[float] = (),
+        sleep: Callable[[float], None] = time.sleep, history: Iterable[float] = (), burst: float | None = None,
     ) -> None:
         self.per_second = per_second
         self.per_hour = per_hour
         self.clock = clock
         self.sleep = sleep
         self._lock = threading.Lock()
-        self._capacity = max(1.0, per_second)
+        self._capacity = max(1.0, per_second if burst is None else burst)  # messages that may go at once
         self._tokens = self._capacity
         self._refilled = clock()
         self._window: deque[list[float]] = deque()  # [second, count], oldest first
@@ -72,19 +73,29 @@ class RateLimiter:
             now = self.clock()
             return max(self._hour_wait(now), self._second_wait(now))
 
+    def _take(self) -> float:
+        """Take permission for one message if it may go now (returns 0.0), else the seconds to wait."""
+        with self._lock:
+            now = self.clock()
+            wait = max(self._hour_wait(now), self._second_wait(now))
+            if wait <= 0.0:
+                if self.per_second:
+                    self._tokens -= 1.0
+                self._record(now)
+            return wait
+
+    def try_acquire(self) -> bool:
+        """Take permission to send one message if it may go now, without waiting."""
+        return self._unlimited or self._take() <= 0.0
+
     def acquire(self, stopped: Callable[[], bool] = lambda: False) -> bool:
         """Wait for (and take) permission to send one message; False if ``stopped()`` became true while waiting."""
         if self._unlimited:
             return True
         while True:
-            with self._lock:
-                now = self.clock()
-                wait = max(self._hour_wait(now), self._second_wait(now))
-                if wait <= 0.0:
-                    if self.per_second:
-                        self._tokens -= 1.0
-                    self._record(now)
-                    return True
+            wait = self._take()
+            if wait <= 0.0:
+                return True
             if stopped():
                 return False
             self.sleep(wait)

@@ -12,7 +12,8 @@ nothing new starts while the feeder (``deliver/feeder.py``) backs the run off.
 from __future__ import annotations
 
 from solidarity_mailer.deliver.live_run import LiveRun
-from solidarity_mailer.deliver.senders import SendResult
+from solidarity_mailer.deliver.relays import Relay
+from solidarity_mailer.deliver.sender_loop import SendResult
 from solidarity_mailer.ledger.delivery_row import Delivery
 from solidarity_mailer.transports.base import Outcome, Verdict
 
@@ -21,8 +22,8 @@ def _reply(outcome: Outcome) -> str:
     return f"{outcome.code} {outcome.reply}".strip() if outcome.code else outcome.reply
 
 
-def record_outcome(live: LiveRun, row: Delivery, attempts: int, outcome: Outcome) -> str:
-    """Write a transport outcome for a ``sending`` row; returns the state recorded."""
+def record_outcome(live: LiveRun, row: Delivery, attempts: int, outcome: Outcome, relay: str | None = None) -> str:
+    """Write a transport outcome (of ``relay``, if named) for a ``sending`` row; returns the state recorded."""
     now = live.now()
     reply = _reply(outcome)
     state = outcome.verdict.value
@@ -31,15 +32,15 @@ def record_outcome(live: LiveRun, row: Delivery, attempts: int, outcome: Outcome
         retry_at = live.policy.next_attempt(attempts, now)
         if retry_at is None:
             state, reply = "failed", f"gave up after {attempts} attempts: {reply}"
-    live.writer.outcome(row.address, state, reply, now, retry_at)
+    live.writer.outcome(row.address, state, reply, now, retry_at, relay)
     if outcome.suppress:
         live.suppress(live.engine, row.address, reply)
     return state
 
 
-def record_result(live: LiveRun, row: Delivery, result: SendResult) -> str:
-    """Record what became of a ``sending`` row's message; returns what happened (a delivery state,
-    ``paused`` or ``outage``)."""
+def record_result(live: LiveRun, row: Delivery, result: SendResult, relay: Relay) -> str:
+    """Record what became of a ``sending`` row's message sent through ``relay``; returns what happened (a
+    delivery state, ``paused`` or ``outage``)."""
     if result.build_error:  # this recipient cannot be written as a message: fail it alone
         live.writer.outcome(row.address, "failed", result.build_error, live.now())
         return "failed"
@@ -48,13 +49,13 @@ def record_result(live: LiveRun, row: Delivery, result: SendResult) -> str:
         live.pause(result.paused)
         return "paused"
     if result.outcome is None:  # a transport bug: whether the message left is unknown
-        live.writer.outcome(row.address, "uncertain", result.error, live.now())
+        live.writer.outcome(row.address, "uncertain", result.error, live.now(), relay=relay.name)
         return "uncertain"
     outcome = result.outcome
     if outcome.verdict is Verdict.DEFER and outcome.connection:  # the relay's trouble: the attempt does not count
         reply = _reply(outcome)
         live.writer.release(row.address, f"not attempted: {reply}", live.now())
-        live.connection_failed(reply)
+        live.relay_failed(relay, reply)
         return "outage"
-    live.connection_ok()
-    return record_outcome(live, row, row.attempts + 1, outcome)
+    live.relay_ok(relay)
+    return record_outcome(live, row, row.attempts + 1, outcome, relay.name)

@@ -1,7 +1,8 @@
 """Senders: each builds its rows' messages and sends them through its own transport; :class:`Sender` is the
-dispatcher's end of one.
+dispatcher's end of one, :func:`start_senders` starts them (the sender's own loop: ``deliver/sender_loop.py``).
 
-A sender owns one transport (one SMTP connection) and its own copy of the campaign's message factory. The
+A sender owns one transport (one SMTP connection to its relay) and its own copy of the campaign's message
+factory. The
 dispatcher's single claim loop (``deliver/claim_loop.py``) commits a row as ``sending``, passes it to a sender
 with :meth:`Sender.submit`, and collects the :class:`SendResult` with :meth:`Sender.receive` when the
 sender's ``connection`` is readable; it waits on all of them at once. Building and the SMTP dialogue
@@ -14,7 +15,7 @@ turns for one interpreter lock, while the ledger (claims and outcomes) stays in 
   decides when to stop; Ctrl-C must not cut a transaction in half) and exit when their socket closes, so a
   dispatcher killed outright leaves no sender behind: each finishes the message it is sending and exits.
 - Other transports, custom transport factories and ``[delivery] sender_processes = false`` use sender
-  threads that run the very same loop (:func:`serve`) over an in-process pipe.
+  threads that run the very same loop (``sender_loop.serve``) over an in-process pipe.
 
 A sender that dies holding a row is reported as :class:`SenderLost`; the dispatcher records that
 row ``uncertain`` and stops the run.
@@ -32,16 +33,17 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, cast
 
+from solidarity_mailer.deliver.relays import Relay
+from solidarity_mailer.deliver.sender_loop import SendResult, read_pipe, serve, write_pipe
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger.delivery_row import Delivery
 from solidarity_mailer.paths import child_command, child_environment
-from solidarity_mailer.transports.base import Outcome, Transport, TransportPaused
+from solidarity_mailer.transports.base import Transport
 
 if TYPE_CHECKING:  # the sending process imports them when it unpickles the campaign, not before
     from solidarity_mailer.compose.message import MessageFactory
@@ -52,18 +54,7 @@ TransportFactory = Callable[["Settings"], Transport]
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0  # seconds a new sender may take to report ready
-PICKLE = pickle.HIGHEST_PROTOCOL  # rows and send results cross the pipes as plain pickles (C speed)
 CLOSE_TIMEOUT = 30.0  # seconds the senders may take to finish their current message and close their connections
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """What became of one row's message: exactly one field is set."""
-
-    outcome: Outcome | None = None  # the transport's verdict for the recipient
-    build_error: str = ""  # the message could not be written (an unsafe header value): fail this row alone
-    paused: TransportPaused | None = None  # the server refuses us, not the recipient: pause the run
-    error: str = ""  # a transport bug: whether the message left is unknown
 
 
 class SenderLost(MailerError):
@@ -73,80 +64,11 @@ class SenderLost(MailerError):
         super().__init__(what, hint="the message it had is recorded uncertain; send again to continue")
 
 
-def build_and_send(factory: MessageFactory, transport: Transport, row: Delivery) -> SendResult:
-    """Build ``row``'s message with ``factory`` and send it through ``transport``."""
-    try:
-        msg = factory.build(row.recipient())
-    except MailerError as exc:
-        return SendResult(build_error=exc.line())
-    except Exception as exc:  # a bug for this recipient: fail it alone, nothing was sent
-        log.exception("building the message for %s", row.address)
-        return SendResult(build_error=f"cannot build the message: {exc!r}")
-    try:
-        outcomes = transport.send(msg.mail_from, [msg.rcpt], msg.data, smtputf8=msg.smtputf8,
-                                  crlf_only=True)  # as the factory builds every message
-    except TransportPaused as exc:
-        return SendResult(paused=exc)
-    except Exception as exc:  # a transport bug: the row becomes uncertain, the run goes on
-        log.exception("transport error for %s", row.address)
-        return SendResult(error=f"transport error: {exc!r}")
-    return SendResult(outcome=outcomes.get(msg.rcpt) or next(iter(outcomes.values())))
-
-
-def write_pipe(conn: Connection, obj: object) -> None:
-    """One message on a sender's pipe: a plain pickle (C speed), framed by the connection."""
-    conn.send_bytes(pickle.dumps(obj, PICKLE))
-
-
-def read_pipe(conn: Connection) -> object:
-    """The next message on a sender's pipe (EOFError when the other end is gone)."""
-    return pickle.loads(conn.recv_bytes())
-
-
-def serve(conn: Connection, factory: MessageFactory, make_transport: Callable[[], Transport]) -> None:
-    """A sender's loop: report ready, then deliver each row received until ``None`` or the pipe closes.
-
-    After a :class:`TransportPaused` it sends nothing more: later rows get the same pause back (and are
-    given back to the ledger uncounted), as the run is pausing.
-    """
-    try:
-        try:
-            transport = make_transport()
-        except Exception as exc:
-            why = exc.line() if isinstance(exc, MailerError) else f"cannot start a sender: {exc!r}"
-            write_pipe(conn, ("error", why))
-            return
-        write_pipe(conn, ("ready", ""))
-        try:
-            _send_rows(conn, factory, transport)
-        finally:
-            try:
-                transport.close()
-            except Exception:  # closing must not hide what happened
-                log.exception("closing the transport")
-    except (EOFError, BrokenPipeError, ConnectionResetError):  # the dispatcher is gone: nothing more to do
-        return
-    finally:
-        conn.close()  # however it ends, the dispatcher's end sees EOF (never waits for a dead sender)
-
-
-def _send_rows(conn: Connection, factory: MessageFactory, transport: Transport) -> None:
-    paused: SendResult | None = None  # once the server refused us, the rows still held are not attempted
-    while True:
-        item = read_pipe(conn)
-        if item is None:
-            return
-        result = paused or build_and_send(factory, transport, Delivery(*cast(tuple[object, ...], item)))
-        if result.paused is not None:
-            paused = result
-        write_pipe(conn, result)
-
-
 class Sender:
     """The dispatcher's end of one sender (a thread or a process)."""
 
-    def __init__(self, connection: Connection, name: str, on_close: Callable[[], None]) -> None:
-        self.connection, self.name, self._on_close = connection, name, on_close
+    def __init__(self, connection: Connection, name: str, on_close: Callable[[], None], relay: Relay) -> None:
+        self.connection, self.name, self._on_close, self.relay = connection, name, on_close, relay
         self._closing = threading.Lock()
 
     def lost(self, what: str) -> SenderLost:
@@ -190,8 +112,9 @@ class Sender:
         self._on_close()
 
 
-def launch(fds: list[int]) -> None:
-    """The launcher process: read (factory, settings) from stdin, fork one sender per socket fd, wait for them.
+def launch(args: list[str]) -> None:
+    """The launcher process: read (factory, settings) from stdin, fork one sender per ``FD:RELAY`` argument (a
+    socket and the index of its relay in ``settings.relays``), wait for them.
 
     Forking from this small single-threaded process (never from the dispatcher, which has threads) is safe,
     and the campaign is unpickled once for all senders.
@@ -200,6 +123,8 @@ def launch(fds: list[int]) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    senders = [(int(fd), int(relay)) for fd, relay in (arg.split(":") for arg in args)]
+    fds = [fd for fd, _ in senders]
     try:
         factory, settings = pickle.load(sys.stdin.buffer)
     except Exception as exc:  # tell each sender why, instead of a bare EOF
@@ -210,7 +135,7 @@ def launch(fds: list[int]) -> None:
     from solidarity_mailer.transports import smtp  # noqa: F401  imported here once, shared by the senders (smtp is all it serves)
     gc.freeze()  # the senders' collections skip what is here: its pages stay shared (copy-on-write)
     children = []
-    for fd in fds:
+    for fd, relay in senders:
         pid = os.fork()
         if pid == 0:
             for other in fds:
@@ -218,7 +143,8 @@ def launch(fds: list[int]) -> None:
                     os.close(other)
             code = 0
             try:
-                serve(Connection(fd), factory, lambda: make_transport(settings))
+                own = settings.for_relay(settings.relays[relay])
+                serve(Connection(fd), factory, lambda: make_transport(own))  # noqa: B023  (this child's only one)
             except BaseException:
                 log.exception("sender process")
                 code = 1
@@ -232,16 +158,19 @@ def launch(fds: list[int]) -> None:
 
 
 class _Launcher:
-    """The launcher process of one run's senders; waits for it (killing it if it hangs) after the last close."""
+    """The launcher process of one run's senders; waits for it (killing it if it hangs) after the last close.
 
-    def __init__(self, factory: MessageFactory, settings: Settings, count: int) -> None:
+    ``relays`` holds, for each sender, the index of its relay in ``settings.relays``."""
+
+    def __init__(self, factory: MessageFactory, settings: Settings, relays: list[int]) -> None:
         payload = pickle.dumps((factory, settings))  # before anything starts: nothing to clean up if it fails
         self._lock = threading.Lock()
-        pairs = [socket.socketpair() for _ in range(count)]
+        pairs = [socket.socketpair() for _ in relays]
         fds = [theirs.fileno() for _, theirs in pairs]
         try:
-            self.process = subprocess.Popen([*child_command(__name__), *map(str, fds)], pass_fds=fds,
-                                            stdin=subprocess.PIPE, env=child_environment(), start_new_session=True)
+            self.process = subprocess.Popen(
+                [*child_command(__name__), *(f"{fd}:{relay}" for fd, relay in zip(fds, relays, strict=True))],
+                pass_fds=fds, stdin=subprocess.PIPE, env=child_environment(), start_new_session=True)
         finally:
             for _, theirs in pairs:
                 theirs.close()
@@ -250,7 +179,7 @@ class _Launcher:
         with contextlib.suppress(OSError):  # the launcher died at once: each sender reports it when started
             self.process.stdin.write(payload)
             self.process.stdin.close()
-        self.open = count
+        self.open = len(relays)
 
     def closed_one(self) -> None:
         """One sender was told to stop; after the last, wait for them all (kill their group if they hang)."""
@@ -266,7 +195,7 @@ class _Launcher:
             self.process.wait()
 
 
-def _thread_sender(factory: MessageFactory, make: Callable[[], Transport], name: str) -> Sender:
+def _thread_sender(factory: MessageFactory, make: Callable[[], Transport], name: str, relay: Relay) -> Sender:
     ours, theirs = Pipe()
     thread = threading.Thread(target=serve, args=(theirs, factory, make), name=name, daemon=True)
     thread.start()
@@ -275,23 +204,38 @@ def _thread_sender(factory: MessageFactory, make: Callable[[], Transport], name:
         thread.join(CLOSE_TIMEOUT)
         theirs.close()
 
-    return Sender(ours, name, joined)
+    return Sender(ours, name, joined, relay)
 
 
-def start_senders(settings: Settings, factory: MessageFactory, count: int,
+def _maker(make: TransportFactory, settings: Settings, relay: Relay) -> Callable[[], Transport]:
+    """What makes one sender's transport: ``make`` of the settings of ``relay`` alone (if it is one of them)."""
+    own = settings if relay.settings is None else settings.for_relay(relay.settings)
+    return lambda: make(own)
+
+
+def start_senders(settings: Settings, factory: MessageFactory, relays: Sequence[Relay],
                   transport_factory: TransportFactory | None = None) -> list[Sender]:
-    """``count`` senders: sender processes for the ``smtp`` transport (unless ``[delivery] sender_processes =
-    false``), else sender threads around ``transport_factory(settings)`` (default: ``make_transport``)."""
+    """Each relay's ``connections`` senders, also listed in its ``senders``: sender processes for the ``smtp``
+    transport (unless ``[delivery] sender_processes = false``), else sender threads around
+    ``transport_factory(settings)`` (default: ``make_transport``), the settings of their relay's alone."""
+    named = len(relays) > 1
+    plan = [(relay, i, f"{relay.name} {i}" if named else str(i)) for relay in relays for i in range(relay.connections)]
     if transport_factory is None and settings.delivery.transport == "smtp" and settings.delivery.sender_processes:
-        launcher = _Launcher(factory, settings, count)
-        return [Sender(conn, f"process {i}", launcher.closed_one) for i, conn in enumerate(launcher.connections)]
-    from solidarity_mailer.transports import make_transport
+        launcher = _Launcher(factory, settings, [relay.index for relay, _, _ in plan])
+        senders = [Sender(conn, f"process {name}", launcher.closed_one, relay)
+                   for (relay, _, name), conn in zip(plan, launcher.connections, strict=True)]
+    else:
+        from solidarity_mailer.transports import make_transport
 
-    make = transport_factory or make_transport
-    return [_thread_sender(factory, lambda: make(settings), f"sender-{i}") for i in range(count)]
+        make = transport_factory or make_transport
+        senders = [_thread_sender(factory, _maker(make, settings, relay), f"sender-{name}", relay)
+                   for relay, _, name in plan]
+    for sender in senders:
+        sender.relay.senders.append(sender)
+    return senders
 
 
 if __name__ == "__main__":  # run as the launcher: use the importable module, so pickles name its classes
     from solidarity_mailer.deliver.senders import launch as _launch
 
-    _launch([int(fd) for fd in sys.argv[1:]])
+    _launch(sys.argv[1:])

@@ -13,6 +13,8 @@ def encode_fields(r: Recipient) -> str:
     (read back by :meth:`Delivery.recipient`)."""
     data = {"email": r.email, "ascii_email": r.ascii_email, "lang": r.lang, "source": r.source,
             "extra": dict(r.fields)}
+    if r.tz:
+        data["tz"] = r.tz
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -37,5 +39,5 @@ class Delivery:
         return Recipient(
             email=data.get("email") or self.address, key=self.address, name=self.name, lang=data.get("lang"),
             ascii_email=data.get("ascii_email"), list_id=self.list_id, source=data.get("source", ""),
-            fields=data.get("extra", {}),
+            fields=data.get("extra", {}), tz=data.get("tz"),
         )

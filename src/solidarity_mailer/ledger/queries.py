@@ -53,6 +53,8 @@ class Run:
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    zone: str | None = None  # a batch of a --recipient-time schedule: the zone of its recipients
+    resume_at: dt.datetime | None = None  # waiting for a send window to open until then
 
 
 class Claim(Enum):
@@ -78,14 +80,14 @@ def ensure_campaign(engine: Engine, campaign: Campaign, *, now: dt.datetime | No
 
 def open_run(
     engine: Engine, campaign_id: str, fire_key: str, *, lists: Iterable[str] = (), schedule_id: int | None = None,
-    scheduled_for: dt.datetime | None = None, now: dt.datetime, again: bool = False,
+    scheduled_for: dt.datetime | None = None, now: dt.datetime, again: bool = False, zone: str | None = None,
 ) -> int:
     """The id of the run for ``fire_key``, created if new: one run per firing, whoever asks twice. With ``again``
     it sends to those who received the same content in other runs too (``ledger/received_content.py``)."""
     values = {
         "campaign_id": campaign_id, "fire_key": fire_key, "lists": json.dumps([str(x) for x in lists]),
         "schedule_id": schedule_id, "scheduled_for": scheduled_for, "state": "pending", "created_at": now,
-        "again": again,
+        "again": again, "zone": zone,
     }
     with engine.begin() as conn:
         conn.execute(_insert(engine)(runs).values(**values).on_conflict_do_nothing(index_elements=["fire_key"]))
@@ -122,7 +124,8 @@ def _run(row) -> Run:  # type: ignore[no-untyped-def]
     return Run(
         id=row.id, campaign_id=row.campaign_id, fire_key=row.fire_key, lists=tuple(json.loads(row.lists)),
         state=row.state, note=row.note, schedule_id=row.schedule_id, created_at=aware(row.created_at),  # type: ignore[arg-type]
-        started_at=aware(row.started_at), finished_at=aware(row.finished_at),
+        started_at=aware(row.started_at), finished_at=aware(row.finished_at), zone=row.zone,
+        resume_at=aware(row.resume_at),
     )
 
 
@@ -160,7 +163,7 @@ def set_run_state(
         values["note"] = note
     if state == "running":
         values["started_at"] = func.coalesce(runs.c.started_at, now)
-        values["finished_at"] = None
+        values["finished_at"], values["resume_at"] = None, None
     elif state == "finished":
         values["finished_at"] = now
     stmt = update(runs).where(runs.c.id == run_id).values(**values)
@@ -225,7 +228,8 @@ def due_condition(run_id: int, now: dt.datetime):  # type: ignore[no-untyped-def
     """Rows of the run that may be sent now: pending, or deferred and due."""
     return and_(deliveries.c.run_id == run_id, or_(
         deliveries.c.state == "pending",
-        and_(deliveries.c.state == "deferred", deliveries.c.next_attempt_at <= now)))
+        and_(deliveries.c.state == "deferred", deliveries.c.next_attempt_at <= now)),
+        or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now))  # (ledger/held_rows.py)
 
 
 def due_batch(engine: Engine, run_id: int, *, now: dt.datetime, after: str = "", limit: int = 500) -> list[Delivery]:
@@ -281,9 +285,12 @@ def problems(engine: Engine, run_id: int) -> list[Problem]:
     return [Problem(r.address, r.state, r.attempts, r.last_reply, aware(r.updated_at)) for r in rows]  # type: ignore[arg-type]
 
 
-def sent_since(engine: Engine, since: dt.datetime) -> Iterator[dt.datetime]:
-    """When each message of any run was sent after ``since`` (the per-hour rate limit survives restarts)."""
+def sent_since(engine: Engine, since: dt.datetime, relay: str | None = None) -> Iterator[dt.datetime]:
+    """When each message of any run (through ``relay`` when given) was sent after ``since`` (the per-hour rate
+    limits survive restarts)."""
     stmt = select(deliveries.c.sent_at).where(deliveries.c.sent_at >= since)
+    if relay is not None:
+        stmt = stmt.where(deliveries.c.relay == relay)
     with engine.connect() as conn:
         for (value,) in conn.execute(stmt):
             yield aware(value)  # type: ignore[misc]

@@ -2,7 +2,7 @@
 
 A manual send records its campaign and opens its run before the content is rendered, the lists read and the
 relay reached. When one of those refuses (a template error, a relay refusing authentication) and the run is
-new, :func:`discard_new_run` removes the run and its untouched rows, and the campaign row if this send
+new, :func:`discard_new_run` removes the run, its untouched rows and web versions, and the campaign row if this send
 created it and nothing else refers to it. A run in which any message was attempted is never removed.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, delete, exists, func, select
 
-from solidarity_mailer.ledger.schema import campaigns, deliveries, locks, runs, schedules
+from solidarity_mailer.ledger.schema import campaigns, deliveries, locks, runs, schedules, web_versions
 
 
 def campaign_recorded(engine: Engine, campaign_id: str) -> bool:
@@ -29,6 +29,7 @@ def discard_new_run(engine: Engine, run_id: int, campaign_id: str, *, drop_campa
             return False
         conn.execute(delete(deliveries).where(deliveries.c.run_id == run_id))
         conn.execute(delete(locks).where(locks.c.name == f"run:{run_id}"))
+        conn.execute(delete(web_versions).where(web_versions.c.run_id == run_id))
         conn.execute(delete(runs).where(runs.c.id == run_id))
         referred = [exists().where(t.c.campaign_id == campaign_id) for t in (runs, schedules)]
         if drop_campaign and not any(conn.execute(select(e)).scalar_one() for e in referred):

@@ -124,7 +124,8 @@ def next_look(engine: Engine, run_id: int, worker: str, *, now: dt.datetime) -> 
     """
     stmt = (select(deliveries.c.state, func.min(deliveries.c.next_attempt_at), func.min(deliveries.c.claimed_until),
                    func.count())
-            .where(deliveries.c.run_id == run_id, deliveries.c.state.in_(("pending", "deferred", "sending")))
+            .where(deliveries.c.run_id == run_id, deliveries.c.state.in_(("pending", "deferred", "sending")),
+                   or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now))  # (else: send windows)
             .group_by(deliveries.c.state))
     times: list[dt.datetime] = []
     with engine.connect() as conn:

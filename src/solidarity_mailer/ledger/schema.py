@@ -8,6 +8,8 @@ Tables, by the modules that write them:
 - ``schedules``: schedule/schedules.py, schedule/due_runs.py. APScheduler only fires; truth is here.
 - ``deliveries``: ledger/queries.py, ledger/writer.py. One row per (run, recipient):
   pending → sending → sent|deferred|failed|uncertain (or skipped).
+- ``web_versions``: ledger/web_versions.py. Each run's web version per language (subject, HTML without a
+  reader's values), what ``serve`` and ``archive build`` show of a campaign once a message of it was delivered.
 - ``locks``: ledger/leases.py. Named leases: ``scheduler``, so one daemon runs per database
   (schedule/daemon_lock.py), and ``run:{id}``, so one process sends a given run (deliver/run_lock.py).
 - ``alembic_version``: the schema's revision (ledger/revision.py). A change to these tables needs a migration
@@ -100,6 +102,7 @@ schedules = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("again", Boolean, nullable=False, default=False, server_default=false()),  # its runs repeat on purpose
+    Column("plan", Text),  # JSON: a --recipient-time schedule's batches, one per zone (schedule/zone_plan.py)
 )
 
 runs = Table(
@@ -120,6 +123,8 @@ runs = Table(
     # sha256 of what the run sends before personalisation (subject, HTML, text): ledger/received_content.py
     Column("content_digest", String(64)),
     Column("again", Boolean, nullable=False, default=False, server_default=false()),  # sends to earlier recipients
+    Column("zone", String(64)),  # a batch run of a --recipient-time schedule: its recipients' zone
+    Column("resume_at", DateTime(timezone=True)),  # waiting for a send window: the daemon takes it up then
     UniqueConstraint("fire_key", name="uq_runs_fire_key"),
 )
 
@@ -139,6 +144,8 @@ deliveries = Table(
     Column("next_attempt_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    Column("relay", String(300)),  # the SMTP relay's name (``[smtp] name``) of the last outcome; NULL: none
+    Column("not_before", DateTime(timezone=True)),  # held until the recipient's send window opens
     Column("worker", String(200)),  # host:pid:nonce of the process that claimed the row last (ledger/row_claims.py)
     Column("claimed_until", DateTime(timezone=True)),  # a pending row held by ``worker`` until then
 )
@@ -146,6 +153,18 @@ Index("ix_deliveries_run_state", deliveries.c.run_id, deliveries.c.state)
 Index("ix_deliveries_sent_at", deliveries.c.sent_at)
 Index("ix_deliveries_message_id", deliveries.c.message_id)  # bounces/import_mailbox.py matches returned Message-IDs
 Index("ix_deliveries_address", deliveries.c.address)  # who received this content in another run
+
+web_versions = Table(
+    "web_versions",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("language", String(64), primary_key=True),  # the variant's BCP 47 tag
+    Column("position", Integer, nullable=False),  # 0: the campaign's own language, then its translations
+    Column("subject", Text, nullable=False),
+    Column("html", Text, nullable=False),  # the web version: CSS inlined, no reader's values
+    Column("sender", Text, nullable=False, default=""),  # the From name (else address): the archive feed's author
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
 
 locks = Table(
     "locks",

@@ -1,4 +1,5 @@
-"""A campaign's delivery status from the ledger: each run's counts by state, and who failed or is uncertain.
+"""A campaign's delivery status from the ledger: each run's counts by state and by language, the messages each
+SMTP relay sent, and who failed or is uncertain.
 
 ``status --json`` prints :meth:`CampaignStatus.as_json` as is.
 """
@@ -7,12 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
+from solidarity_mailer.config import SmtpSettings
 from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.languages import counts_by_language
 from solidarity_mailer.ledger.received_content import already_received_count
+from solidarity_mailer.ledger.schema import deliveries
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -31,6 +36,17 @@ class ProblemStatus:
 
 
 @dataclass(frozen=True)
+class RelayStatus:
+    """The messages of a run one SMTP relay sent; ``host`` and ``port`` None when no relay of the settings has
+    that name any more."""
+
+    name: str
+    host: str | None
+    port: int | None
+    sent: int
+
+
+@dataclass(frozen=True)
 class RunStatus:
     """One run of the campaign: its state, counts by delivery state, and its problems (by address)."""
 
@@ -44,6 +60,15 @@ class RunStatus:
     counts: dict[str, int]
     already_received: int  # of ``counts["skipped"]``: had this content from another run of the campaign
     problems: list[ProblemStatus]
+    relays: list[RelayStatus]  # of ``counts["sent"]``: through each relay (rows that name one)
+    languages: dict[str, dict[str, int]] = field(default_factory=dict)  # language -> counts by state
+
+    def languages_line(self) -> str:
+        """``en 4 (sent 4), es 3 (sent 2, failed 1)``: the rows per language, for people."""
+        return ", ".join(f"{lang or '(none)'} {sum(c.values())} (" + ", ".join(f"{s} {n}" for s, n in c.items())
+                         + ")" for lang, c in self.languages.items())
+    zone: str | None = None  # a batch of a --recipient-time schedule: its recipients' zone
+    resume_at: str | None = None  # waiting for a send window: it continues then (ISO 8601)
 
     def counts_line(self) -> str:
         """``sent 20, skipped (already received) 1980, skipped 2``: the states present, for people."""
@@ -57,6 +82,14 @@ class RunStatus:
                 parts.append(f"{state} {n}")
         return ", ".join(parts) or "no recipients"
 
+    def relays_line(self) -> str:
+        """``own 30 (mail.example.org:587), backup 10 (…)`` when more than one relay sent, else ``""``."""
+        sent = [r for r in self.relays if r.sent]
+        if len(sent) < 2:
+            return ""
+        return ", ".join(f"{r.name} {r.sent}" + (f" ({r.host}:{r.port})" if r.host and r.name != f"{r.host}:{r.port}"
+                                                 else "") for r in sent)
+
 
 @dataclass(frozen=True)
 class CampaignStatus:
@@ -67,12 +100,30 @@ class CampaignStatus:
 
     def as_json(self) -> dict[str, object]:
         """``{"campaign", "runs": [{id, fire_key, state, note, created_at, started_at, finished_at, counts,
-        already_received, problems: [{address, state, attempts, last_reply, updated_at}]}]}``."""
+        already_received, problems: [{address, state, attempts, last_reply, updated_at}],
+        relays: [{name, host, port, sent}], languages: {LANG: {state: count}}, zone, resume_at}]}``."""
         return dataclasses.asdict(self)
 
 
-def campaign_status(engine: Engine, campaign_id: str) -> CampaignStatus:
-    """The status of every run of ``campaign_id``, oldest first."""
+def relay_counts(engine: Engine, run_id: int, relays: Sequence[SmtpSettings] = ()) -> list[RelayStatus]:
+    """The messages of run ``run_id`` each relay sent: the relays of ``relays`` in their order, then any other
+    name the ledger holds (a relay since renamed or removed), by name."""
+    stmt = (select(deliveries.c.relay, func.count()).where(deliveries.c.run_id == run_id, deliveries.c.state == "sent",
+                                                           deliveries.c.relay.is_not(None))
+            .group_by(deliveries.c.relay))
+    with engine.connect() as conn:
+        sent = {str(name): int(n) for name, n in conn.execute(stmt)}
+    known = {relay.label: relay for relay in relays}
+    order = [name for name in known if name in sent] + sorted(name for name in sent if name not in known)
+    return [RelayStatus(name, known[name].host if name in known else None,
+                        known[name].port if name in known else None, sent[name]) for name in order]
+
+
+def campaign_status(engine: Engine, campaign_id: str, relays: Sequence[SmtpSettings] = (),
+                    variant: Callable[[str | None], str] | None = None) -> CampaignStatus:
+    """The status of every run of ``campaign_id``, oldest first; ``relays`` (the settings') give each relay
+    name its host and port; ``variant`` maps a recipient's language tag to the language they were sent (the
+    campaign's rule), else the tags are counted as written."""
     runs = [
         RunStatus(
             id=run.id, fire_key=run.fire_key, state=run.state, note=run.note, created_at=_iso(run.created_at),
@@ -80,6 +131,9 @@ def campaign_status(engine: Engine, campaign_id: str) -> CampaignStatus:
             already_received=already_received_count(engine, run.id),
             problems=[ProblemStatus(p.address, p.state, p.attempts, p.last_reply, _iso(p.updated_at))
                       for p in ledger.problems(engine, run.id)],
+            relays=relay_counts(engine, run.id, relays),
+            languages=counts_by_language(engine, run.id, variant),
+            zone=run.zone, resume_at=_iso(run.resume_at) if run.state == "pending" else None,
         )
         for run in ledger.runs_of(engine, campaign_id)
     ]

@@ -51,7 +51,7 @@ _SKIP = (
 _WHY = "SELECT state, last_reply FROM deliveries WHERE run_id = :run AND address = :addr"
 _DONE = (
     "UPDATE deliveries SET state = :new, last_reply = :reply, updated_at = :now, next_attempt_at = :retry,"
-    " sent_at = :sent WHERE run_id = :run AND address = :addr AND state = 'sending'"
+    " sent_at = :sent, relay = :relay WHERE run_id = :run AND address = :addr AND state = 'sending'"
 )
 _RELEASE = (
     "UPDATE deliveries SET state = 'pending', attempts = attempts - 1, last_reply = :reply, updated_at = :now"
@@ -131,12 +131,12 @@ class Statements:
 
 
 def outcome_values(run_id: int, address: str, state: str, reply: str, now: dt.datetime,
-                   retry_at: dt.datetime | None = None) -> dict[str, object]:
-    """The parameters of the ``done`` transition."""
+                   retry_at: dt.datetime | None = None, relay: str | None = None) -> dict[str, object]:
+    """The parameters of the ``done`` transition (``relay``: the SMTP relay's name, None when there is none)."""
     if state not in OUTCOMES:
         raise ValueError(state)
     return {"run": run_id, "addr": address, "new": state, "reply": reply[:2000], "now": now, "retry": retry_at,
-            "sent": now if state == "sent" else None}
+            "sent": now if state == "sent" else None, "relay": relay}
 
 
 class LedgerWriter:
@@ -176,9 +176,9 @@ class LedgerWriter:
         return self._write(claims)
 
     def outcome(self, address: str, state: str, reply: str, now: dt.datetime,
-                retry_at: dt.datetime | None = None) -> None:
-        """Queue a sent message's outcome for the next commit."""
-        values = outcome_values(self.run_id, address, state, reply, now, retry_at)
+                retry_at: dt.datetime | None = None, relay: str | None = None) -> None:
+        """Queue a sent message's outcome (through ``relay``, if named) for the next commit."""
+        values = outcome_values(self.run_id, address, state, reply, now, retry_at, relay)
         with self._queue_lock:
             self._outcomes.append((self.statements.done, values))
 

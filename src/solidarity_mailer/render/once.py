@@ -1,11 +1,11 @@
 """Render a campaign ONCE, here or in a short-lived child process.
 
-A run renders its campaign once, then only fills in placeholders. The rendering stack (Jinja2, premailer,
-cssutils, lxml and the requests library premailer loads) takes ~30 MB that, once imported, stays resident
-for the whole run. :func:`render_apart` renders in a child (``python -m solidarity_mailer.render.once``, the
-campaign and list paths pickled on its stdin, the :class:`Rendition` or the user's mistake pickled back on
-its stdout), so the sending process never loads that stack. A process that has loaded it anyway (the
-preview, the tests) renders in place: nothing is left to save.
+A run renders its campaign once (once per language: :class:`Renditions`), then only fills in placeholders. The
+rendering stack (Jinja2, premailer, cssutils, lxml, Babel and the requests library premailer loads) takes ~30
+MB that, once imported, stays resident for the whole run. :func:`render_apart` renders in a child (``python -m
+solidarity_mailer.render.once``, the campaign and list paths pickled on its stdin, the :class:`Renditions` or
+the user's mistake pickled back on its stdout), so the sending process never loads that stack. A process that
+has loaded it anyway (the preview, the tests) renders in place: nothing is left to save.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from solidarity_mailer.campaign import Campaign
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.paths import child_command, child_environment
-from solidarity_mailer.render.rendition import Rendition
+from solidarity_mailer.render.rendition import Renditions
 
 _STACK = "solidarity_mailer.render.templates"  # the module that loads Jinja2 and premailer
 
@@ -35,18 +35,18 @@ def common_columns(lists: Iterable[Path]) -> list[str]:
     return list((common or {}).values())
 
 
-def render_once(campaign: Campaign, lists: Iterable[Path] = ()) -> Rendition:
-    """Load the campaign's resolution and render it (Jinja + premailer) once, with placeholders;
-    ``recipient.fields`` offers the extra columns every one of ``lists`` has."""
+def render_once(campaign: Campaign, lists: Iterable[Path] = ()) -> Renditions:
+    """Load the campaign's resolution and its translations and render each (Jinja + premailer) once, with
+    placeholders; ``recipient.fields`` offers the extra columns every one of ``lists`` has."""
     from solidarity_mailer.content.load import load_content
-    from solidarity_mailer.render.templates import render_campaign
+    from solidarity_mailer.render.variants import render_variants
 
     _, resolution = load_content(campaign.resolution_path)
-    return render_campaign(campaign, resolution, templates_dir=campaign.templates_dir,
+    return render_variants(campaign, resolution, templates_dir=campaign.templates_dir,
                            columns=common_columns(lists))
 
 
-def render_apart(campaign: Campaign, lists: Sequence[Path] = ()) -> Rendition:
+def render_apart(campaign: Campaign, lists: Sequence[Path] = ()) -> Renditions:
     """:func:`render_once` in a child process (in place if this process already has the rendering stack).
 
     A user's mistake is raised here as the same :class:`MailerError`; a crash of the child as one whose

@@ -28,6 +28,7 @@ from solidarity_mailer.render import html_writer as htmlout
 from solidarity_mailer.render.rendition import (
     FIELD_PREFIX,
     PERSONAL_FIELDS,
+    VARIANT_FIELDS,
     column_field,
     fill_parts,
     placeholder,
@@ -35,10 +36,13 @@ from solidarity_mailer.render.rendition import (
     stray_token,
 )
 
-_ALLOWED = re.compile(r"\{\{-?\s*recipient\.(?:name|email|unsubscribe_url|lang|fields\.[A-Za-z]\w*)\s*-?\}\}")
+_FIELD = r"recipient\.(?:name|email|unsubscribe_url|lang|fields\.[A-Za-z]\w*)"
+#: Plain outputs: ``{{ recipient.name }}``, and a trans tag's variables ``{% trans name=recipient.name %}``.
+_ALLOWED = re.compile(rf"\{{\{{-?\s*{_FIELD}\s*-?\}}\}}|\{{%-?\s*trans\s+(?:\w+\s*=\s*{_FIELD}\s*,?\s*)+-?%\}}")
 _MENTION = re.compile(r"\brecipient\b")
 _COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
-_HINT = "output recipient values only as {{ recipient.name }} (no filters, conditions or comparisons)"
+_HINT = ("output recipient values only as {{ recipient.name }} or {% trans name=recipient.name %} (no filters, "
+         "conditions or comparisons)")
 
 
 class FieldMisuse(Exception):
@@ -62,7 +66,7 @@ class _Token(str):
 def _token(field: str) -> _Token:
     tok = _Token(placeholder(field))
     tok.label = f"recipient.fields.{field[len(FIELD_PREFIX):]}" if field.startswith(FIELD_PREFIX) else \
-        f"recipient.{field}"
+        f"mail.{field}" if field in VARIANT_FIELDS else f"recipient.{field}"
     return tok
 
 
@@ -104,9 +108,10 @@ def recipient_context(values: Mapping[str, str]) -> dict[str, object]:
 
 
 def token_values(columns: Iterable[str]) -> dict[str, str]:
-    """Flat values that are the placeholder tokens themselves (guarded), for the once-only render."""
+    """Flat values that are the placeholder tokens themselves (guarded), for the once-only render: the
+    recipient's fields and the variant's (``web_url``)."""
     fields = [FIELD_PREFIX + c for c in columns_of(columns)]
-    return {f: _token(f) for f in (*PERSONAL_FIELDS, *fields)}
+    return {f: _token(f) for f in (*PERSONAL_FIELDS, *VARIANT_FIELDS, *fields)}
 
 
 def probe_values(tokens: Mapping[str, str]) -> dict[str, str]:

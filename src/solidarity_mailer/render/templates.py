@@ -1,7 +1,9 @@
 """Render a resolution into a :class:`Rendition`: Jinja2 once, premailer once, placeholders for the recipient.
 
 Two sandboxed Jinja environments over the templates folder: one autoescaping for ``*.html.j2``, one plain
-for ``*.txt.j2`` and the subject; both with ``StrictUndefined``. :func:`render_campaign` renders with
+for ``*.txt.j2`` and the subject; both with ``StrictUndefined`` and Jinja's i18n extension holding the
+catalogue of the language rendered (``i18n.py``: ``_()``, ``{% trans %}``, plural forms; ``longdate`` in that
+language). :func:`render_campaign` renders with
 placeholder tokens for the personal fields (``render/rendition.py``, guarded by ``render/placeholders.py``),
 inlines the CSS with premailer once (``render/css.py``: a CSS error is refused, naming its template) and
 serialises with ``render/html_writer.py``; :func:`render_full` is the slow reference path with real values,
@@ -27,6 +29,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from solidarity_mailer.campaign import Campaign
 from solidarity_mailer.content.resolution import Resolution
 from solidarity_mailer.errors import MailerError, location
+from solidarity_mailer.i18n import long_date, translations
+from solidarity_mailer.languages import direction
 from solidarity_mailer.paths import templates_dir as default_templates_dir
 from solidarity_mailer.render.css import css_error, inline_css, inline_css_checked
 from solidarity_mailer.render.placeholders import (
@@ -39,22 +43,15 @@ from solidarity_mailer.render.placeholders import (
 )
 from solidarity_mailer.render.rendition import PERSONAL_FIELDS, TOKEN_LIKE_RE, Rendition
 
-#: Languages written right to left (BCP 47 primary subtags).
-RTL_LANGUAGES = frozenset({"ar", "arc", "dv", "fa", "he", "ckb", "ks", "ps", "sd", "syr", "ug", "ur", "yi"})
 TEXT_WIDTH = 72
 #: What a template's expression can raise besides Jinja's own errors ({{ title + 1 }}, {{ items[99] }}, …).
 _TEMPLATE_MISTAKES = (TypeError, ValueError, AttributeError, LookupError, ArithmeticError)
 _SUBJECT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 but tab and line breaks, DEL, C1
 
 
-def language_dir(lang: str | None) -> str:
-    """``rtl`` for a right-to-left language tag, else ``ltr``."""
-    return "rtl" if lang and lang.split("-")[0].lower() in RTL_LANGUAGES else "ltr"
-
-
 def text_dir(text: str, lang: str | None = None) -> str:
     """The ``dir`` of a native-script name: ``rtl`` if its language or first strong character is RTL, else ``auto``."""
-    if language_dir(lang) == "rtl":
+    if direction(lang) == "rtl":
         return "rtl"
     for char in text:
         bidi = unicodedata.bidirectional(char)
@@ -63,13 +60,6 @@ def text_dir(text: str, lang: str | None = None) -> str:
         if bidi == "L":
             return "auto"
     return "auto"
-
-
-def long_date(value: dt.date) -> str:
-    """``7 February 2023`` (English month names, no locale dependence)."""
-    months = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-              "October", "November", "December")
-    return f"{value.day} {months[value.month - 1]} {value.year}"
 
 
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", subsequent: str = "") -> str:
@@ -84,8 +74,9 @@ def preview_text(resolution: Resolution, limit: int = 110) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
 
 
-def environments(templates: Path) -> tuple[SandboxedEnvironment, SandboxedEnvironment]:
-    """The (html, text) environments: sandboxed, StrictUndefined, trim_blocks; autoescape only for HTML."""
+def environments(templates: Path, language: str = "en") -> tuple[SandboxedEnvironment, SandboxedEnvironment]:
+    """The (html, text) environments: sandboxed, StrictUndefined, trim_blocks, the fixed words and dates in
+    ``language``; autoescape only for HTML."""
     envs = []
     for autoescape in (True, False):
         env = SandboxedEnvironment(
@@ -96,8 +87,14 @@ def environments(templates: Path) -> tuple[SandboxedEnvironment, SandboxedEnviro
             lstrip_blocks=True,
             keep_trailing_newline=True,
             auto_reload=False,
+            extensions=["jinja2.ext.i18n"],
         )
-        env.filters.update(longdate=long_date, textdir=text_dir, wrap=wrap)
+        env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+
+        def longdate(value: dt.date, _language: str = language) -> str:
+            return long_date(value, _language)
+
+        env.filters.update(longdate=longdate, textdir=text_dir, wrap=wrap)
         envs.append(env)
     return envs[0], envs[1]
 
@@ -142,17 +139,18 @@ class _Job:
 
 def _job(campaign: Campaign | None, resolution: Resolution, templates_dir: Path | None) -> _Job:
     templates = templates_dir or (campaign.templates_dir if campaign else None) or default_templates_dir()
-    html_env, text_env = environments(templates)
     lang = campaign.language if campaign and campaign.language != "en" else resolution.language
+    html_env, text_env = environments(templates, lang)
     preheader = (campaign.preheader if campaign else "") or preview_text(resolution)
-    mail = {"lang": lang, "dir": language_dir(lang), "preheader": preheader, "subject": ""}
+    mail = {"lang": lang, "dir": direction(lang), "preheader": preheader, "subject": "", "web_url": "", "web": False}
     return _Job(html_env, text_env, templates, campaign.template if campaign else "resolution",
                 campaign.subject if campaign else "{{ resolution.title }}",
                 str(campaign.path) if campaign else "subject", {"resolution": resolution, "mail": mail})
 
 
-def _render(job: _Job, recipient: Mapping[str, str]) -> tuple[str, str, str]:
-    """(subject, html before inlining, text) with the given flat recipient values (tokens or real)."""
+def _render(job: _Job, recipient: Mapping[str, str], *, web: bool = False) -> tuple[str, str, str]:
+    """(subject, html before inlining, text) with the given flat recipient values (tokens or real); ``web``: the
+    web version (``mail.web``)."""
     name = job.template
     try:
         subject = job.text_env.from_string(job.subject_source).render(**job.context)
@@ -165,7 +163,7 @@ def _render(job: _Job, recipient: Mapping[str, str]) -> tuple[str, str, str]:
     subject = " ".join(subject.split())
     if not subject:
         raise MailerError("the subject is empty", where=job.subject_where)
-    mail = {**job.context["mail"], "subject": subject}
+    mail = {**job.context["mail"], "subject": subject, "web_url": recipient.get("web_url", ""), "web": web}
     context = {**job.context, "mail": mail, "recipient": recipient_context(recipient)}
     try:
         html = job.html_env.get_template(f"{name}.html.j2").render(context)
@@ -199,7 +197,20 @@ def render_campaign(
     if css_errors:
         raise css_error(job.templates, css_errors)
     check_inlined(html, inlined, job.templates, job.template)
-    return Rendition(subject=subject, html=inlined, text=text, language=job.context["mail"]["lang"])
+    lang = job.context["mail"]["lang"]
+    # TRANSLATORS: the name of a reader whose list row gives none, as in "Dear friend,"
+    fallback = translations(lang).gettext("friend")
+    return Rendition(subject=subject, html=inlined, text=text, language=lang, fallback_name=fallback,
+                     web_html=_web_version(job, tokens, fallback))
+
+
+def _web_version(job: _Job, tokens: Mapping[str, str], fallback: str) -> str:
+    """The web version's HTML, inlined: ``mail.web`` true, no reader's values (the name is ``fallback``, the
+    address, unsubscribe link, web link and list columns empty), so it may be public."""
+    values = {field: "" for field in tokens}
+    values.update(name=fallback, lang=job.context["mail"]["lang"])
+    _, html, _ = _render(job, values, web=True)
+    return inline_css(html)
 
 
 def render_full(campaign: Campaign | None, resolution: Resolution, values: Mapping[str, str], *,

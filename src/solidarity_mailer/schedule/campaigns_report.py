@@ -18,6 +18,7 @@ from solidarity_mailer.ledger.schema import aware, campaigns, runs
 from solidarity_mailer.paths import project_root
 from solidarity_mailer.schedule.recurrence import local_time
 from solidarity_mailer.schedule.schedules import Schedule, list_schedules
+from solidarity_mailer.schedule.zone_plan import load_plan
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -38,6 +39,7 @@ class ScheduleOverview:
     next_fire_utc: str | None
     next_fire_local: str | None
     again: bool  # its runs send to those who received the same content before
+    plan: list[dict[str, object]] | None = None  # --recipient-time: [{zone, at, recipients}] by instant
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,12 @@ class CampaignOverview:
     last_run: LastRun | None
 
     def as_json(self) -> dict[str, object]:
-        """As plain data (``campaigns --json``)."""
-        return dataclasses.asdict(self)
+        """As plain data (``campaigns --json``); a schedule's ``plan`` only when it has one."""
+        data = dataclasses.asdict(self)
+        for schedule in data["schedules"]:
+            if schedule["plan"] is None:
+                del schedule["plan"]
+        return data
 
 
 def _schedule_overview(s: Schedule) -> ScheduleOverview:
@@ -77,6 +83,7 @@ def _schedule_overview(s: Schedule) -> ScheduleOverview:
         grace_seconds=s.grace_seconds, lists=list(s.lists),
         next_fire_utc=_iso(s.next_fire_at) if active else None,
         next_fire_local=local_time(s.next_fire_at, s.timezone) if active else None, again=s.again,
+        plan=[b.as_plan_entry() for b in load_plan(s.plan) if b.state != "skipped"] if s.kind == "local" else None,
     )
 
 
@@ -123,6 +130,7 @@ def lines(data: list[CampaignOverview]) -> list[str]:
             nxt = f"next {s.next_fire_local} = {s.next_fire_utc}" if s.next_fire_utc else "no next firing"
             again = "; again (earlier recipients too)" if s.again else ""
             out.append(f"  schedule {s.id} [{s.state}] {s.rule}; {nxt}; grace {s.grace_seconds} s{again}")
+            out.extend(f"    batch {b['zone']} at {b['at']}: {b['recipients']} recipient(s)" for b in s.plan or [])
         last = c.last_run
         if last:
             counts = ", ".join(f"{k} {v}" for k, v in last.counts.items()) or "no recipients yet"

@@ -93,7 +93,7 @@ class Daemon:
             return
         log.info("daemon %s started on %s; now %s UTC", self.holder, loggable_url(self.settings.database_url),
                  f"{self.clock.now():%Y-%m-%d %H:%M:%S}")
-        for run_id in scheduled_runs(self.engine, ("running", "pending")):
+        for run_id in scheduled_runs(self.engine, ("running", "pending"), self.clock.now()):
             log.info("resuming run %d (interrupted)", run_id)
             self.runs.add(run_id)
         self.runs.start()
@@ -199,7 +199,7 @@ class Daemon:
             for job in scheduler.get_jobs():
                 if job.id.startswith("fire:") and job.id not in wanted:
                     job.remove()
-        for run_id in scheduled_runs(self.engine, ("pending",)):
+        for run_id in scheduled_runs(self.engine, ("pending",), now):
             self.runs.add(run_id)
         current = self.runs.current_run()
         if current is not None and run_state(self.engine, current) in ("paused", "cancelled"):

@@ -89,6 +89,10 @@ def process_due(engine: Engine, schedule_id: int, now: dt.datetime) -> Fired:
     """Fire or record every occurrence of the schedule due at ``now``; returns the runs created."""
     result = Fired()
     sched = get_schedule(engine, schedule_id)
+    if sched.kind == "local":  # --recipient-time: one batch per zone
+        from solidarity_mailer.schedule.zone_batches import fire_batches
+
+        return fire_batches(engine, sched, now)
     start = sched.next_fire_at
     if sched.state != "active" or start is None or start > now:
         return result

@@ -19,7 +19,6 @@ Rules (tested in tests/schedule/test_recurrence.py):
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 
 from solidarity_mailer.errors import MailerError
+from solidarity_mailer.send_window import machine_zone
 
 _DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -44,21 +44,7 @@ def zone(name: str) -> ZoneInfo:
 
 def default_zone() -> str:
     """The machine's IANA zone (``TZ``, else ``/etc/localtime``), else UTC."""
-    candidates = [os.environ.get("TZ", "").lstrip(":")]
-    try:
-        target = os.path.realpath("/etc/localtime")
-        if "zoneinfo/" in target:
-            candidates.append(target.split("zoneinfo/", 1)[1])
-    except OSError:
-        pass
-    for name in candidates:
-        if name:
-            try:
-                zone(name)
-            except Exception:  # not a usable IANA name: try the next one
-                continue
-            return name
-    return "UTC"
+    return machine_zone()
 
 
 def local_time(value: datetime | None, zone_name: str) -> str | None:
@@ -267,6 +253,8 @@ class Recurrence:
             return f"once at {_fmt(local)} {self.zone}"
         if self.kind == "interval":
             return f"every {format_seconds(int(self.spec))}"
+        if self.kind == "local":
+            return f"at {_fmt(datetime.fromisoformat(self.spec))} in each recipient's zone (else {self.zone})"
         return f"cron '{self.spec}' {self.zone}"
 
 

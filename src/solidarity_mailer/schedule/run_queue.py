@@ -8,12 +8,13 @@ recorded: the run is left as it is (a restarted daemon resumes it) and the daemo
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import queue
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 
 from solidarity_mailer.clock import Clock
 from solidarity_mailer.config import Settings
@@ -31,10 +32,13 @@ log = logging.getLogger(__name__)
 Deliver = Callable[[Engine, int, Settings, RunOptions, RunDependencies], RunSummary]
 
 
-def scheduled_runs(engine: Engine, states: tuple[str, ...]) -> list[int]:
-    """The ids of runs made by schedules (not by ``send``) in ``states``, oldest first."""
+def scheduled_runs(engine: Engine, states: tuple[str, ...], now: dt.datetime | None = None) -> list[int]:
+    """The ids of runs made by schedules (not by ``send``) in ``states``, oldest first; with ``now``, not those
+    waiting for a send window that opens later (``runs.resume_at``)."""
     stmt = (select(runs.c.id).where(runs.c.state.in_(states), runs.c.schedule_id.is_not(None))
             .order_by(runs.c.id))
+    if now is not None:
+        stmt = stmt.where(or_(runs.c.resume_at.is_(None), runs.c.resume_at <= now))
     with engine.connect() as conn:
         return [int(x) for x in conn.execute(stmt).scalars()]
 

@@ -59,6 +59,7 @@ class Schedule:
     created_at: dt.datetime
     updated_at: dt.datetime
     again: bool = False  # its runs send to those who received the same content before (``--again``)
+    plan: str | None = None  # kind ``local`` (``--recipient-time``): its batches as JSON (schedule/zone_plan.py)
 
     @property
     def recurrence(self) -> Recurrence:
@@ -95,7 +96,7 @@ def _schedule(row) -> Schedule:  # type: ignore[no-untyped-def]
         id=row.id, campaign_id=row.campaign_id, kind=row.kind, spec=row.spec, timezone=row.timezone,
         lists=tuple(json.loads(row.lists or "[]")), state=row.state, grace_seconds=row.grace_seconds,
         next_fire_at=aware(row.next_fire_at), created_at=aware(row.created_at),  # type: ignore[arg-type]
-        updated_at=aware(row.updated_at), again=bool(row.again),  # type: ignore[arg-type]
+        updated_at=aware(row.updated_at), again=bool(row.again), plan=row.plan,  # type: ignore[arg-type]
     )
 
 
@@ -205,10 +206,11 @@ def pause_schedule(engine: Engine, schedule_id: int, *, now: dt.datetime) -> Sch
 
 def resume_schedule(engine: Engine, schedule_id: int, *, now: dt.datetime) -> Schedule:
     """Fire again. A recurring schedule skips the occurrences that fell in the pause (that is what pausing
-    means); a one-off keeps its instant, so the daemon's grace rule decides whether it still goes out."""
+    means); a one-off (and a ``--recipient-time`` schedule's batches) keeps its instant, so the daemon's grace
+    rule decides whether it still goes out."""
     current = get_schedule(engine, schedule_id)
     extra: dict[str, object] = {}
-    if current.kind != "once" and current.next_fire_at is not None and current.next_fire_at <= now:
+    if current.kind not in ("once", "local") and current.next_fire_at is not None and current.next_fire_at <= now:
         extra["next_fire_at"] = current.recurrence.next_after(now)
     return _move(engine, schedule_id, "active", ("paused",), now, **extra)
 

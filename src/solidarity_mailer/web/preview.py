@@ -1,9 +1,11 @@
 """The preview web app (Starlette): the mail for a sample recipient, and the local outbox, as a mail client sees them.
 
 ``/`` is one page (see :mod:`preview_page`) that shows a message at phone and desktop width, its plain
-text, headers and raw source, with a light/dark switch, and polls ``/version`` to re-render when a template
-or content file changes. A message is ``/preview/{part}`` (the rendered FILE) or ``/outbox/{name}/{part}``
-(an .eml written by the capture transport), part being ``html``, ``text``, ``headers`` or ``source``.
+text, headers and raw source, with a light/dark switch and a language switch (a campaign with translations),
+and polls ``/version`` to re-render when a template, content or translation file changes. A message is
+``/preview/{part}?lang=LANG`` (the rendered FILE in one of its languages, the default without ``lang``) or
+``/outbox/{name}/{part}`` (an .eml written by the capture transport), part being ``html``, ``text``,
+``headers`` or ``source``.
 The mail's HTML is served with a Content-Security-Policy that forbids scripts and remote loads.
 """
 
@@ -110,14 +112,21 @@ class PreviewState:
     def error(self) -> MailerError | None:
         return self._error
 
-    def view(self) -> MessageView | None:
-        """The current sample mail's parts (None when the last render failed)."""
+    def languages(self) -> list[str]:
+        """The languages of the current sample, the default first (none when the last render failed)."""
+        sample = self._sample
+        return list(sample.mails) if sample is not None and self._error is None else []
+
+    def view(self, lang: str = "") -> MessageView | None:
+        """The current sample mail's parts in ``lang`` (the default when it has no such language; None when the
+        last render failed)."""
         self.refresh()
         sample = self._sample
         if sample is None or self._error is not None:
             return None
-        headers = [(name, str(value)) for name, value in sample.message.items()]
-        return MessageView(sample.html, sample.text, headers, sample.eml.decode("utf-8", errors="replace"))
+        mail = sample.mails.get(lang, sample.default)
+        headers = [(name, str(value)) for name, value in mail.message.items()]
+        return MessageView(mail.html, mail.text, headers, mail.eml.decode("utf-8", errors="replace"))
 
     def outbox_files(self) -> list[Path]:
         """The .eml files in the outbox, newest first."""
@@ -151,13 +160,14 @@ def create_app(path: Path, *, templates_dir: Path | None = None, outbox: Path = 
             "file": str(path),
             "outbox": str(outbox),
             "outbox_version": fingerprint(files),
+            "languages": state.languages(),
         })
 
     def preview_part(request: Request) -> Response:
         part = request.path_params["part"]
         if part not in PARTS:
             return PlainTextResponse("unknown part", status_code=404)
-        view = state.view()
+        view = state.view(request.query_params.get("lang", ""))
         if view is None:
             error = state.error
             return PlainTextResponse(f"error: {error.line() if error else 'not rendered'}", status_code=500)

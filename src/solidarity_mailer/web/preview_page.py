@@ -1,9 +1,11 @@
-"""The preview page: phone and desktop frames, text, headers, source, light/dark switch, outbox, live reload.
+"""The preview page: phone and desktop frames, text, headers, source, light/dark and language switches, outbox,
+live reload.
 
 Static HTML + a little script; every value from the server goes into the page with ``textContent``.
 The light/dark switch asks the server for the mail with its ``prefers-color-scheme: dark`` block forced
 on or off (``?scheme=``) and sets ``color-scheme`` on the frames, so what you see is what a client in
-that mode shows, whatever your own system setting is.
+that mode shows, whatever your own system setting is. The language switch (shown for a campaign with
+translations) asks for the rendered file in one of its languages (``?lang=``).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ td:first-child{font-weight:600;white-space:nowrap}
 <button type="button" id="theme-light" aria-pressed="true">Light</button>
 <button type="button" id="theme-dark" aria-pressed="false">Dark</button>
 </span>
+<span role="group" aria-label="Language" id="languages"></span>
 <button type="button" id="show-preview">Rendered file</button>
 <span id="status" class="file"></span>
 </header>
@@ -77,7 +80,35 @@ sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox"></iframe
 "use strict";
 const $ = (id) => document.getElementById(id);
 let base = "/preview", label = "", scheme = localStorage.getItem("sm-scheme") || "light";
-let version = null, outboxVersion = null, loads = 0, fileName = "";
+let version = null, outboxVersion = null, loads = 0, fileName = "", lang = "", languages = "";
+
+function langQuery(sep) {
+  return base === "/preview" && lang ? sep + "lang=" + encodeURIComponent(lang) : "";
+}
+
+function setLanguages(list) {
+  if (list.join(" ") === languages) return;
+  languages = list.join(" ");
+  if (!list.includes(lang)) lang = list.length ? list[0] : "";
+  const group = $("languages");
+  group.replaceChildren();
+  if (list.length < 2) return;
+  for (const code of list) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.lang = code;
+    b.textContent = code;
+    b.setAttribute("aria-pressed", String(code === lang));
+    b.addEventListener("click", () => setLanguage(code));
+    group.appendChild(b);
+  }
+}
+
+function setLanguage(code) {
+  lang = code;
+  for (const b of $("languages").children) b.setAttribute("aria-pressed", String(b.dataset.lang === code));
+  show("/preview", fileName + " [" + code + "]");
+}
 
 async function get(url, kind) {
   const r = await fetch(url, {cache: "no-store"});
@@ -93,7 +124,7 @@ function setScheme(s) {
 }
 
 function loadFrames() {
-  const q = "?scheme=" + scheme + "&v=" + encodeURIComponent(version || "") + "&n=" + (++loads);
+  const q = "?scheme=" + scheme + "&v=" + encodeURIComponent(version || "") + "&n=" + (++loads) + langQuery("&");
   for (const f of [$("phone"), $("desktop")]) {
     f.style.colorScheme = scheme;
     f.src = base + "/html" + q;
@@ -103,8 +134,8 @@ function loadFrames() {
 async function loadParts() {
   loadFrames();
   $("showing").textContent = label;
-  $("text").textContent = await get(base + "/text");
-  const rows = await get(base + "/headers", "json");
+  $("text").textContent = await get(base + "/text" + langQuery("?"));
+  const rows = await get(base + "/headers" + langQuery("?"), "json");
   const body = $("headers");
   body.replaceChildren();
   for (const [name, value] of Array.isArray(rows) ? rows : []) {
@@ -116,7 +147,7 @@ async function loadParts() {
     }
     body.appendChild(tr);
   }
-  $("source").textContent = await get(base + "/source");
+  $("source").textContent = await get(base + "/source" + langQuery("?"));
   document.body.dataset.loaded = String(loads);
 }
 
@@ -150,6 +181,7 @@ async function poll() {
     $("error").textContent = v.error || "";
     $("outbox-dir").textContent = "(" + v.outbox + ")";
     $("status").textContent = "watching";
+    setLanguages(Array.isArray(v.languages) ? v.languages : []);
     if (v.version !== version) {
       version = v.version;
       fileName = v.file;

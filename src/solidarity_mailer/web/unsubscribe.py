@@ -7,12 +7,16 @@ Routes, and nothing else (this app is meant to face the internet; the preview ap
 - ``GET /u/{token}`` (and HEAD): a page naming the list and the (masked) address with a button. It never
   unsubscribes by itself: link scanners and previewers fetch every URL in a message.
 - ``POST /u/{token}/confirm``: the button's target; suppresses and shows a confirmation page.
+- ``GET /v/{campaign}/{lang}.html``: a sent campaign's web version, the mails' "View in browser" link
+  (``web/archive.py``).
 - ``GET /healthz``: ``ok``.
 
 The token is the only credential (``compose/unsubscribe_tokens.py``): forged, truncated or moved tokens get a
-404 page. The suppression is scoped to the token's list (``*`` when the list has no id) and written before the
-answer leaves, so a campaign in progress skips the address from its next message on. A body larger than
-:data:`MAX_BODY` gets a 413. ``web/server.py`` runs the app under uvicorn.
+404 page. The pages speak the language of the token's recipient (the ``lang`` of their latest row in the
+ledger, ``ledger/languages.py``; English when there is none). The suppression is scoped to the token's list
+(``*`` when the list has no id) and written before the answer leaves, so a campaign in progress skips the
+address from its next message on. A body larger than :data:`MAX_BODY` gets a 413. ``web/server.py`` runs the
+app under uvicorn.
 """
 
 from __future__ import annotations
@@ -34,9 +38,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from solidarity_mailer.audience.lists import load_list_meta
 from solidarity_mailer.compose.unsubscribe_tokens import Subscription, verify_token
 from solidarity_mailer.errors import MailerError
+from solidarity_mailer.i18n import translations
 from solidarity_mailer.ledger import suppressions as suppression
+from solidarity_mailer.ledger.languages import recipient_language
 from solidarity_mailer.paths import project_root
 from solidarity_mailer.web import pages as webpages
+from solidarity_mailer.web.archive import web_version_routes
 
 log = logging.getLogger("solidarity_mailer.web.unsubscribe")
 
@@ -148,24 +155,34 @@ class UnsubscribeApp:
         """Write the suppression (:func:`~solidarity_mailer.ledger.suppressions.unsubscribe`); returns its scope."""
         return suppression.unsubscribe(self.engine, sub, detail=detail)[0]
 
-    async def _suppress(self, sub: Subscription, detail: str) -> Response | None:
+    def _language(self, sub: Subscription) -> str:
+        """The language of the token's recipient, as the ledger has it ("en" when it has none)."""
+        return recipient_language(self.engine, sub.address, sub.list_id) or "en"
+
+    async def _suppress(self, sub: Subscription, detail: str, lang: str = "en") -> Response | None:
         """Suppress at once; an error page when the token's address cannot be stored (never a traceback)."""
         try:
             scope = await run_in_threadpool(self._add, sub, detail)
         except MailerError as exc:
             log.warning("unsubscribe refused: %s", exc.line())
-            return _html(webpages.error_page("This link cannot be used", "Reply to the email to be removed."), 400)
+            t = translations(lang)
+            return _html(webpages.error_page(t.gettext("This link cannot be used"),
+                                             t.gettext("Reply to the email to be removed."), lang=lang), 400)
         log.info("unsubscribed %s from %s (%s)", webpages.mask_address(sub.address), scope, detail)
         return None
+
+    def _state(self, sub: Subscription) -> tuple[bool, str]:
+        return suppression.is_suppressed(self.engine, sub.address, sub.list_id), self._language(sub)
 
     async def show(self, request: Request) -> Response:
         """GET/HEAD: the confirmation page; changes nothing."""
         sub = self._subscription(request)
         if sub is None:
             return _invalid()
-        already = await run_in_threadpool(suppression.is_suppressed, self.engine, sub.address, sub.list_id)
+        already, lang = await run_in_threadpool(self._state, sub)
         name = self.list_name(sub.list_id)
-        return _html(webpages.confirm_page(request.path_params["token"], name, sub.address, already=already))
+        return _html(webpages.confirm_page(request.path_params["token"], name, sub.address, already=already,
+                                           lang=lang))
 
     async def one_click(self, request: Request) -> Response:
         """POST: RFC 8058 one-click; the body must say ``List-Unsubscribe=One-Click``."""
@@ -183,8 +200,9 @@ class UnsubscribeApp:
         if sub is None:
             return _invalid()
         await _form(request)  # drain the body; the token alone authorises
-        failed = await self._suppress(sub, "confirmed on the web page")
-        return failed or _html(webpages.done_page(self.list_name(sub.list_id), sub.address))
+        lang = await run_in_threadpool(self._language, sub)
+        failed = await self._suppress(sub, "confirmed on the web page", lang)
+        return failed or _html(webpages.done_page(self.list_name(sub.list_id), sub.address, lang=lang))
 
     async def healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -223,6 +241,7 @@ def create_app(
         Route("/u/{token}", handlers.one_click, methods=["POST"]),
         Route("/u/{token}/confirm", handlers.confirm, methods=["POST"]),
         Route("/healthz", handlers.healthz, methods=["GET", "HEAD"]),
+        *web_version_routes(engine),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     return SecurityHeaders(app)

@@ -5,8 +5,8 @@
 - ``deliveries.claimed_until``: a pending row claimed in a batch (``SELECT … FOR UPDATE SKIP LOCKED`` on
   PostgreSQL) is held by its worker until then; once past, any worker may take it.
 
-Revision ID: 0004
-Revises: 0002
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-06
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0002"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,117 @@
+"""A sender's own side: build each row's message, send it through the sender's transport, report the result.
+
+:func:`serve` is the loop of every sender, process or thread (``deliver/senders.py`` starts them): it reports
+ready, then answers each row it receives on its pipe with a :class:`SendResult`, in order. Rows and results
+cross the pipe as plain pickles.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, cast
+
+from solidarity_mailer.errors import MailerError
+from solidarity_mailer.ledger.delivery_row import Delivery
+from solidarity_mailer.transports.base import Outcome, Transport, TransportPaused
+
+if TYPE_CHECKING:  # the sending process imports it when it unpickles the campaign, not before
+    from solidarity_mailer.compose.message import MessageFactory
+
+log = logging.getLogger(__name__)
+
+PICKLE = pickle.HIGHEST_PROTOCOL  # rows and send results cross the pipes as plain pickles (C speed)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What became of one row's message: exactly one field is set."""
+
+    outcome: Outcome | None = None  # the transport's verdict for the recipient
+    build_error: str = ""  # the message could not be written (an unsafe header value): fail this row alone
+    paused: TransportPaused | None = None  # the server refuses us, not the recipient: pause the run
+    error: str = ""  # a transport bug: whether the message left is unknown
+
+    @property
+    def relay_down(self) -> bool:
+        """The relay could not be reached or used (nothing was handed over)."""
+        return self.outcome is not None and self.outcome.connection
+
+
+def build_and_send(factory: MessageFactory, transport: Transport, row: Delivery) -> SendResult:
+    """Build ``row``'s message with ``factory`` and send it through ``transport``."""
+    try:
+        msg = factory.build(row.recipient())
+    except MailerError as exc:
+        return SendResult(build_error=exc.line())
+    except Exception as exc:  # a bug for this recipient: fail it alone, nothing was sent
+        log.exception("building the message for %s", row.address)
+        return SendResult(build_error=f"cannot build the message: {exc!r}")
+    try:
+        outcomes = transport.send(msg.mail_from, [msg.rcpt], msg.data, smtputf8=msg.smtputf8,
+                                  crlf_only=True)  # as the factory builds every message
+    except TransportPaused as exc:
+        return SendResult(paused=exc)
+    except Exception as exc:  # a transport bug: the row becomes uncertain, the run goes on
+        log.exception("transport error for %s", row.address)
+        return SendResult(error=f"transport error: {exc!r}")
+    return SendResult(outcome=outcomes.get(msg.rcpt) or next(iter(outcomes.values())))
+
+
+def write_pipe(conn: Connection, obj: object) -> None:
+    """One message on a sender's pipe: a plain pickle (C speed), framed by the connection."""
+    conn.send_bytes(pickle.dumps(obj, PICKLE))
+
+
+def read_pipe(conn: Connection) -> object:
+    """The next message on a sender's pipe (EOFError when the other end is gone)."""
+    return pickle.loads(conn.recv_bytes())
+
+
+def serve(conn: Connection, factory: MessageFactory, make_transport: Callable[[], Transport]) -> None:
+    """A sender's loop: report ready, then deliver each row received until ``None`` or the pipe closes.
+
+    After a :class:`TransportPaused` it sends nothing more: later rows get the same pause back (and are
+    given back to the ledger uncounted), as the run is pausing. After the relay could not be reached, the
+    rows already waiting on the pipe (given before the dispatcher knew) get the same result back at once,
+    untried, instead of each waiting for the relay's timeout again; rows that come later are tried.
+    """
+    try:
+        try:
+            transport = make_transport()
+        except Exception as exc:
+            why = exc.line() if isinstance(exc, MailerError) else f"cannot start a sender: {exc!r}"
+            write_pipe(conn, ("error", why))
+            return
+        write_pipe(conn, ("ready", ""))
+        try:
+            _send_rows(conn, factory, transport)
+        finally:
+            try:
+                transport.close()
+            except Exception:  # closing must not hide what happened
+                log.exception("closing the transport")
+    except (EOFError, BrokenPipeError, ConnectionResetError):  # the dispatcher is gone: nothing more to do
+        return
+    finally:
+        conn.close()  # however it ends, the dispatcher's end sees EOF (never waits for a dead sender)
+
+
+def _send_rows(conn: Connection, factory: MessageFactory, transport: Transport) -> None:
+    paused: SendResult | None = None  # once the server refused us, the rows still held are not attempted
+    down: SendResult | None = None  # the relay is down: the rows already waiting are not attempted
+    while True:
+        if down is not None and not conn.poll():
+            down = None
+        item = read_pipe(conn)
+        if item is None:
+            return
+        result = paused or down or build_and_send(factory, transport, Delivery(*cast(tuple[object, ...], item)))
+        if result.paused is not None:
+            paused = result
+        elif result.relay_down:
+            down = result
+        write_pipe(conn, result)
