@@ -102,6 +102,7 @@ def test_db_upgrade_keeps_every_row_and_status_and_is_idempotent(tmp_path: Path)
         assert printed.returncode == 0, printed.stderr
         report = json.loads(printed.stdout)
         assert {run.pop("already_received") for run in report["runs"]} == {0}  # a later field: none skipped so
+        assert all(run.pop("workers") == [] for run in report["runs"])  # a later field: 0.1.0 named no worker
         assert all(run.pop("relays") == [] for run in report["runs"])  # a later field: 0.1.0 recorded no relay
         assert all(sum(map(sum, (c.values() for c in run.pop("languages").values()))) == sum(run["counts"].values())
                    for run in report["runs"])  # a later field: every row counted under a language
@@ -109,6 +110,7 @@ def test_db_upgrade_keeps_every_row_and_status_and_is_idempotent(tmp_path: Path)
         assert report == expected[name]  # the same runs, states, counts and problems as 0.1.0's
     campaigns = json.loads(cli(root, "campaigns", "--json").stdout)
     assert {s.pop("again") for c in campaigns for s in c["schedules"]} == {False}  # a later field
+    assert {str(c.pop("workers")) for c in campaigns} == {"[]"}  # a later field: nothing being sent
     assert campaigns == expected["campaigns"]  # schedules too
     assert rows_0_1_0(url) == before
 

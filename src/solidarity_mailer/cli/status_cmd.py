@@ -42,6 +42,8 @@ def status_command(campaign: str, as_json: bool, config_path: Path | None) -> No
         click.echo(f"run {run.id} [{run.fire_key}] {run.state}: {counts}" + (f" ({run.note})" if run.note else ""))
         if relays := run.relays_line():
             click.echo(f"  sent through: {relays}")
+        if workers := run.workers_line():
+            click.echo(f"  sent by: {workers}")
         if len(run.languages) > 1:
             click.echo(f"  languages: {run.languages_line()}")
         for p in run.problems:

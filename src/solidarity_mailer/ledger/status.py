@@ -17,6 +17,7 @@ from solidarity_mailer.config import SmtpSettings
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.languages import counts_by_language
 from solidarity_mailer.ledger.received_content import already_received_count
+from solidarity_mailer.ledger.row_claims import WorkerSent, sent_by_worker
 from solidarity_mailer.ledger.schema import deliveries
 
 
@@ -61,6 +62,7 @@ class RunStatus:
     already_received: int  # of ``counts["skipped"]``: had this content from another run of the campaign
     problems: list[ProblemStatus]
     relays: list[RelayStatus]  # of ``counts["sent"]``: through each relay (rows that name one)
+    workers: list[WorkerSent]  # of ``counts["sent"]``: by each worker process (rows that name one)
     languages: dict[str, dict[str, int]] = field(default_factory=dict)  # language -> counts by state
 
     def languages_line(self) -> str:
@@ -82,6 +84,12 @@ class RunStatus:
                 parts.append(f"{state} {n}")
         return ", ".join(parts) or "no recipients"
 
+    def workers_line(self) -> str:
+        """``vm1 (pid 311) 600, vm2 (pid 95) 400``: what each worker sent, when more than one did."""
+        if len(self.workers) < 2:
+            return ""
+        return ", ".join(f"{w.host} (pid {w.pid}) {w.sent}" for w in self.workers)
+
     def relays_line(self) -> str:
         """``own 30 (mail.example.org:587), backup 10 (…)`` when more than one relay sent, else ``""``."""
         sent = [r for r in self.relays if r.sent]
@@ -101,7 +109,8 @@ class CampaignStatus:
     def as_json(self) -> dict[str, object]:
         """``{"campaign", "runs": [{id, fire_key, state, note, created_at, started_at, finished_at, counts,
         already_received, problems: [{address, state, attempts, last_reply, updated_at}],
-        relays: [{name, host, port, sent}], languages: {LANG: {state: count}}, zone, resume_at}]}``."""
+        relays: [{name, host, port, sent}], workers: [{host, pid, sent}], languages: {LANG: {state: count}},
+        zone, resume_at}]}``."""
         return dataclasses.asdict(self)
 
 
@@ -132,6 +141,7 @@ def campaign_status(engine: Engine, campaign_id: str, relays: Sequence[SmtpSetti
             problems=[ProblemStatus(p.address, p.state, p.attempts, p.last_reply, _iso(p.updated_at))
                       for p in ledger.problems(engine, run.id)],
             relays=relay_counts(engine, run.id, relays),
+            workers=sent_by_worker(engine, run.id),
             languages=counts_by_language(engine, run.id, variant),
             zone=run.zone, resume_at=_iso(run.resume_at) if run.state == "pending" else None,
         )

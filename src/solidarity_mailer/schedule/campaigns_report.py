@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.row_claims import live_workers
 from solidarity_mailer.ledger.schema import aware, campaigns, runs
 from solidarity_mailer.paths import project_root
 from solidarity_mailer.schedule.recurrence import local_time
@@ -57,6 +58,21 @@ class LastRun:
 
 
 @dataclass(frozen=True)
+class LiveWorker:
+    """A process delivering one of the campaign's runs now (its lease on the run unexpired)."""
+
+    run: int
+    host: str
+    pid: int
+
+
+def _live_worker(run_id: int, holder: str) -> LiveWorker:
+    host, _, rest = holder.partition(":")
+    pid = rest.split(":")[0]
+    return LiveWorker(run_id, host, int(pid) if pid.isdigit() else 0)
+
+
+@dataclass(frozen=True)
 class CampaignOverview:
     """One campaign: where its file is, its schedules, how many runs (and missed firings), its last run."""
 
@@ -66,6 +82,7 @@ class CampaignOverview:
     runs: int
     missed_runs: int
     last_run: LastRun | None
+    workers: list[LiveWorker]
 
     def as_json(self) -> dict[str, object]:
         """As plain data (``campaigns --json``); a schedule's ``plan`` only when it has one."""
@@ -108,6 +125,7 @@ def overview(engine: Engine, *, root: Path | None = None) -> list[CampaignOvervi
         if "[campaign]" in path.read_text(encoding="utf-8", errors="replace"):  # not the resolution files
             known.setdefault(path.stem, str(path))
     out: list[CampaignOverview] = []
+    live = live_workers(engine, now=dt.datetime.now(dt.UTC))
     for cid in sorted(known):
         all_runs = ledger.runs_of(engine, cid)
         last = all_runs[-1] if all_runs else None
@@ -115,6 +133,7 @@ def overview(engine: Engine, *, root: Path | None = None) -> list[CampaignOvervi
             id=cid, path=known[cid], schedules=[_schedule_overview(s) for s in list_schedules(engine, campaign_id=cid)],
             runs=len(all_runs), missed_runs=int(missed.get(cid, 0)),
             last_run=_last_run(engine, last, scheduled_for.get(last.id)) if last else None,
+            workers=[_live_worker(r.id, h) for r in all_runs for h in sorted(live.get(r.id, []))],
         ))
     return out
 
@@ -141,4 +160,6 @@ def lines(data: list[CampaignOverview]) -> list[str]:
                 out.append(f"  {c.missed_runs} missed firing(s): see `solidarity-mailer status {c.id}`")
         else:
             out.append("  no runs yet")
+        if c.workers:
+            out.append("  sending now: " + ", ".join(f"run {w.run} on {w.host} (pid {w.pid})" for w in c.workers))
     return out

@@ -1,9 +1,10 @@
 """The scheduler daemon (``solidarity-mailer run``): APScheduler fires, our tables hold the truth.
 
-- One daemon per database: a lease in ``locks`` (``schedule/daemon_lock.py``), renewed at every sync. A second
-  daemon refuses to start, or with ``wait=True`` idles until the lease is free. Even two daemons side by
-  side cannot send twice: an occurrence has one ``fire_key`` (one run), and the ledger hands each
-  delivery row to one sender only.
+- One daemon fires schedules per database: the leader, holding a lease in ``locks`` (``schedule/daemon_lock.py``),
+  renewed at every sync. On SQLite a second daemon refuses to start, or with ``wait=True`` idles until the lease
+  is free. On PostgreSQL every daemon is a worker: the others deliver the runs being sent (any run ``running``,
+  scheduled or started by ``send``) beside the leader, and one of them takes the lease over when it expires.
+  Nothing is sent twice: an occurrence has one ``fire_key`` (one run), the ledger hands a row to one sender.
 - Every ``sync_seconds`` (2 s) the daemon reads ``schedules``: an active schedule whose next firing is
   past is processed at once (:func:`~solidarity_mailer.schedule.due_runs.process_due`: run within the grace
   period, else recorded as ``missed``); a future one gets an APScheduler date job at that instant
@@ -11,7 +12,7 @@
   schedules are removed. So added, paused or cancelled schedules take effect within a sync interval.
 - Runs are sent by one thread, one run after another (``schedule/run_queue.py``), with ``deliver_run``.
   On start it resumes scheduled runs left ``running`` (crash, ``kill -9``) or ``pending``; rows left
-  ``sending`` become ``uncertain`` there. Runs created by ``send`` are continued by ``send``, not here.
+  ``sending`` become ``uncertain`` there. On SQLite, runs created by ``send`` are continued by ``send`` only.
 - SIGTERM / SIGINT stop it gracefully: the current run stops between messages, stays ``pending`` and
   continues at the next start.
 - When the ledger's disk is full (while sending, firing or renewing the lease) it logs one line and stops, and
@@ -43,7 +44,7 @@ from solidarity_mailer.ledger.queries import get_run, run_state
 from solidarity_mailer.ledger.schema import connect
 from solidarity_mailer.schedule import daemon_lock
 from solidarity_mailer.schedule.due_runs import process_due
-from solidarity_mailer.schedule.run_queue import Deliver, RunQueue, scheduled_runs
+from solidarity_mailer.schedule.run_queue import Deliver, RunQueue, running_runs, scheduled_runs
 from solidarity_mailer.schedule.schedules import Schedule, get_schedule, list_schedules
 
 log = logging.getLogger("solidarity_mailer.schedule.daemon")
@@ -79,6 +80,9 @@ class Daemon:
         self._fire_lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
         self.lease_lost = False
+        # PostgreSQL: several daemons deliver together, the leader (lease holder) fires the schedules
+        self.shared = self.use_lock and self.engine.dialect.name == "postgresql"
+        self.leader = False
 
     @property
     def last_summary(self) -> RunSummary | None:
@@ -89,13 +93,18 @@ class Daemon:
 
     def start(self, *, wait: bool = False) -> None:
         """Take the lease (or raise / wait), resume interrupted runs, start APScheduler and the run queue."""
-        if self.use_lock and not self._take_lease(wait):
+        if self.shared:
+            other = daemon_lock.try_acquire(self.engine, self.holder, now=_real_now(), ttl=self.lease_ttl)
+            self.leader = other is None
+            if other is not None:
+                log.info("another daemon (%s) fires the schedules; this one delivers beside it and takes over "
+                         "when it stops", other)
+        elif self.use_lock and not self._take_lease(wait):
             return
         log.info("daemon %s started on %s; now %s UTC", self.holder, loggable_url(self.settings.database_url),
                  f"{self.clock.now():%Y-%m-%d %H:%M:%S}")
-        for run_id in scheduled_runs(self.engine, ("running", "pending"), self.clock.now()):
-            log.info("resuming run %d (interrupted)", run_id)
-            self.runs.add(run_id)
+        if self.leader or not self.shared:
+            self._resume_interrupted()
         self.runs.start()
         scheduler = BackgroundScheduler(
             timezone=dt.UTC, job_defaults={"coalesce": True, "misfire_grace_time": 3600, "max_instances": 1}
@@ -178,11 +187,36 @@ class Daemon:
             if not self._stop_if_full(exc):
                 log.exception("sync failed; retrying in %.0f s", self.sync_seconds)
 
+    def _resume_interrupted(self) -> None:
+        for run_id in scheduled_runs(self.engine, ("running", "pending"), self.clock.now()):
+            log.info("resuming run %d (interrupted)", run_id)
+            self.runs.add(run_id)
+
+    def _hold_lease(self) -> bool:
+        """Renew the lease (a PostgreSQL worker tries to take it); False when this daemon must not fire."""
+        now = _real_now()
+        if self.shared and not self.leader:
+            if daemon_lock.try_acquire(self.engine, self.holder, now=now, ttl=self.lease_ttl) is None:
+                log.info("took over the scheduler lease: this daemon fires the schedules now")
+                self.leader = True
+                self._resume_interrupted()
+            return self.leader
+        if daemon_lock.renew(self.engine, self.holder, now=now, ttl=self.lease_ttl):
+            return True
+        if self.shared:
+            log.warning("the scheduler lease was taken over by another daemon; this one goes on delivering")
+            self.leader = False
+            return False
+        log.error("the scheduler lease was taken over by another daemon; stopping")
+        self.lease_lost = True
+        self.stopping.set()
+        return False
+
     def _sync(self) -> None:
-        if self.use_lock and not daemon_lock.renew(self.engine, self.holder, now=_real_now(), ttl=self.lease_ttl):
-            log.error("the scheduler lease was taken over by another daemon; stopping")
-            self.lease_lost = True
-            self.stopping.set()
+        if self.shared:
+            for run_id in running_runs(self.engine):
+                self.runs.add(run_id)  # every worker delivers what is being sent
+        if self.use_lock and not self._hold_lease():
             return
         scheduler = self._scheduler
         now = self.clock.now()

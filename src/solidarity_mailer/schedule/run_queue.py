@@ -43,6 +43,13 @@ def scheduled_runs(engine: Engine, states: tuple[str, ...], now: dt.datetime | N
         return [int(x) for x in conn.execute(stmt).scalars()]
 
 
+def running_runs(engine: Engine) -> list[int]:
+    """The ids of the runs being sent (``running``), scheduled or started by ``send``, oldest first."""
+    with engine.connect() as conn:
+        return [int(x) for x in conn.execute(select(runs.c.id).where(runs.c.state == "running").order_by(runs.c.id))
+                .scalars()]
+
+
 class RunQueue:
     """Runs to send and the thread that sends them. ``start()``, ``add(run_id)``…, then ``close()``.
 
