@@ -50,10 +50,13 @@ def claim_batch(engine: Engine, run_id: int, worker: str, *, now: dt.datetime, u
     """
     free = or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until <= now,
                deliveries.c.worker == worker)
-    pick = (select(deliveries.c.address)
-            .where(due_condition(run_id, now), free, deliveries.c.address > after)
-            .order_by(deliveries.c.address).limit(limit).with_for_update(skip_locked=True))
-    stmt = (update(deliveries).where(deliveries.c.run_id == run_id, deliveries.c.address.in_(pick))
+    # A CTE, never ``address IN (subquery)``: PostgreSQL may run such a subquery again for each row it updates,
+    # and each run takes another LIMIT (a test claimed all 500 rows with limit 200). With FOR UPDATE the CTE
+    # runs once.
+    picked = (select(deliveries.c.address)
+              .where(due_condition(run_id, now), free, deliveries.c.address > after)
+              .order_by(deliveries.c.address).limit(limit).with_for_update(skip_locked=True)).cte("picked")
+    stmt = (update(deliveries).where(deliveries.c.run_id == run_id, deliveries.c.address == picked.c.address)
             .values(worker=worker, claimed_until=until).returning(*(deliveries.c[k] for k in _COLUMNS)))
     with engine.begin() as conn:
         rows = [Delivery(*row) for row in conn.execute(stmt)]
