@@ -97,8 +97,8 @@ class Daemon:
             other = daemon_lock.try_acquire(self.engine, self.holder, now=_real_now(), ttl=self.lease_ttl)
             self.leader = other is None
             if other is not None:
-                log.info("another daemon (%s) fires the schedules; this one delivers beside it and takes over "
-                         "when it stops", other)
+                log.info("another daemon (%s) holds the lease: this one delivers the runs being sent beside it, "
+                         "waiting idle to fire schedules until it stops", other)
         elif self.use_lock and not self._take_lease(wait):
             return
         log.info("daemon %s started on %s; now %s UTC", self.holder, loggable_url(self.settings.database_url),
