@@ -45,9 +45,11 @@ PG_CLAIM_LOCK = "SELECT pg_advisory_xact_lock(hashtext(:campaign || ' ' || :dige
 def _elsewhere(states: tuple[str, ...], what: str = "1", *, or_stale: bool = False) -> str:
     """``SELECT what`` over the rows of the same content's other runs with the claimed row's address in
     ``states`` (``:campaign``, ``:digest``); with ``or_stale``, also rows left ``sending`` by a run that no
-    live process holds (its lease, ``run:ID`` in ``locks``, expired before ``:now``): maybe delivered."""
+    live process holds (the lease of the row's worker, ``run:ID`` or ``run:ID:WORKER`` in ``locks``, expired
+    before ``:now``): maybe delivered."""
     listed = ", ".join(f"'{state}'" for state in states)
-    held = ("SELECT 1 FROM locks WHERE locks.name = 'run:' || CAST(earlier.run_id AS VARCHAR(20))"
+    run = "'run:' || CAST(earlier.run_id AS VARCHAR(20))"
+    held = (f"SELECT 1 FROM locks WHERE (locks.name = {run} OR locks.name = {run} || ':' || earlier.worker)"
             " AND locks.expires_at > :now")
     stale = f" OR (earlier.state = '{IN_FLIGHT}' AND NOT EXISTS ({held}))" if or_stale else ""
     return (f"SELECT {what} FROM deliveries AS earlier JOIN runs AS earlier_run ON earlier_run.id = earlier.run_id"
