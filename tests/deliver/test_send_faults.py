@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from solidarity_mailer.deliver.dispatcher import LEASE_LOST, RunDependencies, deliver_run
+from solidarity_mailer.deliver.dispatcher import LEASE_LOST, RunDependencies, RunOptions, deliver_run
 from solidarity_mailer.deliver.feeder import STATE_EVERY
 from solidarity_mailer.deliver.manual_send import EXIT_FAILURES, EXIT_PAUSED
 from solidarity_mailer.deliver.relays import OUTAGE_MAX_WAIT
@@ -196,3 +196,15 @@ def test_the_ledger_commits_survive_power_loss(tmp_path: Path, servers: ExitStac
     finally:
         raw.close()
         engine.dispose()
+
+
+def test_a_worker_joining_a_run_paused_meanwhile_leaves_it_paused(tmp_path: Path, servers: ExitStack) -> None:
+    # a daemon found the run `running` and queued it; a `pause` came before it began: it must not resume it
+    port, handler, emails = free_port(), SlowHandler(), addresses(3)
+    start_server(servers, port, handler)
+    campaign, config = write_project(tmp_path, port, emails, concurrency=1)
+    settings, engine, run_id = open_manual_run(config, campaign)
+    ledger.set_run_state(engine, run_id, "paused", now=ledger.utcnow(), note="paused by a command")
+    summary = deliver_run(engine, run_id, settings, RunOptions(only_while_running=True))
+    assert summary.state == "paused" and ledger.run_state(engine, run_id) == "paused"
+    assert handler.received == []

@@ -68,6 +68,7 @@ class RunOptions:
     resend_uncertain: bool = False  # first requeue the rows whose delivery is uncertain
     retry_failed: bool = False  # first give the ``failed`` rows a fresh set of attempts
     progress: bool = False  # show a progress bar (on a terminal only)
+    only_while_running: bool = False  # a worker joining a run being sent: never resume one paused meanwhile
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,8 @@ def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOp
     holder = run_lock.acquire(engine, run_id, now=now(), ttl=ttl)
     try:
         summary.recovered_uncertain = row_claims.recover_dead_workers(engine, run_id, now=now(), worker=holder)
-        if not ledger.set_run_state(engine, run_id, "running", now=now(), note="", only_from=STARTABLE):
+        startable = ("running",) if options.only_while_running else STARTABLE
+        if not ledger.set_run_state(engine, run_id, "running", now=now(), note="", only_from=startable):
             summary.state = ledger.run_state(engine, run_id)  # cancelled (or missed) meanwhile: leave it so
             summary.note, summary.counts = f"the run was {summary.state} meanwhile; nothing sent", ledger.counts(
                 engine, run_id)

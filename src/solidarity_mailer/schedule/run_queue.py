@@ -124,7 +124,8 @@ class RunQueue:
             return
         dependencies = RunDependencies(now=self.clock.now, stop=stop, transport_factory=self.transport_factory)
         try:
-            summary = self.deliver(self.engine, run_id, self.settings, RunOptions(), dependencies)
+            options = RunOptions(only_while_running=run.state == "running")  # (joined, or resumed after a crash)
+            summary = self.deliver(self.engine, run_id, self.settings, options, dependencies)
         except LedgerFull as exc:  # nothing more can be recorded, for any run: stop (a restart resumes this one)
             log.error("run %d: %s", run_id, exc.line())
             self.full = exc
