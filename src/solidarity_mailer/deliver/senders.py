@@ -39,7 +39,7 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, cast
 
 from solidarity_mailer.deliver.relays import Relay
-from solidarity_mailer.deliver.sender_loop import SendResult, read_pipe, serve, write_pipe
+from solidarity_mailer.deliver.sender_loop import SendResult, read_pipe, result_of, serve, write_pipe
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger.delivery_row import Delivery
 from solidarity_mailer.paths import child_command, child_environment
@@ -97,7 +97,7 @@ class Sender:
         """The :class:`SendResult` of the oldest row submitted (blocks until it comes); :class:`SenderLost` if
         it never will."""
         try:
-            return cast(SendResult, read_pipe(self.connection))
+            return result_of(cast(tuple[object, ...], read_pipe(self.connection)))
         except (EOFError, OSError):
             raise self.lost("died while sending") from None
 

@@ -1,0 +1,29 @@
+"""The sender's results cross the pipe as plain tuples (``deliver/sender_loop.py``): each kind comes back whole."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from solidarity_mailer.deliver.sender_loop import PICKLE, SendResult, result_of, result_tuple
+from solidarity_mailer.transports.base import Outcome, TransportPaused, Verdict
+
+
+@pytest.mark.parametrize("result", [
+    SendResult(outcome=Outcome(Verdict.SENT, 250, "2.0.0", "2.0.0 Ok: queued as 4F1")),
+    SendResult(outcome=Outcome(Verdict.DEFER, 0, "", "connection failed: refused", connection=True)),
+    SendResult(outcome=Outcome(Verdict.FAIL, 550, "5.1.1", "5.1.1 no such user")),
+    SendResult(outcome=Outcome(Verdict.UNCERTAIN, 0, "", "connection lost after the final dot")),
+    SendResult(build_error="list.csv:3: recipient name contains a line break"),
+    SendResult(error="transport error: RuntimeError('bug')"),
+])
+def test_every_kind_of_result_crosses_the_pipe_whole(result: SendResult) -> None:
+    assert result_of(pickle.loads(pickle.dumps(result_tuple(result), PICKLE))) == result
+
+
+def test_a_pause_crosses_the_pipe_with_its_reply_code_and_status() -> None:
+    back = result_of(result_tuple(SendResult(paused=TransportPaused("535 5.7.8 bad credentials", 535, "5.7.8"))))
+    assert back.paused is not None and back.outcome is None and not back.build_error and not back.error
+    assert (back.paused.reply, back.paused.code, back.paused.status) == ("535 5.7.8 bad credentials", 535, "5.7.8")
+    assert back.outcome is None
