@@ -23,8 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from email_validator import EmailNotValidError, validate_email
-
+from solidarity_mailer.audience.addresses import normalise_address
 from solidarity_mailer.audience.csv_rows import CsvRows
 from solidarity_mailer.audience.list_ids import is_list_id
 from solidarity_mailer.audience.recipient import Recipient
@@ -32,7 +31,6 @@ from solidarity_mailer.errors import MailerError
 from solidarity_mailer.send_window import recipient_zone
 
 MAX_NAME_LENGTH = 200
-MAX_LOCAL_PART_OCTETS = 64  # RFC 5321 4.5.3.1.1; email-validator checks it only in strict mode
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _FIELD_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -59,41 +57,6 @@ class ListMeta:
     name: str
     list_id: str
     description: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Address:
-    """A normalised address: ``email`` (Unicode domain), ``ascii_email`` (None if SMTPUTF8 is needed), ``key``."""
-
-    email: str
-    ascii_email: str | None
-    key: str
-
-
-def normalise_address(raw: str) -> Address:
-    """Strip, validate (no DNS) and normalise an address; raise ``ValueError`` saying what is wrong."""
-    text = raw.strip()
-    if not text:
-        raise ValueError("missing email address")
-    shown = text if len(text) <= 80 else text[:77] + "..."
-    try:
-        valid = validate_email(text, check_deliverability=False, allow_smtputf8=True)
-    except EmailNotValidError as exc:
-        raise ValueError(f"invalid email address {shown!r}: {exc}") from None
-    if len(valid.local_part.encode("utf-8")) > MAX_LOCAL_PART_OCTETS:
-        raise ValueError(f"invalid email address {shown!r}: the part before the @-sign is longer than 64 bytes")
-    return Address(valid.normalized, valid.ascii_email, _key(valid.local_part, valid.ascii_domain, valid.domain))
-
-
-def _key(local: str, ascii_domain: str | None, domain: str) -> str:
-    """``local.lower()@domain``, the domain in IDNA ASCII when it has one. Not casefold(): that would merge
-    ``a@straße.de`` with ``a@strasse.de`` (and ß/ss local parts), which are different mailboxes."""
-    return f"{local.lower()}@{(ascii_domain or domain).lower()}"
-
-
-def address_key(raw: str) -> str:
-    """The de-duplication and suppression key of an address: local part lower-cased @ IDNA ASCII domain."""
-    return normalise_address(raw).key
 
 
 def check_list_id(value: str, where: str | Path) -> str:

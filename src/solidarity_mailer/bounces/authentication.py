@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from solidarity_mailer.audience.lists import address_key
+from solidarity_mailer.audience.addresses import address_key
 from solidarity_mailer.bounces.verdict import Parsed
 from solidarity_mailer.compose.verp import TAG_VALIDITY_DAYS, TagCheck, check, day_number, verp_key
 from solidarity_mailer.ledger.schema import deliveries

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 
-from solidarity_mailer.audience.lists import load_list_meta, normalise_address
+from solidarity_mailer.audience.addresses import normalise_address
+from solidarity_mailer.audience.lists import load_list_meta
 from solidarity_mailer.audience.recipient import Recipient
 from solidarity_mailer.campaign import Campaign
 from solidarity_mailer.config import Settings

@@ -1,7 +1,7 @@
 """The suppression list: addresses that must not be mailed, for every list (scope ``"*"``) or one List-Id.
 
 Rows live in the ``suppressions`` table of ledger/schema.py, keyed by (address key, scope). The address key
-is :func:`~solidarity_mailer.audience.lists.address_key` (local part lower-cased, IDNA ASCII domain), the same key
+is :func:`~solidarity_mailer.audience.addresses.address_key` (local part lower-cased, IDNA ASCII domain), the same key
 the audience de-duplicates on, so ``Alice@Example.org`` and ``alice@example.org`` are one entry. Reasons:
 ``unsubscribed`` (the web endpoint), ``bounced`` (bounce import), ``complained`` (feedback loops) and
 ``manual`` (maintainers). Every send consults it twice: :func:`lookup` (:func:`suppressed_keys`) when the lists
@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, TextIO
 from sqlalchemy import Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from solidarity_mailer.audience.addresses import address_key, normalise_address
 from solidarity_mailer.audience.csv_rows import CsvRows
-from solidarity_mailer.audience.lists import address_key, check_list_id, normalise_address
+from solidarity_mailer.audience.lists import check_list_id
 from solidarity_mailer.csv_cells import neutralise, restore
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger.schema import aware, suppressions
