@@ -46,7 +46,8 @@ def test_dkim_signature_verifies_after_smtp(seed: tuple[Campaign, Rendition], dk
     assert lookups == [b"s2026._domainkey.example.org."]
     controller, handler = smtpd
     transport = SmtpTransport(controller.hostname, controller.port, timeout=5)
-    transport.send(built.mail_from, [built.rcpt], built.data)
+    assert built.wire is not None and built.wire.startswith(b"DKIM-Signature: ")
+    transport.send(built.mail_from, [built.rcpt], built.data, wire=built.wire)  # as the senders send it
     transport.close()
     assert dkim.verify(handler.received[0].data, dnsfunc=dns)
     tampered = built.data.replace(b"Subject: ICOR", b"Subject: FAKE")

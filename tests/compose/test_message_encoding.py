@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import random
 from dataclasses import replace
 
 from solidarity_mailer.campaign import Campaign
 from solidarity_mailer.compose.message import MessageFactory
+from solidarity_mailer.compose.mime_parts import _qp, _qp_value, normalise
 from solidarity_mailer.render.rendition import Rendition, personal_values, placeholder
 from tests.compose.message_kit import RECIPIENTS, SECRET, SETTINGS, lf, parse
 
@@ -65,3 +67,17 @@ def test_line_breaks_in_field_values_leave_only_crlf(seed: tuple[Campaign, Rendi
             assert decoded.count(b"\r") == decoded.count(b"\n") == decoded.count(b"\r\n"), value  # base64 too
             text = parse(built.data).get_body(("plain",)).get_content()  # type: ignore[union-attr]
             assert "\n".join(value.splitlines()) in text.replace("\r\n", "\n"), value  # the words kept
+
+
+def test_the_plain_value_shortcut_is_exactly_the_codec() -> None:
+    """Short printable ASCII values skip the quoted-printable codec (``mime_parts._qp_value``): byte for byte the
+    same as encoding them, whatever the value (non-ASCII, right-to-left, long, ``=``, dots, spaces, breaks)."""
+    rng = random.Random(20261206)
+    values = ["", ".", "..", ". ", " .", "a ", " a", "a\t", "=", "a=b", "Reader 7", "r0007@example.org",
+              "Zoë", "مريم العربي", "שרה לוי", "x" * 72, "x" * 73, "x" * 71 + " ", "x" * 200, "a\nb", "\r",
+              "O'Brien & <Sons> \"Ltd\"", "\x7f", "\x00", "tab\there", "https://example.org/u/1.abc.def"]
+    alphabet = "ab .=\t\r\né€مש<>&\"'~" + "x" * 10
+    values += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 100))) for _ in range(2000)]
+    for value in values:
+        for escape in (str, html.escape):
+            assert _qp_value(escape(value)) == _qp(normalise(escape(value))), value

@@ -45,7 +45,7 @@ from solidarity_mailer.compose.headers import (
     format_address,
     parse_mailbox,
 )
-from solidarity_mailer.compose.mime_parts import Part
+from solidarity_mailer.compose.mime_parts import Part, dot_stuffed
 from solidarity_mailer.compose.unsubscribe_tokens import make_token
 from solidarity_mailer.compose.verp import day_number, signed_verp, verp_key
 from solidarity_mailer.config import Settings
@@ -81,7 +81,8 @@ class PreparedMessage:
     recipient, ``data`` the complete message (not dot-stuffed; CRLF line ends only, never a bare CR or LF:
     header values are checked, literal text and recipient values normalised), ``message_id`` the
     Message-ID header value with its angle brackets, ``smtputf8`` True when the envelope or headers need
-    the SMTPUTF8 extension (an internationalised local part).
+    the SMTPUTF8 extension (an internationalised local part), ``wire`` the message as SMTP sends it after DATA
+    (dot-stuffed, ending CRLF.CRLF), made without scanning ``data`` again (None: the transport makes it).
     """
 
     mail_from: str
@@ -89,6 +90,7 @@ class PreparedMessage:
     data: bytes
     message_id: str
     smtputf8: bool
+    wire: bytes | None = None
 
 
 class _Variant:
@@ -250,21 +252,25 @@ class MessageFactory:
             self._list_id_header(list_id),
             f"{unsubscribe}\r\n".encode("ascii"),
         ))
-        data = b"".join((
-            head, b"\r\n", self._sep, variant.text.head, variant.text.encode(values), b"\r\n",
-            self._sep, variant.html.head, variant.html.encode(values), b"\r\n", self._end,
-        ))
+        text, text_wire = variant.text.encode(values)
+        html_body, html_wire = variant.html.encode(values)
+        data = b"".join((head, b"\r\n", self._sep, variant.text.head, text, b"\r\n",
+                         self._sep, variant.html.head, html_body, b"\r\n", self._end))
+        # every piece starts a line: the wire form is dot-stuffed piece by piece (see compose/mime_parts.py)
+        wire = b"".join((dot_stuffed(head), b"\r\n", self._sep, variant.text.head, text_wire, b"\r\n",
+                         self._sep, variant.html.head, html_wire, b"\r\n", self._end, b".\r\n"))
         if self._dkim is not None:
-            data = self._sign(data)
+            signature = self._signature(data)  # header lines: the same on the wire, dot-stuffed for certain
+            data, wire = signature + data, dot_stuffed(signature) + wire
         bounce = self.settings.sender.bounce_address  # no bounce address: no VERP, bounces go to From
         mail_from = signed_verp(self._verp_key, bounce, addr, day_number(self.now())) if bounce else self.from_addr
-        return PreparedMessage(mail_from, addr, data, message_id, smtputf8 or not mail_from.isascii())
+        return PreparedMessage(mail_from, addr, data, message_id, smtputf8 or not mail_from.isascii(), wire)
 
-    def _sign(self, data: bytes) -> bytes:
+    def _signature(self, data: bytes) -> bytes:
+        """The DKIM-Signature header (folded, ending CRLF) of ``data``."""
         import dkim
 
         assert self._dkim is not None
         selector, domain, key = self._dkim
-        signature = dkim.sign(data, selector, domain, key, canonicalize=(b"relaxed", b"relaxed"),
-                              include_headers=list(_SIGNED_HEADERS), linesep=b"\r\n")
-        return signature + data
+        return dkim.sign(data, selector, domain, key, canonicalize=(b"relaxed", b"relaxed"),
+                         include_headers=list(_SIGNED_HEADERS), linesep=b"\r\n")

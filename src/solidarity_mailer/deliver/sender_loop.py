@@ -78,7 +78,7 @@ def build_and_send(factory: MessageFactory, transport: Transport, row: Delivery)
         return SendResult(build_error=f"cannot build the message: {exc!r}")
     try:
         outcomes = transport.send(msg.mail_from, [msg.rcpt], msg.data, smtputf8=msg.smtputf8,
-                                  crlf_only=True)  # as the factory builds every message
+                                  crlf_only=True, wire=msg.wire)  # as the factory builds every message
     except TransportPaused as exc:
         return SendResult(paused=exc)
     except Exception as exc:  # a transport bug: the row becomes uncertain, the run goes on

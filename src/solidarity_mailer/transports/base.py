@@ -62,13 +62,14 @@ class Transport(Protocol):
 
     def send(
         self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False,
-        crlf_only: bool = False,
+        crlf_only: bool = False, wire: bytes | None = None,
     ) -> dict[str, Outcome]:
         """Hand ``data`` over for ``rcpt_tos``; one :class:`Outcome` per recipient, never an exception for a reply.
 
         ``crlf_only``: the caller vouches that every line of ``data`` ends CRLF and that it holds no bare CR
         or LF (as :class:`~solidarity_mailer.compose.message.MessageFactory` builds it), so a transport that must
-        send CRLF may skip scanning for them.
+        send CRLF may skip scanning for them. ``wire``: the same message as SMTP sends it after DATA (dot-stuffed,
+        ending CRLF.CRLF), when the caller has it at no cost (the SMTP transport then sends it as it is).
         """
         ...
 

@@ -129,11 +129,11 @@ class CaptureTransport:
 
     def send(
         self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False,
-        crlf_only: bool = False,
+        crlf_only: bool = False, wire: bytes | None = None,
     ) -> dict[str, Outcome]:
         self.open()
         assert self._smtp is not None
-        return self._smtp.send(mail_from, rcpt_tos, data, smtputf8=smtputf8, crlf_only=crlf_only)
+        return self._smtp.send(mail_from, rcpt_tos, data, smtputf8=smtputf8, crlf_only=crlf_only, wire=wire)
 
     def close(self) -> None:
         if self._smtp is not None:

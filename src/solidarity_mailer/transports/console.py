@@ -22,7 +22,7 @@ class ConsoleTransport:
 
     def send(
         self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False,
-        crlf_only: bool = False,
+        crlf_only: bool = False, wire: bytes | None = None,
     ) -> dict[str, Outcome]:
         out = self.stream or sys.stdout
         out.write(f"MAIL FROM:<{mail_from}> RCPT TO:{', '.join(f'<{r}>' for r in rcpt_tos)}\n")

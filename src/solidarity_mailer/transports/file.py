@@ -21,7 +21,7 @@ class FileTransport:
 
     def send(
         self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False,
-        crlf_only: bool = False,
+        crlf_only: bool = False, wire: bytes | None = None,
     ) -> dict[str, Outcome]:
         try:
             path = write_eml(self.outbox, mail_from, rcpt_tos, data)

@@ -39,7 +39,7 @@ class MemoryTransport:
 
     def send(
         self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False,
-        crlf_only: bool = False,
+        crlf_only: bool = False, wire: bytes | None = None,
     ) -> dict[str, Outcome]:
         self.open()
         outcomes: dict[str, Outcome] = {}

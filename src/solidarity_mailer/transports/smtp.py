@@ -170,12 +170,12 @@ class SmtpTransport:
 
     def send(
         self, mail_from: str, rcpt_tos: Sequence[str], data: bytes, *, smtputf8: bool = False,
-        crlf_only: bool = False,
+        crlf_only: bool = False, wire: bytes | None = None,
     ) -> dict[str, Outcome]:
         """One transaction; an :class:`Outcome` for every recipient. See the class docstring for errors."""
         rcpts = list(dict.fromkeys(rcpt_tos))
         smtputf8 = smtputf8 or not all(a.isascii() for a in (mail_from, *rcpts))
-        body = wire_body(data, crlf_only=crlf_only)
+        body = wire if wire is not None else wire_body(data, crlf_only=crlf_only)
         result = self._transaction(mail_from, rcpts, body, smtputf8, may_retry=self._conn is not None)
         if result is None:  # the reused idle connection had been closed by the server: nothing sent, once afresh
             result = self._transaction(mail_from, rcpts, body, smtputf8, may_retry=False)
