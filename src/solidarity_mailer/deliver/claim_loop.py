@@ -16,7 +16,7 @@ import selectors
 import socket
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 
 from solidarity_mailer.deliver.live_run import LiveRun
 from solidarity_mailer.deliver.relays import Relay
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 _COUNTED = {Claim.SUPPRESSED: "skipped", Claim.ALREADY_RECEIVED: "skipped", Claim.WAITING: "waiting"}
 HELD_PER_SENDER = 3  # rows a sender holds: the one it is sending and the next two, already committed `sending`
+REFILL_AT = 2  # a sender is given rows once it has room for this many: half the COMMITs (bench/send_cpu_bench.py)
 COLLECT_SECONDS = 120.0  # after an error: how long the senders may take to report the rows they hold
 
 
@@ -103,7 +104,8 @@ class ClaimLoop(threading.Thread):
     Each sender holds up to :data:`HELD_PER_SENDER` rows: the one it is sending and the next ones, already
     committed ``sending``, so the COMMIT (an fsync) of a row overlaps the SMTP transactions before it and a sender
     whose transactions are short (pipelined) does not wait for the loop. If the process dies, at most that
-    many rows per connection are left ``uncertain``.
+    many rows per connection are left ``uncertain``. A sender is refilled once it has room for
+    :data:`REFILL_AT` rows (it still has one to send meanwhile), so each COMMIT carries more rows.
 
     While ``live.stop`` or ``live.outage`` is set it starts nothing new (queued rows stay pending) but
     still collects what the senders hold. It gives a relay out of rotation nothing; when the relay whose turn it
@@ -117,7 +119,6 @@ class ClaimLoop(threading.Thread):
         self.live, self.senders, self.row_queue = live, senders, row_queue
         self.rows: deque[tuple[Delivery, _Chunk]] = deque()  # taken from the queue, not yet claimed
         self.held: dict[Sender, deque[tuple[Delivery, _Chunk]]] = {c: deque() for c in senders}
-        self.planned: Counter[Sender] = Counter()  # rows chosen for each sender in the claim being made
         self.closing = False  # the feeder sent None
         self.open_chunks: set[_Chunk] = set()
 
@@ -147,13 +148,6 @@ class ClaimLoop(threading.Thread):
     def _halted(self) -> bool:
         return self.live.stop.is_set() or self.live.outage.is_set()
 
-    def _load(self, sender: Sender) -> int:
-        """Rows ``sender`` holds, and those chosen for it in the claim being made."""
-        return len(self.held[sender]) + self.planned[sender]
-
-    def _has_room(self, relay: Relay) -> bool:
-        return any(self._load(c) < HELD_PER_SENDER for c in relay.senders)
-
     def _room(self) -> int:
         """Free places among the held rows of the senders of relays in rotation (when halted: no limit, as the
         rows taken are left pending at once and the feeder's ``None`` must be seen)."""
@@ -162,12 +156,22 @@ class ClaimLoop(threading.Thread):
         return sum(HELD_PER_SENDER - len(self.held[c]) for r in self.live.rotation.serving(self.live.now)
                    for c in r.senders)
 
-    def _next_sender(self, now: dt.datetime) -> Sender | None:
-        """The sender for the next row: of the relay the rotation chooses, the one holding fewest rows."""
-        relay = self.live.rotation.choose(now, self._has_room)
-        if relay is None:
-            return None
-        return min((c for c in relay.senders if self._load(c) < HELD_PER_SENDER), key=self._load)
+    def _choose(self, now: dt.datetime) -> list[tuple[Delivery, _Chunk, Sender]]:
+        """Rows for the senders with room for at least :data:`REFILL_AT` (each filled up to
+        :data:`HELD_PER_SENDER`), each of the relay the rotation chooses, to the one of its senders holding fewest."""
+        free = {c: n for c, q in self.held.items() if (n := HELD_PER_SENDER - len(q)) >= REFILL_AT}
+        if not free:
+            return []
+
+        def has_room(relay: Relay) -> bool:
+            return any(free.get(c, 0) > 0 for c in relay.senders)
+
+        taken: list[tuple[Delivery, _Chunk, Sender]] = []
+        while self.rows and (relay := self.live.rotation.choose(now, has_room)) is not None:
+            sender = max((c for c in relay.senders if free.get(c, 0) > 0), key=free.__getitem__)
+            free[sender] -= 1
+            taken.append((*self.rows.popleft(), sender))
+        return taken
 
     def _take_rows(self, room: int) -> bool:
         """Move rows from the queue to ``rows`` (without blocking) up to ``room``; True once it is empty."""
@@ -202,11 +206,7 @@ class ClaimLoop(threading.Thread):
                 self.rows.popleft()[1].one_done()
             return 0
         now = live.now()
-        taken: list[tuple[Delivery, _Chunk, Sender]] = []
-        while self.rows and (sender := self._next_sender(now)) is not None:
-            taken.append((*self.rows.popleft(), sender))
-            self.planned[sender] += 1
-        self.planned.clear()
+        taken = self._choose(now)
         if not taken:
             return 0
         claims = live.writer.claim_many([(row.address, live.factory.message_id_for(row.address), now)
