@@ -38,7 +38,6 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, cast
 
-from solidarity_mailer.deliver.relays import Relay
 from solidarity_mailer.deliver.sender_loop import SendResult, read_pipe, result_of, serve, write_pipe
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger.delivery_row import Delivery
@@ -48,6 +47,7 @@ from solidarity_mailer.transports.base import Transport
 if TYPE_CHECKING:  # the sending process imports them when it unpickles the campaign, not before
     from solidarity_mailer.compose.message import MessageFactory
     from solidarity_mailer.config import Settings
+    from solidarity_mailer.deliver.relays import Relay  # (its SQLAlchemy stays out of the sender processes)
 
 TransportFactory = Callable[["Settings"], Transport]
 
