@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import pickle
+import socket
 import subprocess
 import sys
+import threading
+from multiprocessing.connection import Connection
 
 import pytest
 
-from solidarity_mailer.deliver.sender_loop import PICKLE, SendResult, result_of, result_tuple
+from solidarity_mailer.deliver.sender_loop import (
+    PICKLE,
+    SendResult,
+    read_pipe,
+    result_of,
+    result_tuple,
+    write_pipe,
+)
 from solidarity_mailer.paths import child_environment
 from solidarity_mailer.transports.base import Outcome, TransportPaused, Verdict
 
@@ -40,3 +50,25 @@ def test_the_sender_launcher_loads_no_database_code() -> None:
     done = subprocess.run([sys.executable, "-P", "-c", script], env=child_environment(), capture_output=True,
                           text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_pipe_carries_large_messages_in_order_and_ends_with_eof() -> None:
+    """Messages cross a real socket pair whole, however the kernel splits them (1 MB ones included), and in the
+    framing of multiprocessing's Connection (either end may use its own methods)."""
+    ours, theirs = (Connection(s.detach()) for s in socket.socketpair())
+    sent = [("row", "x" * size) for size in (0, 1, 70_000, 1_000_000, 5)]
+    writer = threading.Thread(target=lambda: [write_pipe(theirs, item) for item in sent] + [theirs.close()])
+    writer.start()
+    assert [read_pipe(ours) for _ in sent] == sent
+    writer.join()
+    with pytest.raises(EOFError):
+        read_pipe(ours)
+    with pytest.raises(BrokenPipeError):  # the other end is gone (an OSError, as the callers expect)
+        write_pipe(ours, ("ready", ""))
+    ours.close()
+    with pytest.raises(OSError):
+        read_pipe(ours)
+    a, b = (Connection(s.detach()) for s in socket.socketpair())
+    a.send_bytes(pickle.dumps(("error", "why"), PICKLE))
+    write_pipe(a, None)
+    assert read_pipe(b) == ("error", "why") and pickle.loads(b.recv_bytes()) is None

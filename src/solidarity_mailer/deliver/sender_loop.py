@@ -9,7 +9,9 @@ an enum costs ~30 µs to write and read, a tuple ~3 µs (``bench/send_cpu_bench.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -87,14 +89,39 @@ def build_and_send(factory: MessageFactory, transport: Transport, row: Delivery)
     return SendResult(outcome=outcomes.get(msg.rcpt) or next(iter(outcomes.values())))
 
 
+_HEADER = struct.Struct("!i")  # the framing of multiprocessing's Connection (a 4-byte length), which it can read too
+
+
 def write_pipe(conn: Connection, obj: object) -> None:
-    """One message on a sender's pipe: a plain pickle (C speed), framed by the connection."""
-    conn.send_bytes(pickle.dumps(obj, PICKLE))
+    """One message on a sender's pipe: a plain pickle (C speed), framed as the connection frames it.
+
+    Written and read with ``os.write``/``os.read`` on its descriptor: the Connection's own methods cost ~13 µs a
+    message there and back, these ~4 µs, twice per message (``bench/send_cpu_bench.py`` counts them)."""
+    data = pickle.dumps(obj, PICKLE)
+    frame = memoryview(_HEADER.pack(len(data)) + data)
+    fd = conn.fileno()  # OSError once closed, as the Connection's own methods
+    while frame:
+        frame = frame[os.write(fd, frame):]
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    chunk = os.read(fd, size)
+    if len(chunk) == size:
+        return chunk
+    chunks = [chunk]
+    while chunk and (left := size - sum(map(len, chunks))):
+        chunk = os.read(fd, left)
+        chunks.append(chunk)
+    if not chunk:
+        raise EOFError
+    return b"".join(chunks)
 
 
 def read_pipe(conn: Connection) -> object:
     """The next message on a sender's pipe (EOFError when the other end is gone)."""
-    return pickle.loads(conn.recv_bytes())
+    fd = conn.fileno()
+    (size,) = _HEADER.unpack(_read_exactly(fd, 4))
+    return pickle.loads(_read_exactly(fd, size))
 
 
 def serve(conn: Connection, factory: MessageFactory, make_transport: Callable[[], Transport]) -> None:
