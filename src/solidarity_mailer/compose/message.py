@@ -252,8 +252,9 @@ class MessageFactory:
             self._list_id_header(list_id),
             f"{unsubscribe}\r\n".encode("ascii"),
         ))
-        text, text_wire = variant.text.encode(values)
-        html_body, html_wire = variant.html.encode(values)
+        encoded: dict[str, bytes] = {}  # values quoted-printable, shared by the two parts
+        text, text_wire = variant.text.encode(values, encoded)
+        html_body, html_wire = variant.html.encode(values, encoded)
         data = b"".join((head, b"\r\n", self._sep, variant.text.head, text, b"\r\n",
                          self._sep, variant.html.head, html_body, b"\r\n", self._end))
         # every piece starts a line: the wire form is dot-stuffed piece by piece (see compose/mime_parts.py)

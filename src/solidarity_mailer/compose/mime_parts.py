@@ -89,10 +89,11 @@ class Part:
         self.head = (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
                      f"Content-Transfer-Encoding: {cte}\r\n\r\n").encode("ascii")
 
-    def encode(self, values: dict[str, str]) -> tuple[bytes, bytes]:
+    def encode(self, values: dict[str, str], encoded: dict[str, bytes] | None = None) -> tuple[bytes, bytes]:
         """The encoded body with ``values`` (raw, not yet escaped) filled in, and the same dot-stuffed for SMTP;
         the CRLF before the next boundary is not part of it (RFC 2046), so the decoded text ends exactly as the
-        template does."""
+        template does. ``encoded`` keeps the quoted-printable pieces of escaped values from one part to the next
+        (an address or a link usually reads the same escaped for HTML)."""
         if not self.qp:
             filled = [self.literals[0]]
             for name, literal in zip(self.names, self.literals[1:], strict=True):
@@ -100,12 +101,17 @@ class Part:
             b64 = binascii.b2a_base64("".join(filled).encode("utf-8"), newline=False)
             body = b"\r\n".join(b64[i:i + 76] for i in range(0, len(b64), 76))
             return body, body  # (the base64 alphabet has no dot)
-        escape = self.escape
-        encoded = {name: _soft(_qp_value(escape(values.get(name, "")))) for name in self.distinct}
+        escape, known = self.escape, {} if encoded is None else encoded
+        pieces: dict[str, bytes] = {}
+        for name in self.distinct:
+            value = escape(values.get(name, ""))
+            if (piece := known.get(value)) is None:
+                piece = known[value] = _soft(_qp_value(value))
+            pieces[name] = piece
         soft, soft_wire = self.soft, self.soft_wire
         out, wire = [soft[0]], [soft_wire[0]]
         for i, name in enumerate(self.names, 1):
-            value = encoded[name]
+            value = pieces[name]
             out += (value, soft[i])
             wire += (dot_stuffed(value), soft_wire[i])
         body, body_wire = b"".join(out), b"".join(wire)
