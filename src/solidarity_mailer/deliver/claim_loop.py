@@ -191,6 +191,8 @@ class ClaimLoop(threading.Thread):
     def _fill(self) -> None:
         """Start rows until every sender in rotation holds its fill, the queue is empty (its waker armed),
         closing, or the next row waits (for a free place at the relay whose turn it is, or for relays' limits)."""
+        if not self._halted() and all(len(q) > HELD_PER_SENDER - REFILL_AT for q in self.held.values()):
+            return  # no sender takes rows yet (most wake-ups: one result in); what is queued waits
         while True:
             empty = self._take_rows(self._room())
             started = self._start()
