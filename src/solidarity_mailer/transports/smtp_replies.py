@@ -16,6 +16,7 @@ from solidarity_mailer.transports.base import Outcome, TransportPaused, Verdict
 
 _STATUS_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b")
 _LINE_RE = re.compile(rb"([2-5][0-5][0-9])(?:([ -])(.*))?")  # Reply-code [SP / "-" text]
+_SINGLE = re.compile(rb"[2-5][0-5][0-9] [^\n]*\n?\Z")  # a last (or only) line, as _LINE_RE reads it, with its LF
 MAX_LINE = 8192  # bytes of one reply line (as smtplib)
 MAX_LINES = 100  # lines of one reply: a reply that goes on longer is not one
 
@@ -32,17 +33,14 @@ def read_reply(conn: smtplib.SMTP) -> tuple[int, bytes]:
     ``SMTPServerDisconnected``."""
     if conn.file is None:
         conn.file = conn.sock.makefile("rb")
+    line = _next_line(conn)
+    if _SINGLE.match(line) and line.endswith(b"\n"):  # most replies: one line "250 text" (the pattern, faster)
+        return int(line[:3]), line[4:].removesuffix(b"\n").removesuffix(b"\r").strip(b" \t")
     limit = conn.timeout if isinstance(conn.timeout, int | float) else None
     started, code, texts = time.monotonic(), b"", []
     while True:
-        try:
-            line = conn.file.readline(MAX_LINE + 1)
-        except OSError as exc:
-            conn.close()
-            raise smtplib.SMTPServerDisconnected(f"Connection unexpectedly closed: {exc}") from None
-        if not line:
-            conn.close()
-            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        if texts:  # (the first line was read above)
+            line = _next_line(conn)
         match = _LINE_RE.fullmatch(line.removesuffix(b"\n").removesuffix(b"\r"))
         if not line.endswith(b"\n") or match is None or code not in (b"", match[1]):
             conn.close()
@@ -54,6 +52,19 @@ def read_reply(conn: smtplib.SMTP) -> tuple[int, bytes]:
         if len(texts) >= MAX_LINES or (limit is not None and time.monotonic() - started > limit):
             conn.close()
             raise MalformedReply(f"a reply that does not end: {len(texts)} lines of {code.decode()}-")
+
+
+def _next_line(conn: smtplib.SMTP) -> bytes:
+    """The next line from the server; ``SMTPServerDisconnected`` on a hang-up or a timeout."""
+    try:
+        line: bytes = conn.file.readline(MAX_LINE + 1)  # type: ignore[union-attr]
+    except OSError as exc:
+        conn.close()
+        raise smtplib.SMTPServerDisconnected(f"Connection unexpectedly closed: {exc}") from None
+    if not line:
+        conn.close()
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+    return line
 
 
 class StrictSMTP(smtplib.SMTP):
