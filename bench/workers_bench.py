@@ -2,8 +2,9 @@
 
 For 1, 2 and 4 workers on one PostgreSQL ledger, and for one worker on SQLite, a fresh ledger and project of
 ``--messages`` recipients (25 KB each, ``[delivery] concurrency`` connections per worker), then N
-``solidarity-mailer send`` processes of the campaign started together (the first opens the run, the others join it
-as workers: ``docs/operations.md``, "Several workers"). Measured: msgs/s (the first start to the last exit) and
+``solidarity-mailer send`` processes of the campaign started together (the first opens the run and enqueues; the
+others, 0.5 s later, read the list too, find its rows there and join the run as workers: ``docs/operations.md``,
+"Several workers"). Measured: msgs/s (the first start to the last exit) and
 CPU milliseconds per message, of the workers' process trees (``wait4``) and with the PostgreSQL server's own
 (its postmaster's and backends' CPU, from ``/proc``). The baseline in the same run: the raw ``smtplib`` loop over
 the same messages prebuilt, with the same connections (threads), unpinned as the workers are. Every worker
