@@ -104,8 +104,8 @@ class ClaimLoop(threading.Thread):
     Each sender holds up to :data:`HELD_PER_SENDER` rows: the one it is sending and the next ones, already
     committed ``sending``, so the COMMIT (an fsync) of a row overlaps the SMTP transactions before it and a sender
     whose transactions are short (pipelined) does not wait for the loop. If the process dies, at most that
-    many rows per connection are left ``uncertain``. A sender is refilled once it has room for
-    :data:`REFILL_AT` rows (it still has one to send meanwhile), so each COMMIT carries more rows.
+    many rows per connection are left ``uncertain``. Senders are refilled once one has room for
+    :data:`REFILL_AT` rows (it still has one to send meanwhile), the others topped up in the same COMMIT.
 
     While ``live.stop`` or ``live.outage`` is set it starts nothing new (queued rows stay pending) but
     still collects what the senders hold. It gives a relay out of rotation nothing; when the relay whose turn it
@@ -157,10 +157,10 @@ class ClaimLoop(threading.Thread):
                    for c in r.senders)
 
     def _choose(self, now: dt.datetime) -> list[tuple[Delivery, _Chunk, Sender]]:
-        """Rows for the senders with room for at least :data:`REFILL_AT` (each filled up to
+        """Once a sender has room for :data:`REFILL_AT` rows, rows for every sender with room (each filled up to
         :data:`HELD_PER_SENDER`), each of the relay the rotation chooses, to the one of its senders holding fewest."""
-        free = {c: n for c, q in self.held.items() if (n := HELD_PER_SENDER - len(q)) >= REFILL_AT}
-        if not free:
+        free = {c: n for c, q in self.held.items() if (n := HELD_PER_SENDER - len(q)) > 0}
+        if all(n < REFILL_AT for n in free.values()):
             return []
 
         def has_room(relay: Relay) -> bool:
