@@ -82,16 +82,19 @@ class Feeder:
             if (i % STATE_EVERY == 0 and (why := self._halted())) or (why := self._renew_due()):
                 row_queue.put(chunk)  # pass on what was taken: once stopped, the senders leave it pending
                 return why
+            if self._held(row):
+                continue  # before the rate limit: a held row takes none of its slots
             waiting = self.limiter.wait_time()
             if waiting > 0.0 and chunk:
                 row_queue.put(chunk)  # do not hold rows back while the rate limit makes us wait
                 chunk = []
-            if waiting > 0.5 and (why := self._wait(waiting)):
-                return why
+            if waiting > 0.5:
+                if why := self._wait(waiting):
+                    return why
+                if self._held(row):
+                    continue  # its window closed during the wait
             if not self.limiter.acquire(live.stop.is_set):
                 break
-            if live.window is not None and live.window.holds(row, live.now()):
-                continue  # its recipient's send window closed (after the rate limit's wait): held
             chunk.append(row)
             self.fed += 1
             if len(chunk) >= CHUNK:
@@ -100,6 +103,11 @@ class Feeder:
         if chunk:
             row_queue.put(chunk)
         return None
+
+    def _held(self, row: Delivery) -> bool:
+        """Whether ``row``'s recipient's send window is closed now (the row is then held)."""
+        window = self.live.window
+        return window is not None and window.holds(row, self.live.now())
 
     def _nothing_due(self) -> str | None:
         """No row is due after the cursor: start over, wait for the next retry, stop until a send window opens
