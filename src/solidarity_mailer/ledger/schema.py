@@ -12,6 +12,8 @@ Tables, by the modules that write them:
   reader's values), what ``serve`` and ``archive build`` show of a campaign once a message of it was delivered.
 - ``locks``: ledger/leases.py. Named leases: ``scheduler``, so one daemon runs per database
   (schedule/daemon_lock.py), and ``run:{id}``, so one process sends a given run (deliver/run_lock.py).
+- ``rate_limits``, ``rate_limit_grants``: ledger/rate_limits.py. The rate limits every worker shares: each limit's
+  next free slot, and the slots it granted in the last hour.
 - ``alembic_version``: the schema's revision (ledger/revision.py). A change to these tables needs a migration
   in ledger/migrations/versions/ (docs/operations.md, "Adding a migration").
 """
@@ -24,9 +26,11 @@ import time
 from pathlib import Path
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
+    Double,
     Engine,
     ForeignKey,
     Index,
@@ -172,6 +176,23 @@ locks = Table(
     Column("name", String(100), primary_key=True),
     Column("holder", String(200), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# ledger/rate_limits.py: one row per limit (``delivery``, ``relay:NAME``), its next free slot in clock seconds
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(320), primary_key=True),
+    Column("next_slot", Double, nullable=False),
+)
+
+# the slots each limit granted, counted by the second they count until (its per-hour part)
+rate_limit_grants = Table(
+    "rate_limit_grants",
+    metadata,
+    Column("key", String(320), primary_key=True),
+    Column("second", BigInteger, primary_key=True, autoincrement=False),
+    Column("count", Integer, nullable=False),
 )
 
 
