@@ -126,6 +126,7 @@ class ClaimLoop(threading.Thread):
             try:
                 for sender in self.senders:
                     sender.wait_ready()
+                self.live.ready.set()  # the feeder takes rate-limit slots from now on, not while senders start
                 self._loop()
             except BaseException as exc:  # re-raised by the dispatcher
                 with self.live.lock:

@@ -27,6 +27,7 @@ from solidarity_mailer.ledger.delivery_row import Delivery
 BATCH = 200  # rows read from the ledger at a time
 STATE_EVERY = 50  # look at runs.state (paused/cancelled elsewhere?) at least every so many messages
 CHUNK = 8  # rows put on the queue at once when the rate limit does not hold them back (fewer wake-ups)
+LONG_WAIT = 0.5  # a rate-limit wait longer than this is cut in slices as well (renewing, watching runs.state)
 WAIT_SLICE = 20.0  # long waits (retry backoff, hourly limit) are cut in slices: renew the lease, watch runs.state
 
 
@@ -45,6 +46,8 @@ class Feeder:
     def feed(self) -> str:
         """Feed until done; why it ended: done|limit|stopped|paused|cancelled|outage|lease lost|window."""
         live = self.live
+        while not (live.ready.is_set() or live.stop.is_set()):  # (a slot taken meanwhile would lapse)
+            live.ready.wait(0.05)
         while True:
             if why := self._halted():
                 return why
@@ -82,19 +85,16 @@ class Feeder:
             if (i % STATE_EVERY == 0 and (why := self._halted())) or (why := self._renew_due()):
                 row_queue.put(chunk)  # pass on what was taken: once stopped, the senders leave it pending
                 return why
-            if self._held(row):
-                continue  # before the rate limit: a held row takes none of its slots
-            waiting = self.limiter.wait_time()
-            if waiting > 0.0 and chunk:
+            if chunk and self.limiter.wait_time() > 0.0:
                 row_queue.put(chunk)  # do not hold rows back while the rate limit makes us wait
                 chunk = []
-            if waiting > 0.5:
-                if why := self._wait(waiting):
-                    return why
-                if self._held(row):
-                    continue  # its window closed during the wait
-            if not self.limiter.acquire(live.stop.is_set):
+            taken = self._take_slot(row)
+            if isinstance(taken, str):
+                return taken
+            if taken is None:
                 break
+            if not taken:
+                continue  # its recipient's send window is closed: held, and it took no slot
             chunk.append(row)
             self.fed += 1
             if len(chunk) >= CHUNK:
@@ -103,6 +103,25 @@ class Feeder:
         if chunk:
             row_queue.put(chunk)
         return None
+
+    def _take_slot(self, row: Delivery) -> bool | str | None:
+        """Wait for the rate limit's next slot and take it for ``row``, whose send window is judged when the slot
+        comes: True once taken; False when the window holds the row (it takes no slot); None when stopped; else why
+        feeding was halted during a long wait."""
+        live = self.live
+        while True:
+            if self._held(row):
+                return False
+            waiting = self.limiter.wait_time()
+            if waiting <= 0.0 and self.limiter.try_acquire():
+                return True
+            if live.stop.is_set():
+                return None
+            if waiting > LONG_WAIT:  # in slices, renewing; woken a little early, so the slot is taken on time
+                if why := self._wait(waiting - LONG_WAIT / 2):
+                    return why
+            else:
+                live.sleep(max(waiting, 1e-6))
 
     def _held(self, row: Delivery) -> bool:
         """Whether ``row``'s recipient's send window is closed now (the row is then held)."""

@@ -51,6 +51,7 @@ class LiveRun:
     rotation: Rotation = field(default_factory=lambda: Rotation([Relay(None)], RetryPolicy().delay))
     tally: Counter[str] = field(default_factory=Counter)
     paused: TransportPaused | None = None
+    ready: threading.Event = field(default_factory=threading.Event)  # the claim loop's senders have started
     outage: threading.Event = field(default_factory=threading.Event)  # every relay is out of rotation: back off
     outage_since: dt.datetime | None = None  # first connection failure since a message last got through
     error: BaseException | None = None
