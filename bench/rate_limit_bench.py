@@ -18,6 +18,7 @@ ledger (``ledger/rate_limits.py``; hourly part on), the best and the median of `
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -94,6 +95,7 @@ def main() -> None:
     parser.add_argument("--reservations", type=int, default=200)
     parser.add_argument("--databases", default="sqlite,postgresql")
     args = parser.parse_args()
+    os.environ.setdefault("SOLIDARITY_MAILER_SECRET", "bench-secret-0123456789abcdef")
     port = free_port()
     sink = start_sink(port)
     try:
