@@ -39,6 +39,7 @@ class Env:
     smtp_port: int
     extra: dict[str, str] = field(default_factory=dict)
     concurrency: int = 1
+    _engine: Engine | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.config = self.tmp / "solidarity-mailer.toml"
@@ -80,7 +81,11 @@ class Env:
         return list(json.loads(done.stdout))
 
     def engine(self) -> Engine:
-        return connect(self.db_url)
+        """The ledger's engine: one per Env, kept for its polls (an engine per poll left a connection open
+        each until garbage collection; tests/conftest.py disposes it when the test ends)."""
+        if self._engine is None:
+            self._engine = connect(self.db_url)
+        return self._engine
 
 
 class Daemon:
