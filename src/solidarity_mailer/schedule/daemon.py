@@ -28,11 +28,10 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from solidarity_mailer.clock import TEST_CLOCK_ENV, Clock, ScaledClock, SystemClock
 from solidarity_mailer.config import Settings
@@ -40,6 +39,7 @@ from solidarity_mailer.deliver.dispatcher import RunSummary
 from solidarity_mailer.deliver.senders import TransportFactory
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger.full import LedgerFull, is_disk_full, location
+from solidarity_mailer.ledger.location import loggable_url
 from solidarity_mailer.ledger.queries import get_run, run_state
 from solidarity_mailer.ledger.schema import connect
 from solidarity_mailer.schedule import daemon_lock
@@ -78,6 +78,7 @@ class Daemon:
         self.runs = RunQueue(self.engine, settings, self.clock, self.stopping, deliver=deliver,
                              transport_factory=transport_factory)
         self._fire_lock = threading.Lock()
+        self._job_running = threading.Lock()  # held by a job's body, and by stop() around APScheduler's shutdown
         self._scheduler: BackgroundScheduler | None = None
         self.lease_lost = False
         # PostgreSQL: several daemons deliver together, the leader (lease holder) fires the schedules
@@ -135,7 +136,8 @@ class Daemon:
         self.stopping.set()
         self.runs.stop_current()
         if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=True)
+            with self._job_running:  # no job body is running now, and none begins: see _as_job
+                self._scheduler.shutdown(wait=True)
         self.runs.close(timeout)
         if self.use_lock:
             try:
@@ -177,10 +179,23 @@ class Daemon:
 
     # -- scheduling ------------------------------------------------------------------------------------
 
+    def _as_job(self, body: Callable[[], None]) -> None:
+        """A job's ``body``, unless stopping; never during :meth:`stop`'s ``shutdown(wait=True)``, which holds the
+        job-store lock while it waits for the jobs (a body asking for the jobs would wait for it: a deadlock)."""
+        while not self._job_running.acquire(timeout=0.1):
+            if self.stopping.is_set():
+                return
+        try:
+            if not self.stopping.is_set():
+                body()
+        finally:
+            self._job_running.release()
+
     def sync(self) -> None:
         """Renew the lease, process due schedules, (re)arm APScheduler jobs, pick up pending runs."""
-        if self.stopping.is_set():
-            return
+        self._as_job(self._sync_logged)
+
+    def _sync_logged(self) -> None:
         try:
             self._sync()
         except Exception as exc:  # a database hiccup must not kill the scheduler thread: try again next sync
@@ -265,8 +280,7 @@ class Daemon:
         delay = self.clock.real_delay(instant)
         if 0 < delay < 5:  # APScheduler woke a hair early on a test clock
             self.stopping.wait(delay + 0.001)
-        if not self.stopping.is_set():
-            self._fire(schedule_id)
+        self._as_job(lambda: self._fire(schedule_id))
 
     def _fire(self, schedule_id: int) -> None:
         with self._fire_lock:
@@ -284,15 +298,3 @@ class Daemon:
             self.runs.add(run_id)
         self._arm(schedule_id)
 
-
-def loggable_url(url: str) -> str:
-    """The database URL for the log: its password and its query (where a password can hide too) left out."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return "(a URL SQLAlchemy cannot read)"
-    user = f"{parsed.username}{':***' if parsed.password else ''}@" if parsed.username else ""
-    host = (parsed.host or "").rpartition("@")[2]  # a raw '@' in a password: SQLAlchemy ends it at the first
-    port = f":{parsed.port}" if parsed.port else ""
-    database = f"/{parsed.database}" if parsed.database else ""
-    return f"{parsed.drivername}://{user}{host}{port}{database}{'?…' if parsed.query else ''}"
