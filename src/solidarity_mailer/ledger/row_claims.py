@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, and_, delete, exists, func, or_, select, update
 
 from solidarity_mailer.ledger.delivery_row import Delivery
-from solidarity_mailer.ledger.leases import process_gone
+from solidarity_mailer.ledger.leases import holder_process, process_gone
 from solidarity_mailer.ledger.queries import due_condition
 from solidarity_mailer.ledger.schema import aware, deliveries, locks
 
@@ -160,9 +160,7 @@ def sent_by_worker(engine: Engine, run_id: int) -> list[WorkerSent]:
     per: dict[tuple[str, int], int] = {}
     with engine.connect() as conn:
         for worker, n in conn.execute(stmt):
-            host, _, rest = str(worker).partition(":")
-            pid = rest.split(":")[0]
-            key = (host, int(pid) if pid.isdigit() else 0)
+            key = holder_process(str(worker))
             per[key] = per.get(key, 0) + int(n)
     return sorted((WorkerSent(h, p, n) for (h, p), n in per.items()), key=lambda w: (-w.sent, w.host, w.pid))
 
