@@ -4,8 +4,11 @@ recorded after an outage, also over the `uncertain` another worker set meanwhile
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, select, text
@@ -19,6 +22,7 @@ from solidarity_mailer.ledger.writer import LedgerWriter
 from tests import postgres
 from tests.databases import on_postgresql
 from tests.ledger.test_row_claims import NOW, _run
+from tests.processes import cli_command
 
 ALIVE, SILENT = "elsewhere.example:1:a", "elsewhere.example:2:b"  # hosts of their own: judged by their leases only
 TTL = dt.timedelta(seconds=30)
@@ -87,6 +91,20 @@ def test_outages_are_told_apart_from_other_errors() -> None:
                   psycopg.errors.UniqueViolation("dup"), sqlite3.OperationalError("database is locked"),
                   ValueError("x")):
         assert not database_unreachable(other)
+
+
+def test_a_command_finding_the_database_unreachable_says_so_in_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("psycopg")
+    url = "postgresql+psycopg://mailer:hunter2@/ledger?host=/nonexistent-solidarity"
+    config = tmp_path / "solidarity-mailer.toml"
+    config.write_text(f'[database]\nurl = "{url}"\n', encoding="utf-8")
+    for args in (["campaigns", "--config", str(config)], ["run", "--config", str(config)]):
+        done = subprocess.run([*cli_command(), *args], capture_output=True, text=True, timeout=60, check=False,
+                              env={**os.environ, "SOLIDARITY_MAILER_SECRET": "s" * 32})
+        assert done.returncode == 2, done.stderr
+        [line] = [x for x in done.stderr.splitlines() if "error:" in x]
+        assert "nonexistent-solidarity" in line  # where it looked (the socket), no password
+        assert "Traceback" not in done.stderr and "hunter2" not in done.stderr + done.stdout
 
 
 def test_the_backoff_doubles_from_one_second_to_thirty_with_jitter() -> None:
