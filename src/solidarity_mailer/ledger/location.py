@@ -1,4 +1,4 @@
-"""Where the ledger lives, whether a command may create it there (issue 12, hole 2), and its URL fit for a log.
+"""Where the ledger lives, whether a command may create it there (issue 12, hole 2).
 
 A ledger is created only at the project's default location (``solidarity-mailer.db`` in the working folder,
 beside ``solidarity-mailer.toml``) or by ``solidarity-mailer db init``. A configured SQLite file that does not
@@ -9,9 +9,6 @@ everyone again and ignore every suppression. :func:`check_exists` refuses it wit
 from __future__ import annotations
 
 from pathlib import Path
-
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger.schema import DEFAULT_DATABASE
@@ -63,15 +60,3 @@ def check_exists(url: str, source: str) -> None:
         f"no ledger at {path.resolve()} (the database URL from {source})",
         hint="correct the URL, or create the ledger there with `solidarity-mailer db init`")
 
-
-def loggable_url(url: str) -> str:
-    """The database URL for the log: its password and its query (where a password can hide too) left out."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return "(a URL SQLAlchemy cannot read)"
-    user = f"{parsed.username}{':***' if parsed.password else ''}@" if parsed.username else ""
-    host = (parsed.host or "").rpartition("@")[2]  # a raw '@' in a password: SQLAlchemy ends it at the first
-    port = f":{parsed.port}" if parsed.port else ""
-    database = f"/{parsed.database}" if parsed.database else ""
-    return f"{parsed.drivername}://{user}{host}{port}{database}{'?…' if parsed.query else ''}"

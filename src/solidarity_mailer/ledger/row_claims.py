@@ -93,7 +93,9 @@ def recover_dead_workers(engine: Engine, run_id: int, *, now: dt.datetime, worke
     A worker is dead when it holds no unexpired lease on the run; the lease of a process of this host that no
     longer exists is removed first, so a worker killed here is recovered at once. One statement each, so a
     worker starting meanwhile (its lease is committed before its first claim) is never mistaken for dead.
-    The calling ``worker`` is alive, whatever its lease says.
+    The calling ``worker`` is alive, whatever its lease says, and holds no message in hand when it calls (it
+    starts, or every row it took is answered and recorded): a row still ``sending`` under its name is one whose
+    recorded outcome a database crash lost (an acknowledged COMMIT not yet durable), and becomes ``uncertain`` too.
     """
     with engine.connect() as conn:
         holders = [(name, holder) for name, holder in
@@ -108,7 +110,7 @@ def recover_dead_workers(engine: Engine, run_id: int, *, now: dt.datetime, worke
         conn.execute(update(deliveries).where(
             deliveries.c.run_id == run_id, deliveries.c.claimed_until.is_not(None), dead).values(claimed_until=None))
         return int(conn.execute(update(deliveries).where(
-            deliveries.c.run_id == run_id, deliveries.c.state == "sending", dead)
+            deliveries.c.run_id == run_id, deliveries.c.state == "sending", or_(dead, deliveries.c.worker == worker))
             .values(state="uncertain", updated_at=now, last_reply=INTERRUPTED)).rowcount)
 
 

@@ -17,6 +17,8 @@
   continues at the next start.
 - When the ledger's disk is full (while sending, firing or renewing the lease) it logs one line and stops, and
   ``serve()`` raises :class:`LedgerFull`; started again once there is space, it resumes the run where it stopped.
+- While the database is unreachable (PostgreSQL restarting) syncs back off (1 s doubling to 30 s) and it goes on
+  when the database is back; so does the run being sent (``deliver/database_outage.py``).
 - Time comes from a :class:`~solidarity_mailer.clock.Clock` (tests may speed it up); APScheduler waits the
   matching real time.
 """
@@ -28,7 +30,6 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
@@ -39,11 +40,12 @@ from solidarity_mailer.deliver.dispatcher import RunSummary
 from solidarity_mailer.deliver.senders import TransportFactory
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger.full import LedgerFull, is_disk_full, location
-from solidarity_mailer.ledger.location import loggable_url
 from solidarity_mailer.ledger.queries import get_run, run_state
+from solidarity_mailer.ledger.reachability import OutageLog, database_unreachable, loggable_url, reason
 from solidarity_mailer.ledger.schema import connect
 from solidarity_mailer.schedule import daemon_lock
 from solidarity_mailer.schedule.due_runs import process_due
+from solidarity_mailer.schedule.job_gate import JobGate
 from solidarity_mailer.schedule.run_queue import Deliver, RunQueue, running_runs, scheduled_runs
 from solidarity_mailer.schedule.schedules import Schedule, get_schedule, list_schedules
 
@@ -78,12 +80,13 @@ class Daemon:
         self.runs = RunQueue(self.engine, settings, self.clock, self.stopping, deliver=deliver,
                              transport_factory=transport_factory)
         self._fire_lock = threading.Lock()
-        self._job_running = threading.Lock()  # held by a job's body, and by stop() around APScheduler's shutdown
+        self._jobs = JobGate(self.stopping)
         self._scheduler: BackgroundScheduler | None = None
         self.lease_lost = False
         # PostgreSQL: several daemons deliver together, the leader (lease holder) fires the schedules
         self.shared = self.use_lock and self.engine.dialect.name == "postgresql"
         self.leader = False
+        self.outage = OutageLog(self.engine, "the daemon", log)  # the database unreachable: syncs back off
 
     @property
     def last_summary(self) -> RunSummary | None:
@@ -121,29 +124,23 @@ class Daemon:
         if not wait:
             daemon_lock.acquire(self.engine, self.holder, now=_real_now(), ttl=self.lease_ttl)
             return True
-        announced = False
-        while (other := daemon_lock.try_acquire(self.engine, self.holder, now=_real_now(),
-                                                ttl=self.lease_ttl)) is not None:
-            if not announced:
-                log.info("another daemon (%s) holds the lease; waiting idle until it stops", other)
-                announced = True
-            if self.stopping.wait(self.sync_seconds):
-                return False
-        return True
+        return daemon_lock.wait_to_acquire(self.engine, self.holder, ttl=self.lease_ttl, stopping=self.stopping,
+                                           every=self.sync_seconds)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop firing, let the current run stop between messages, release the lease."""
         self.stopping.set()
         self.runs.stop_current()
         if self._scheduler is not None and self._scheduler.running:
-            with self._job_running:  # no job body is running now, and none begins: see _as_job
-                self._scheduler.shutdown(wait=True)
+            self._jobs.shutdown(self._scheduler)
         self.runs.close(timeout)
         if self.use_lock:
             try:
                 daemon_lock.release(self.engine, self.holder)
             except Exception as exc:  # a full disk keeps the lease: a daemon started here later takes it over at once
-                if not self._stop_if_full(exc):
+                if database_unreachable(exc):
+                    log.warning("the scheduler lease was not released (database unreachable): it runs out by itself")
+                elif not self._stop_if_full(exc):
                     raise
         log.info("daemon stopped")
 
@@ -179,28 +176,22 @@ class Daemon:
 
     # -- scheduling ------------------------------------------------------------------------------------
 
-    def _as_job(self, body: Callable[[], None]) -> None:
-        """A job's ``body``, unless stopping; never during :meth:`stop`'s ``shutdown(wait=True)``, which holds the
-        job-store lock while it waits for the jobs (a body asking for the jobs would wait for it: a deadlock)."""
-        while not self._job_running.acquire(timeout=0.1):
-            if self.stopping.is_set():
-                return
-        try:
-            if not self.stopping.is_set():
-                body()
-        finally:
-            self._job_running.release()
-
     def sync(self) -> None:
         """Renew the lease, process due schedules, (re)arm APScheduler jobs, pick up pending runs."""
-        self._as_job(self._sync_logged)
+        self._jobs.run(self._sync_logged)
 
     def _sync_logged(self) -> None:
+        if not self.outage.due():
+            return
         try:
             self._sync()
         except Exception as exc:  # a database hiccup must not kill the scheduler thread: try again next sync
-            if not self._stop_if_full(exc):
+            if database_unreachable(exc):
+                self.outage.failed(exc)  # one line; the next syncs wait for the backoff's delay
+            elif not self._stop_if_full(exc):
                 log.exception("sync failed; retrying in %.0f s", self.sync_seconds)
+            return
+        self.outage.succeeded()
 
     def _resume_interrupted(self) -> None:
         for run_id in scheduled_runs(self.engine, ("running", "pending"), self.clock.now()):
@@ -280,16 +271,21 @@ class Daemon:
         delay = self.clock.real_delay(instant)
         if 0 < delay < 5:  # APScheduler woke a hair early on a test clock
             self.stopping.wait(delay + 0.001)
-        self._as_job(lambda: self._fire(schedule_id))
+        self._jobs.run(lambda: self._fire(schedule_id))
 
     def _fire(self, schedule_id: int) -> None:
+        try:
+            self._fire_now(schedule_id)
+        except Exception as exc:
+            if database_unreachable(exc):  # the next sync after it is back fires it (or records it missed)
+                log.warning("schedule %d: not fired now, the database is unreachable (%s); it fires once the "
+                            "database is back, within its grace period", schedule_id, reason(exc))
+            elif not self._stop_if_full(exc):
+                log.exception("schedule %d: firing failed; retrying at the next sync", schedule_id)
+
+    def _fire_now(self, schedule_id: int) -> None:
         with self._fire_lock:
-            try:
-                result = process_due(self.engine, schedule_id, self.clock.now())
-            except Exception as exc:
-                if not self._stop_if_full(exc):
-                    log.exception("schedule %d: firing failed; retrying at the next sync", schedule_id)
-                return
+            result = process_due(self.engine, schedule_id, self.clock.now())
         for run_id in result.missed:
             note = get_run(self.engine, run_id).note
             log.warning("schedule %d: run %d recorded as missed (%s)", schedule_id, run_id, note)
