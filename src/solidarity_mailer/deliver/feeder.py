@@ -8,7 +8,8 @@ another process?) and at its lease (lost?). Long waits (retry backoff, the hourl
 :data:`WAIT_SLICE` seconds that do the same. When no row is due it frees the rows of dead workers and waits
 for what other workers hold, so the run ends only when nothing is left to send. While every relay is out of
 rotation (``deliver/relays.py``) it backs the whole run off until the first is back (the retry policy's delays,
-at most :data:`~.relays.OUTAGE_MAX_WAIT`), and gives up once ``unreachable_pause_seconds`` have passed.
+at most :data:`~.relays.OUTAGE_MAX_WAIT`), and gives up once ``unreachable_pause_seconds`` have passed. While the
+database is unreachable it waits for it with backoff and then goes on (``deliver/database_outage.py``).
 :meth:`Feeder.feed` returns why feeding ended.
 """
 
@@ -19,10 +20,12 @@ import math
 
 from solidarity_mailer.deliver import run_lock
 from solidarity_mailer.deliver.claim_loop import RowQueue
+from solidarity_mailer.deliver.database_outage import ride_out
 from solidarity_mailer.deliver.live_run import LiveRun
 from solidarity_mailer.deliver.rate_limit import RateLimiter
 from solidarity_mailer.ledger import row_claims
 from solidarity_mailer.ledger.delivery_row import Delivery
+from solidarity_mailer.ledger.reachability import DatabaseUnreachable, database_unreachable
 
 BATCH = 200  # rows read from the ledger at a time
 STATE_EVERY = 50  # look at runs.state (paused/cancelled elsewhere?) at least every so many messages
@@ -44,11 +47,27 @@ class Feeder:
         self.renewed: dt.datetime | None = None  # when the lease and claims were last renewed
 
     def feed(self) -> str:
-        """Feed until done; why it ended: done|limit|stopped|paused|cancelled|outage|lease lost|window."""
+        """Feed until done; why it ended: done|limit|stopped|paused|cancelled|outage|lease lost|window.
+
+        While the database is unreachable it waits (``deliver/database_outage.py``), then starts over."""
+        while True:
+            try:
+                return self._feed()
+            except Exception as exc:
+                if not database_unreachable(exc):
+                    raise
+                self.live.database_lost(exc)
+            if why := ride_out(self.live, self.row_queue):
+                return why
+            self.cursor, self.renewed = "", self.live.now()
+
+    def _feed(self) -> str:
         live = self.live
         while not (live.ready.is_set() or live.stop.is_set()):  # (a slot taken meanwhile would lapse)
             live.ready.wait(0.05)
         while True:
+            if live.database_down.is_set():  # seen by the claim loop or the writer
+                raise DatabaseUnreachable("the database connection was lost")
             if why := self._halted():
                 return why
             if live.outage.is_set():
@@ -69,7 +88,7 @@ class Feeder:
             if self._limit_reached():
                 self.row_queue.join()
                 return "limit"
-            if not live.outage.is_set():
+            if not (live.outage.is_set() or live.database_down.is_set()):
                 self.cursor = batch[-1].address
 
     def _limit_reached(self) -> bool:
@@ -80,7 +99,7 @@ class Feeder:
         live, row_queue = self.live, self.row_queue
         chunk: list[Delivery] = []
         for i, row in enumerate(batch, 1):
-            if self._limit_reached() or live.outage.is_set():
+            if self._limit_reached() or live.outage.is_set() or live.database_down.is_set():
                 break
             if (i % STATE_EVERY == 0 and (why := self._halted())) or (why := self._renew_due()):
                 row_queue.put(chunk)  # pass on what was taken: once stopped, the senders leave it pending
