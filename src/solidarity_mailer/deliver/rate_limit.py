@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 
 from solidarity_mailer.ledger import rate_limits
 from solidarity_mailer.ledger.rate_limits import HOUR, Grant
+from solidarity_mailer.ledger.reachability import database_unreachable
 
 BLOCK_SECONDS = 0.1  # the per-second slots reserved at a time: this much of the limit
 HOURLY_BLOCK = 100  # with an hourly limit alone: at most this many slots at a time (a thousandth of the hour's)
@@ -42,14 +43,23 @@ class Slots(Protocol):
 
 
 class LedgerSlots:
-    """The slots of limit ``key`` in the ledger, shared by every worker (``ledger/rate_limits.py``)."""
+    """The slots of limit ``key`` in the ledger, shared by every worker (``ledger/rate_limits.py``). With
+    ``outage_wait``, the database unreachable grants nothing for that many seconds instead of raising (for a
+    caller with no outage handling of its own: the claim loop asking a relay's limit)."""
 
-    def __init__(self, engine: Engine, key: str, spacing: float, per_hour: int) -> None:
+    def __init__(self, engine: Engine, key: str, spacing: float, per_hour: int, outage_wait: float | None = None
+                 ) -> None:
         self.engine, self.key, self.spacing, self.per_hour = engine, key, spacing, per_hour
+        self.outage_wait = outage_wait
 
     def reserve(self, now: float, want: int) -> Grant:
-        return rate_limits.reserve(self.engine, self.key, spacing=self.spacing, per_hour=self.per_hour, want=want,
-                                   now=now)
+        try:
+            return rate_limits.reserve(self.engine, self.key, spacing=self.spacing, per_hour=self.per_hour,
+                                       want=want, now=now)
+        except Exception as exc:
+            if self.outage_wait is None or not database_unreachable(exc):
+                raise
+            return Grant(now, 0, self.outage_wait)
 
 
 class MemorySlots:
@@ -161,9 +171,10 @@ class RateLimiter:
 
 
 def shared_limiter(engine: Engine, key: str, per_second: float, per_hour: int, *, clock: Callable[[], float],
-                   sleep: Callable[[float], None] = time.sleep) -> RateLimiter:
+                   sleep: Callable[[float], None] = time.sleep, outage_wait: float | None = None) -> RateLimiter:
     """The limiter of limit ``key`` (``delivery``, ``relay:NAME``) shared through the ledger by every worker:
-    evenly spaced, its hourly part counting what every worker was granted in the last hour."""
+    evenly spaced, its hourly part counting what every worker was granted in the last hour. ``outage_wait``:
+    see :class:`LedgerSlots`."""
     spacing = 1.0 / per_second if per_second else 0.0
     return RateLimiter(per_second, per_hour, clock=clock, sleep=sleep,
-                       slots=LedgerSlots(engine, key, spacing, per_hour))
+                       slots=LedgerSlots(engine, key, spacing, per_hour, outage_wait))

@@ -73,7 +73,7 @@ def _limiter(engine: Engine, relay: SmtpSettings, now: Callable[[], dt.datetime]
     if not (relay.per_second or relay.per_hour):
         return None
     return shared_limiter(engine, f"relay:{relay.label}", relay.per_second, relay.per_hour,
-                          clock=lambda: now().timestamp())
+                          clock=lambda: now().timestamp(), outage_wait=1.0)  # (the claim loop's outage: no slot)
 
 
 class Rotation:
