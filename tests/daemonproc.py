@@ -39,22 +39,28 @@ class Env:
     smtp_port: int
     extra: dict[str, str] = field(default_factory=dict)
     concurrency: int = 1
+    per_second: float = 0
+    database_url: str = ""  # a database of the test's own (else the test's ledger: tests/databases.py)
+    delivery: str = ""  # more lines of [delivery] ("lease_seconds = 5\n")
+    _engine: Engine | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.config = self.tmp / "solidarity-mailer.toml"
         self.db_path = self.tmp / "ledger.db"
+        if self.database_url:
+            connect(self.database_url).dispose()
         self.config.write_text(
             f'[smtp]\nhost = "127.0.0.1"\nport = {self.smtp_port}\ntimeout = 10\n\n'
-            f'[database]\nurl = "{existing_ledger(self.db_path)}"\n\n'
-            f"[delivery]\nconcurrency = {self.concurrency}\nper_second = 0\nretry_base_seconds = 1\n"
-            "retry_max_seconds = 2\n",
+            f'[database]\nurl = "{self.database_url or existing_ledger(self.db_path)}"\n\n'
+            f"[delivery]\nconcurrency = {self.concurrency}\nper_second = {self.per_second}\nretry_base_seconds = 1\n"
+            f"retry_max_seconds = 2\n{self.delivery}",
             encoding="utf-8",
         )
 
     @property
     def db_url(self) -> str:
-        """The ledger's URL: the SQLite file ``db_path``, or its PostgreSQL database (tests/databases.py)."""
-        return ledger_url(self.db_path.parent, self.db_path.name)
+        """The ledger's URL: ``database_url``, the SQLite file ``db_path``, or its PostgreSQL database."""
+        return self.database_url or ledger_url(self.db_path.parent, self.db_path.name)
 
     def environ(self, **more: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SOLIDARITY_MAILER_")}
@@ -80,7 +86,11 @@ class Env:
         return list(json.loads(done.stdout))
 
     def engine(self) -> Engine:
-        return connect(self.db_url)
+        """The ledger's engine: one per Env, kept for its polls (an engine per poll left a connection open
+        each until garbage collection; tests/conftest.py disposes it when the test ends)."""
+        if self._engine is None:
+            self._engine = connect(self.db_url)
+        return self._engine
 
 
 class Daemon:

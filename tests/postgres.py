@@ -22,6 +22,7 @@ import psycopg
 from sqlalchemy.engine import URL, make_url
 
 ENV = "SOLIDARITY_MAILER_TEST_POSTGRES"
+_QUIET = {"check": True, "capture_output": True, "text": True}
 _state: dict[str, object] = {}  # "url": the server's URL; "dir": the cluster's directory; "made": database names
 
 
@@ -40,21 +41,54 @@ def _as_server_user(argv: list[str]) -> list[str]:
 
 def start_cluster() -> URL:
     """A new cluster in a temporary directory, its socket there and no TCP; the URL of its superuser."""
-    directory = Path(tempfile.mkdtemp(prefix="solidarity-pg-"))
-    _state["dir"] = directory
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(directory, user.pw_uid, user.pw_gid)
-    data, log = directory / "data", directory / "server.log"
-    quiet = {"check": True, "capture_output": True, "text": True}
-    subprocess.run(_as_server_user([_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync",
-                                    "-E", "UTF8", "--no-locale"]), **quiet)  # type: ignore[call-overload]
-    options = (f"-k {directory} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
-               "-c full_page_writes=off -c max_connections=300 -c timezone=America/Lima")
-    subprocess.run(_as_server_user([_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options,
-                                    "start"]), **quiet)  # type: ignore[call-overload]
-    return URL.create("postgresql+psycopg", username="postgres", database="postgres",
-                      query={"host": str(directory)})
+    cluster = Cluster(durable=False)
+    _state["dir"] = cluster.directory
+    return cluster.url
+
+
+class Cluster:
+    """A PostgreSQL cluster of its own in a new temporary directory (socket there, no TCP), started at once; a test
+    may stop and start it (:meth:`stop`, :meth:`start`) without disturbing the session's server, and
+    :meth:`remove` it. ``durable``: a COMMIT acknowledged survives an immediate stop (``synchronous_commit`` on, as
+    by default in production; the session's server turns it off for speed)."""
+
+    def __init__(self, *, durable: bool = True) -> None:
+        self.durable = durable
+        self.directory = Path(tempfile.mkdtemp(prefix="solidarity-pg-"))
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.directory, user.pw_uid, user.pw_gid)
+        self.data = self.directory / "data"
+        subprocess.run(_as_server_user([_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                                        "--no-sync", "-E", "UTF8", "--no-locale"]), **_QUIET)  # type: ignore[call-overload]
+        self.start()
+        self.url = URL.create("postgresql+psycopg", username="postgres", database="postgres",
+                              query={"host": str(self.directory)})
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        options = (f"-k {self.directory} -c listen_addresses='' -c fsync=off -c full_page_writes=off "
+                   f"-c synchronous_commit={'on' if self.durable else 'off'} -c max_connections=300 "
+                   "-c timezone=America/Lima")
+        subprocess.run(_as_server_user([_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.directory / "server.log"),
+                                        "-w", "-t", "60", "-o", options, "start"]), **_QUIET)  # type: ignore[call-overload]
+
+    def stop(self, mode: str = "fast") -> None:
+        """``pg_ctl stop -m MODE`` (fast: sessions ended with 57P01; immediate: no goodbye, recovery at start)."""
+        subprocess.run(_as_server_user([_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop"]),
+                       **_QUIET)  # type: ignore[call-overload]
+
+    def create_database(self, name: str) -> str:
+        """A new empty database on this cluster; its URL."""
+        with psycopg.connect(dbname="postgres", user="postgres", host=str(self.directory), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')  # type: ignore[arg-type]
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def remove(self) -> None:
+        """Stop the server (if running) and delete the cluster."""
+        subprocess.run(_as_server_user([_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]),
+                       check=False, capture_output=True)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def server() -> URL:

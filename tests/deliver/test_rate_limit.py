@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from solidarity_mailer.deliver.rate_limit import RateLimiter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
+
+from solidarity_mailer.deliver.rate_limit import RateLimiter, shared_limiter
 from solidarity_mailer.deliver.retry import RetryPolicy
 
 
@@ -63,3 +69,18 @@ def test_retry_policy_backs_off_and_gives_up() -> None:
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     assert policy.next_attempt(1, now) == now + dt.timedelta(seconds=10)
     assert policy.next_attempt(4, now) is None
+
+
+def test_a_relay_limit_grants_nothing_while_the_database_is_unreachable(tmp_path: Path) -> None:
+    """The claim loop asks a relay's limit outside the feeder's outage handling: the database gone, the limit
+    grants no slot (the run pauses) instead of raising into the claim loop, which would fail the run."""
+    nowhere = create_engine(f"postgresql+psycopg://mailer@/ledger?host={tmp_path}/no-server-here")
+    try:
+        relay_limit = shared_limiter(nowhere, "relay:a", 10, 0, clock=lambda: 1000.0, outage_wait=1.0)
+        assert relay_limit.try_acquire() is False
+        assert relay_limit.wait_time() == pytest.approx(1.0)
+        run_limit = shared_limiter(nowhere, "delivery", 10, 0, clock=lambda: 1000.0)  # the feeder handles it
+        with pytest.raises(OperationalError):
+            run_limit.try_acquire()
+    finally:
+        nowhere.dispose()

@@ -119,3 +119,24 @@ def test_a_bad_configured_window_is_one_line_with_file_and_line(
         load_settings(config, environ={})
     line = caught.value.line()
     assert message in line and "solidarity-mailer.toml:" in line and "\n" not in line
+
+
+def test_a_row_held_by_its_window_uses_no_slot_of_the_rate_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[Controller, SlowHandler]) -> None:
+    from solidarity_mailer.deliver.dispatcher import deliver_run
+
+    controller, handler = server
+    closed = {f"a-tokyo{i}@example.org": "Asia/Tokyo" for i in range(4)}  # Saturday 03:59 in Tokyo: held
+    campaign, config = zoned_project(tmp_path, monkeypatch, {**closed, "b-lima@example.org": "America/Lima"},
+                                     port=controller.port, campaign_lines=WINDOW)
+    config.write_text(config.read_text(encoding="utf-8").replace("per_second = 0", "per_second = 1"),
+                      encoding="utf-8")
+    settings = settings_for(config)
+    engine = connect(settings.database_url)
+    manual = manual_send.open_manual_run(engine, find_campaign(str(campaign)))
+    clock = Clock(t=FRIDAY_EVENING)
+    summary = deliver_run(engine, manual.run_id, settings, dependencies=clock.dependencies())
+    assert summary.state == "pending" and handler.recipients() == ["b-lima@example.org"]
+    # the four held rows, before it in address order, took no slot of the one-a-second limit: it went at once
+    assert sent_at(config)["b-lima@example.org"] < FRIDAY_EVENING + dt.timedelta(seconds=1)
+    engine.dispose()

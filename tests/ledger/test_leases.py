@@ -40,3 +40,10 @@ def test_release_only_by_holder(engine: Engine) -> None:
     assert lease.try_acquire(engine, "x", "h:3", ttl=dt.timedelta(seconds=60), now=NOW) == "h:1"
     lease.release(engine, "x", "h:1")
     assert lease.try_acquire(engine, "x", "h:3", ttl=dt.timedelta(seconds=60), now=NOW) is None
+
+
+@pytest.mark.parametrize(("holder", "named"), [
+    ("vm:123:ab12cd", ("vm", 123)), ("vm:123", ("vm", 123)), ("vm", ("vm", 0)), ("vm:x:1", ("vm", 0)), ("", ("", 0)),
+])
+def test_a_holder_id_names_its_host_and_process(holder: str, named: tuple[str, int]) -> None:
+    assert lease.holder_process(holder) == named

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from playwright.sync_api import Browser, Page
 from solidarity_mailer.content.load import load_content
 from solidarity_mailer.content.resolution import Demands, Resolution, Signatory
 from solidarity_mailer.render.templates import render_campaign
-from tests.browser import COLORS_JS, OVERFLOW_JS, chromium, contrast, luminance, parse_color
+from tests.browser import COLORS_JS, OVERFLOW_JS, contrast, luminance, parse_color
 from tests.resolution_factory import SAMPLE_VALUES, make_resolution
 from tests.starter import CAMPAIGN
 
@@ -20,19 +19,6 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
 LONG_URL = "https://www.example.org/declarations/2024/" + "very-long-path-segment-without-any-break-" * 8 + "end.html"
 LONG_WORD = "Arbeiterinnenbildungsvereinigungsgemeinschaftsverbandsvorsitzendenstellvertreterinnen"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    p = browser.new_page(viewport={"width": 375, "height": 740})
-    yield p
-    p.close()
 
 
 def seed() -> Resolution:

@@ -3,16 +3,15 @@ nothing wider than the phone on either side; the screenshots are kept beside the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from solidarity_mailer.deliver.prepare import find_campaign
 from solidarity_mailer.render.once import render_once
 from solidarity_mailer.render.rendition import personal_values
-from tests.browser import OVERFLOW_JS, chromium
+from tests.browser import OVERFLOW_JS
 from tests.translated import write_translated_project
 
 pytestmark = pytest.mark.browser
@@ -35,19 +34,6 @@ RTL_JS = """() => {
   });
   return {left, lines, html: [document.documentElement.lang, document.documentElement.dir]};
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    p = browser.new_page(viewport={"width": 375, "height": 740})
-    yield p
-    p.close()
 
 
 def test_the_arabic_variant_reads_right_to_left_without_overflow(tmp_path: Path, page: Page) -> None:

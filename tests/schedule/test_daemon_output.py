@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from solidarity_mailer.schedule.daemon import loggable_url
+from solidarity_mailer.ledger.reachability import loggable_url
 from tests.cli.hostile_rows import CONTROL
 from tests.daemonproc import Daemon, Env, local_at, wait_for, write_list
 from tests.smtpserver import RecordingHandler, smtp_server

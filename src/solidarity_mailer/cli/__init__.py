@@ -58,7 +58,8 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI; a :class:`MailerError` becomes one line on stderr and exit status 2. Everything
+    """Entry point: run the CLI; a :class:`MailerError` becomes one line on stderr and exit status 2 (the database
+    unreachable mid-command: one line, status 5). Everything
     it prints shows control characters instead of sending them to the terminal (:mod:`~solidarity_mailer.display`)."""
     with visible_output():
         try:
@@ -85,6 +86,14 @@ def _run(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    except Exception as exc:  # the database gone away after the command opened it: not a bug of ours
+        from solidarity_mailer.ledger.reachability import database_unreachable, reason
+
+        if not database_unreachable(exc):
+            raise
+        click.echo(f"error: the database is unreachable ({reason(exc)}); what was recorded is kept: run the "
+                   "command again once it is back", err=True)
+        return 5
     return result if isinstance(result, int) else 0  # ctx.exit(n) returns n in non-standalone mode
 
 

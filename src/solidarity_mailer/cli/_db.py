@@ -105,7 +105,7 @@ def read_only_database(config_path: Path | None) -> Engine:
 
 def create_database(config_path: Path | None) -> tuple[Engine, str]:
     """``db init``: the configured ledger, created if it does not exist; and where it is."""
-    from solidarity_mailer.schedule.daemon import loggable_url
+    from solidarity_mailer.ledger.reachability import loggable_url
 
     url = database_url(config_path)
     path = sqlite_file(url)

@@ -8,12 +8,10 @@ message and sends it), and records what came of each with :func:`~solidarity_mai
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import queue
 import selectors
-import socket
 import threading
 import time
 from collections import deque
@@ -21,9 +19,11 @@ from collections import deque
 from solidarity_mailer.deliver.live_run import LiveRun
 from solidarity_mailer.deliver.relays import Relay
 from solidarity_mailer.deliver.results import record_result
+from solidarity_mailer.deliver.row_queue import RowQueue
 from solidarity_mailer.deliver.senders import Sender, SenderLost
 from solidarity_mailer.ledger.delivery_row import Delivery
 from solidarity_mailer.ledger.queries import Claim
+from solidarity_mailer.ledger.reachability import database_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -31,44 +31,6 @@ _COUNTED = {Claim.SUPPRESSED: "skipped", Claim.ALREADY_RECEIVED: "skipped", Clai
 HELD_PER_SENDER = 3  # rows a sender holds: the one it is sending and the next two, already committed `sending`
 REFILL_AT = 2  # a sender is given rows once it has room for this many: half the COMMITs (bench/send_cpu_bench.py)
 COLLECT_SECONDS = 120.0  # after an error: how long the senders may take to report the rows they hold
-
-
-class Waker:
-    """A socket pair: :meth:`notify` (from any thread) makes :meth:`fileno` readable until :meth:`clear`,
-    so one thread can wait for it and for its senders' pipes at once."""
-
-    def __init__(self) -> None:
-        self._r, self._w = socket.socketpair()
-        self._r.setblocking(False)
-        self._w.setblocking(False)
-
-    def notify(self) -> None:
-        with contextlib.suppress(BlockingIOError):  # a full buffer is readable already
-            self._w.send(b"\0")
-
-    def fileno(self) -> int:
-        return self._r.fileno()
-
-    def clear(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            while self._r.recv(4096):
-                pass
-
-    def close(self) -> None:
-        self._r.close()
-        self._w.close()
-
-
-class RowQueue(queue.Queue[list[Delivery] | None]):
-    """The feeder's bounded queue of row lists for the claim loop; every ``put`` also notifies :attr:`waker`."""
-
-    def __init__(self, maxsize: int) -> None:
-        super().__init__(maxsize)
-        self.waker = Waker()
-
-    def put(self, item: list[Delivery] | None, block: bool = True, timeout: float | None = None) -> None:
-        super().put(item, block, timeout)
-        self.waker.notify()
 
 
 class _Chunk:
@@ -107,11 +69,11 @@ class ClaimLoop(threading.Thread):
     many rows per connection are left ``uncertain``. Senders are refilled once one has room for
     :data:`REFILL_AT` rows (it still has one to send meanwhile), the others topped up in the same COMMIT.
 
-    While ``live.stop`` or ``live.outage`` is set it starts nothing new (queued rows stay pending) but
-    still collects what the senders hold. It gives a relay out of rotation nothing; when the relay whose turn it
-    is has no free place it waits for one, and when every relay in rotation is at its own limit it waits for the
-    first to allow one. After an error it records it in
-    ``live.error``, stops the run, and keeps draining the queue so the feeder never blocks.
+    While ``live.stop``, ``live.outage`` or ``live.database_down`` is set it starts nothing new (queued rows stay
+    pending) but still collects what the senders hold (their results wait in the writer until the database is
+    back). It gives a relay out of rotation nothing; when the relay whose turn it is has no free place it waits for
+    one, and when every relay in rotation is at its own limit it waits for the first to allow one. After an error
+    it records it in ``live.error``, stops the run, and keeps draining the queue so the feeder never blocks.
     """
 
     def __init__(self, live: LiveRun, senders: list[Sender], row_queue: RowQueue) -> None:
@@ -127,6 +89,7 @@ class ClaimLoop(threading.Thread):
             try:
                 for sender in self.senders:
                     sender.wait_ready()
+                self.live.ready.set()  # the feeder takes rate-limit slots from now on, not while senders start
                 self._loop()
             except BaseException as exc:  # re-raised by the dispatcher
                 with self.live.lock:
@@ -146,7 +109,8 @@ class ClaimLoop(threading.Thread):
                     log.exception("closing %s", sender.name)
 
     def _halted(self) -> bool:
-        return self.live.stop.is_set() or self.live.outage.is_set()
+        live = self.live
+        return live.stop.is_set() or live.outage.is_set() or live.database_down.is_set()
 
     def _room(self) -> int:
         """Free places among the held rows of the senders of relays in rotation (when halted: no limit, as the
@@ -211,8 +175,14 @@ class ClaimLoop(threading.Thread):
         taken = self._choose(now)
         if not taken:
             return 0
-        claims = live.writer.claim_many([(row.address, live.factory.message_id_for(row.address), now)
-                                         for row, _, _ in taken])  # committed before the message leaves
+        try:
+            claims = live.writer.claim_many([(row.address, live.factory.message_id_for(row.address), now)
+                                             for row, _, _ in taken])  # committed before the message leaves
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            self._claims_lost(taken, exc)
+            return 0
         claimed = []
         for (row, tracker, sender), claim in zip(taken, claims, strict=True):
             if claim is Claim.CLAIMED:
@@ -229,6 +199,14 @@ class ClaimLoop(threading.Thread):
                 raise
             self.held[sender].append((row, tracker))
         return len(taken)
+
+    def _claims_lost(self, taken: list[tuple[Delivery, _Chunk, Sender]], exc: BaseException) -> None:
+        """The database went away during the claims: nothing was handed over. Should their COMMIT have gone
+        through unacknowledged, the rows are given back once the database is back (a no-op otherwise)."""
+        self.live.database_lost(exc)
+        for row, tracker, _ in taken:
+            self.live.writer.release(row.address, "not attempted: the database connection was lost", self.live.now())
+            tracker.one_done()
 
     def _collect(self, sender: Sender) -> None:
         """Record the result of the oldest row ``sender`` holds (its connection is readable)."""

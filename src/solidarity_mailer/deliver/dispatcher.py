@@ -3,9 +3,10 @@
 :func:`deliver_run` is the whole API (the CLI's ``send`` and the scheduler daemon call it). It renders the
 campaign once, enqueues the audience (lists minus suppression; rows already in the run are kept as they are, so
 what was sent is never sent again), then its feeder (``deliver/feeder.py``) puts due rows through the rate
-limiter on a bounded queue served by the claim loop (``deliver/claim_loop.py``), which claims them and submits
-them to the senders of each SMTP relay (``deliver/senders.py``: processes for SMTP), each with its own
-connection, the relays in rotation by weight (``deliver/relays.py``). Deferred rows come back when due. Each
+limiter (shared by every worker of the ledger: ``deliver/rate_limit.py``) on a bounded queue served by the claim
+loop (``deliver/claim_loop.py``), which claims them and submits them to the senders of each SMTP relay
+(``deliver/senders.py``: processes for SMTP), each with its own connection, the relays in rotation by weight
+(``deliver/relays.py``). Deferred rows come back when due. Each
 batch the feeder renews the lease and looks at ``runs.state``: a run paused or cancelled by another process stops
 within a batch; a ``TransportPaused`` (auth, 4.7.x/5.7.x) pauses the run. When a relay cannot be reached
 (connection refused, TLS/greeting failure, dropped before RCPT) its rows are given back uncounted and it is out of
@@ -38,7 +39,7 @@ from solidarity_mailer.deliver.feeder import Feeder
 from solidarity_mailer.deliver.live_run import LiveRun
 from solidarity_mailer.deliver.prepare import Prepared, prepare_run
 from solidarity_mailer.deliver.progress import Progress
-from solidarity_mailer.deliver.rate_limit import HOUR, RateLimiter
+from solidarity_mailer.deliver.rate_limit import RateLimiter, shared_limiter
 from solidarity_mailer.deliver.relays import Rotation, run_relays
 from solidarity_mailer.deliver.retry import RetryPolicy
 from solidarity_mailer.deliver.send_windows import window_gate
@@ -57,6 +58,7 @@ from solidarity_mailer.render.rendition import Renditions
 
 STARTABLE = ("pending", "running", "paused", "finished")  # a paused run resumed by `send` is intended
 SERVER_PAUSED = "paused by the SMTP server: "  # the note of a run the relay refused (auth, 4.7.x/5.7.x)
+DELIVERY_LIMIT = "delivery"  # the key of ``[delivery] per_second`` / ``per_hour`` in the ledger: every run's
 LEASE_LOST = "stopped: this process lost the run's lease (another process took the run over)"
 
 
@@ -221,10 +223,8 @@ def _send(
                    holder, stop=deps.stop, unreachable_pause_seconds=delivery.unreachable_pause_seconds,
                    rotation=rotation, lease_ttl=dt.timedelta(seconds=delivery.lease_seconds),
                    window=window_gate(engine, run_id, prepared.campaign, settings))
-    clock = lambda: now().timestamp()  # noqa: E731
-    last_hour = ledger.sent_since(engine, now() - dt.timedelta(seconds=HOUR))
-    limiter = RateLimiter(delivery.per_second, delivery.per_hour, clock=clock, sleep=live.sleep,
-                          history=(t.timestamp() for t in last_hour))
+    limiter = shared_limiter(engine, DELIVERY_LIMIT, delivery.per_second, delivery.per_hour,
+                             clock=lambda: now().timestamp(), sleep=live.sleep)
     with Progress(options.progress, ledger.count_due(engine, run_id, now=now()), summary.campaign_id) as bar:
         live.on_result = bar.advance
         try:

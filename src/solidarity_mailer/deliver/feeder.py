@@ -8,7 +8,8 @@ another process?) and at its lease (lost?). Long waits (retry backoff, the hourl
 :data:`WAIT_SLICE` seconds that do the same. When no row is due it frees the rows of dead workers and waits
 for what other workers hold, so the run ends only when nothing is left to send. While every relay is out of
 rotation (``deliver/relays.py``) it backs the whole run off until the first is back (the retry policy's delays,
-at most :data:`~.relays.OUTAGE_MAX_WAIT`), and gives up once ``unreachable_pause_seconds`` have passed.
+at most :data:`~.relays.OUTAGE_MAX_WAIT`), and gives up once ``unreachable_pause_seconds`` have passed. While the
+database is unreachable it waits for it with backoff and then goes on (``deliver/database_outage.py``).
 :meth:`Feeder.feed` returns why feeding ended.
 """
 
@@ -19,14 +20,17 @@ import math
 
 from solidarity_mailer.deliver import run_lock
 from solidarity_mailer.deliver.claim_loop import RowQueue
+from solidarity_mailer.deliver.database_outage import ride_out
 from solidarity_mailer.deliver.live_run import LiveRun
 from solidarity_mailer.deliver.rate_limit import RateLimiter
 from solidarity_mailer.ledger import row_claims
 from solidarity_mailer.ledger.delivery_row import Delivery
+from solidarity_mailer.ledger.reachability import DatabaseUnreachable, database_unreachable
 
 BATCH = 200  # rows read from the ledger at a time
 STATE_EVERY = 50  # look at runs.state (paused/cancelled elsewhere?) at least every so many messages
 CHUNK = 8  # rows put on the queue at once when the rate limit does not hold them back (fewer wake-ups)
+LONG_WAIT = 0.5  # a rate-limit wait longer than this is cut in slices as well (renewing, watching runs.state)
 WAIT_SLICE = 20.0  # long waits (retry backoff, hourly limit) are cut in slices: renew the lease, watch runs.state
 
 
@@ -43,9 +47,27 @@ class Feeder:
         self.renewed: dt.datetime | None = None  # when the lease and claims were last renewed
 
     def feed(self) -> str:
-        """Feed until done; why it ended: done|limit|stopped|paused|cancelled|outage|lease lost|window."""
-        live = self.live
+        """Feed until done; why it ended: done|limit|stopped|paused|cancelled|outage|lease lost|window.
+
+        While the database is unreachable it waits (``deliver/database_outage.py``), then starts over."""
         while True:
+            try:
+                return self._feed()
+            except Exception as exc:
+                if not database_unreachable(exc):
+                    raise
+                self.live.database_lost(exc)
+            if why := ride_out(self.live, self.row_queue):
+                return why
+            self.cursor, self.renewed = "", self.live.now()
+
+    def _feed(self) -> str:
+        live = self.live
+        while not (live.ready.is_set() or live.stop.is_set()):  # (a slot taken meanwhile would lapse)
+            live.ready.wait(0.05)
+        while True:
+            if live.database_down.is_set():  # seen by the claim loop or the writer
+                raise DatabaseUnreachable("the database connection was lost")
             if why := self._halted():
                 return why
             if live.outage.is_set():
@@ -66,7 +88,7 @@ class Feeder:
             if self._limit_reached():
                 self.row_queue.join()
                 return "limit"
-            if not live.outage.is_set():
+            if not (live.outage.is_set() or live.database_down.is_set()):
                 self.cursor = batch[-1].address
 
     def _limit_reached(self) -> bool:
@@ -77,21 +99,21 @@ class Feeder:
         live, row_queue = self.live, self.row_queue
         chunk: list[Delivery] = []
         for i, row in enumerate(batch, 1):
-            if self._limit_reached() or live.outage.is_set():
+            if self._limit_reached() or live.outage.is_set() or live.database_down.is_set():
                 break
             if (i % STATE_EVERY == 0 and (why := self._halted())) or (why := self._renew_due()):
                 row_queue.put(chunk)  # pass on what was taken: once stopped, the senders leave it pending
                 return why
-            waiting = self.limiter.wait_time()
-            if waiting > 0.0 and chunk:
+            if chunk and self.limiter.wait_time() > 0.0:
                 row_queue.put(chunk)  # do not hold rows back while the rate limit makes us wait
                 chunk = []
-            if waiting > 0.5 and (why := self._wait(waiting)):
-                return why
-            if not self.limiter.acquire(live.stop.is_set):
+            taken = self._take_slot(row)
+            if isinstance(taken, str):
+                return taken
+            if taken is None:
                 break
-            if live.window is not None and live.window.holds(row, live.now()):
-                continue  # its recipient's send window closed (after the rate limit's wait): held
+            if not taken:
+                continue  # its recipient's send window is closed: held, and it took no slot
             chunk.append(row)
             self.fed += 1
             if len(chunk) >= CHUNK:
@@ -100,6 +122,30 @@ class Feeder:
         if chunk:
             row_queue.put(chunk)
         return None
+
+    def _take_slot(self, row: Delivery) -> bool | str | None:
+        """Wait for the rate limit's next slot and take it for ``row``, whose send window is judged when the slot
+        comes: True once taken; False when the window holds the row (it takes no slot); None when stopped; else why
+        feeding was halted during a long wait."""
+        live = self.live
+        while True:
+            if self._held(row):
+                return False
+            waiting = self.limiter.wait_time()
+            if waiting <= 0.0 and self.limiter.try_acquire():
+                return True
+            if live.stop.is_set():
+                return None
+            if waiting > LONG_WAIT:  # in slices, renewing; woken a little early, so the slot is taken on time
+                if why := self._wait(waiting - LONG_WAIT / 2):
+                    return why
+            else:
+                live.sleep(max(waiting, 1e-6))
+
+    def _held(self, row: Delivery) -> bool:
+        """Whether ``row``'s recipient's send window is closed now (the row is then held)."""
+        window = self.live.window
+        return window is not None and window.holds(row, self.live.now())
 
     def _nothing_due(self) -> str | None:
         """No row is due after the cursor: start over, wait for the next retry, stop until a send window opens

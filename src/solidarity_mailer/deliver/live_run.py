@@ -2,7 +2,8 @@
 
 Besides the run's ledger writer, message factory and retry policy, it carries what the threads tell each
 other: stop (``stop``), paused by the server (``paused``), which relays are in rotation (``rotation``), every
-relay unreachable (``outage``), an error raised in the claim loop (``error``), and the tally of this call.
+relay unreachable (``outage``), the database unreachable (``database_down``), an error raised in the claim loop
+(``error``), and the tally of this call.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 from solidarity_mailer.deliver.relays import Relay, Rotation
 from solidarity_mailer.deliver.retry import RetryPolicy
 from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.reachability import database_unreachable
 from solidarity_mailer.ledger.writer import LedgerWriter
 from solidarity_mailer.transports.base import TransportPaused
 
@@ -51,8 +53,12 @@ class LiveRun:
     rotation: Rotation = field(default_factory=lambda: Rotation([Relay(None)], RetryPolicy().delay))
     tally: Counter[str] = field(default_factory=Counter)
     paused: TransportPaused | None = None
+    ready: threading.Event = field(default_factory=threading.Event)  # the claim loop's senders have started
     outage: threading.Event = field(default_factory=threading.Event)  # every relay is out of rotation: back off
     outage_since: dt.datetime | None = None  # first connection failure since a message last got through
+    database_down: threading.Event = field(default_factory=threading.Event)  # set by the first thread to see it
+    database_error: BaseException | None = None  # the error that said so (for the log line)
+    held_suppressions: list[tuple[str, str]] = field(default_factory=list)  # (address, reply) to write when back
     error: BaseException | None = None
     on_result: Callable[[str], None] | None = None
     window: WindowGate | None = None  # the send window, when it ever closes (deliver/send_windows.py)
@@ -63,6 +69,32 @@ class LiveRun:
             self.tally[state] += 1
         if self.on_result is not None:
             self.on_result(state)
+
+    def database_lost(self, exc: BaseException) -> None:
+        """The database cannot be reached (seen by a thread of this run): nothing new starts until the feeder
+        (``deliver/database_outage.py``) has it back."""
+        with self.lock:
+            self.database_error = self.database_error or exc
+        self.database_down.set()
+
+    def suppress_address(self, address: str, reply: str) -> None:
+        """Suppress ``address`` (a 5.1.1); while the database is unreachable, held until it is back."""
+        try:
+            self.suppress(self.engine, address, reply)
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            with self.lock:
+                self.held_suppressions.append((address, reply))
+            self.database_lost(exc)
+
+    def write_held_suppressions(self) -> None:
+        """Write the suppressions held during an outage (the database is back)."""
+        while self.held_suppressions:
+            address, reply = self.held_suppressions[0]
+            self.suppress(self.engine, address, reply)
+            with self.lock:
+                self.held_suppressions.pop(0)
 
     def relay_failed(self, relay: Relay, reply: str) -> None:
         """``relay`` could not be reached or used: out of rotation; with every relay out, ask the feeder to back

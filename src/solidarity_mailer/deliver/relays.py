@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from solidarity_mailer.deliver.rate_limit import HOUR, RateLimiter
+from solidarity_mailer.deliver.rate_limit import RateLimiter, shared_limiter
 from solidarity_mailer.ledger import queries as ledger
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class Relay:
 def run_relays(engine: Engine, run_id: int, settings: Settings, now: Callable[[], dt.datetime]) -> list[Relay]:
     """The relays of run ``run_id``: for SMTP, one per configured relay with its connections (its ``concurrency``,
     else ``[delivery] concurrency``, but no more than the rows waiting to be sent, and at least one) and its own
-    rate limiter (its hourly one counting what it sent in the last hour, by any run); for other transports one
+    rate limiter (shared through the ledger by every worker and run using the relay); for other transports one
     relay without a name."""
     delivery = settings.delivery
     counts = ledger.counts(engine, run_id)
@@ -68,13 +68,12 @@ def run_relays(engine: Engine, run_id: int, settings: Settings, now: Callable[[]
 
 
 def _limiter(engine: Engine, relay: SmtpSettings, now: Callable[[], dt.datetime]) -> RateLimiter | None:
-    """``relay``'s own rate limiter, if it has limits: evenly spaced (no second at the relay holds more than its
-    ``per_second``), its hourly window holding what it sent in the last hour."""
+    """``relay``'s own rate limiter, if it has limits, shared by every worker and run that uses the relay: evenly
+    spaced (no second at the relay holds more than its ``per_second``), its hourly part counting the last hour."""
     if not (relay.per_second or relay.per_hour):
         return None
-    history = [t.timestamp() for t in ledger.sent_since(engine, now() - dt.timedelta(seconds=HOUR), relay.label)
-               ] if relay.per_hour else []
-    return RateLimiter(relay.per_second, relay.per_hour, clock=lambda: now().timestamp(), history=history, burst=1)
+    return shared_limiter(engine, f"relay:{relay.label}", relay.per_second, relay.per_hour,
+                          clock=lambda: now().timestamp(), outage_wait=1.0)  # (the claim loop's outage: no slot)
 
 
 class Rotation:

@@ -34,7 +34,7 @@ def record_outcome(live: LiveRun, row: Delivery, attempts: int, outcome: Outcome
             state, reply = "failed", f"gave up after {attempts} attempts: {reply}"
     live.writer.outcome(row.address, state, reply, now, retry_at, relay)
     if outcome.suppress:
-        live.suppress(live.engine, row.address, reply)
+        live.suppress_address(row.address, reply)
     return state
 
 

@@ -25,13 +25,20 @@ def holder_id(*, nonce: bool = False) -> str:
     return f"{base}:{secrets.token_hex(3)}" if nonce else base
 
 
+def holder_process(holder: str) -> tuple[str, int]:
+    """The host and process id a holder id names (``0`` when it names no process id)."""
+    host, _, rest = holder.partition(":")
+    pid = rest.split(":")[0]
+    return host, int(pid) if pid.isdigit() else 0
+
+
 def process_gone(holder: str) -> bool:
     """True when ``holder`` names a process on this host that no longer exists."""
-    parts = holder.split(":")
-    if len(parts) < 2 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+    host, pid = holder_process(holder)
+    if host != socket.gethostname() or pid == 0:
         return False
     try:
-        os.kill(int(parts[1]), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:

@@ -1,4 +1,4 @@
-"""Where the ledger lives, and whether a command may create it there (issue 12, hole 2).
+"""Where the ledger lives, whether a command may create it there (issue 12, hole 2).
 
 A ledger is created only at the project's default location (``solidarity-mailer.db`` in the working folder,
 beside ``solidarity-mailer.toml``) or by ``solidarity-mailer db init``. A configured SQLite file that does not
@@ -59,3 +59,4 @@ def check_exists(url: str, source: str) -> None:
     raise LedgerNotFound(
         f"no ledger at {path.resolve()} (the database URL from {source})",
         hint="correct the URL, or create the ledger there with `solidarity-mailer db init`")
+

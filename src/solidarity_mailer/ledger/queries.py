@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from itertools import islice
@@ -284,13 +284,3 @@ def problems(engine: Engine, run_id: int) -> list[Problem]:
         rows = conn.execute(stmt).all()
     return [Problem(r.address, r.state, r.attempts, r.last_reply, aware(r.updated_at)) for r in rows]  # type: ignore[arg-type]
 
-
-def sent_since(engine: Engine, since: dt.datetime, relay: str | None = None) -> Iterator[dt.datetime]:
-    """When each message of any run (through ``relay`` when given) was sent after ``since`` (the per-hour rate
-    limits survive restarts)."""
-    stmt = select(deliveries.c.sent_at).where(deliveries.c.sent_at >= since)
-    if relay is not None:
-        stmt = stmt.where(deliveries.c.relay == relay)
-    with engine.connect() as conn:
-        for (value,) in conn.execute(stmt):
-            yield aware(value)  # type: ignore[misc]

@@ -32,7 +32,7 @@ from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import full
 
 #: every migration's revision id, oldest first; a new migration appends its id here
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0005", "0006", "0007")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0005", "0006", "0007", "0008")
 BASELINE = REVISIONS[0]  # the schema of release 0.1.0, which had no revisions
 HEAD = REVISIONS[-1]
 #: the tables release 0.1.0 made: a database holding them without a revision is a 0.1.0 ledger

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, and_, delete, exists, func, or_, select, update
 
 from solidarity_mailer.ledger.delivery_row import Delivery
-from solidarity_mailer.ledger.leases import process_gone
+from solidarity_mailer.ledger.leases import holder_process, process_gone
 from solidarity_mailer.ledger.queries import due_condition
 from solidarity_mailer.ledger.schema import aware, deliveries, locks
 
@@ -93,7 +93,9 @@ def recover_dead_workers(engine: Engine, run_id: int, *, now: dt.datetime, worke
     A worker is dead when it holds no unexpired lease on the run; the lease of a process of this host that no
     longer exists is removed first, so a worker killed here is recovered at once. One statement each, so a
     worker starting meanwhile (its lease is committed before its first claim) is never mistaken for dead.
-    The calling ``worker`` is alive, whatever its lease says.
+    The calling ``worker`` is alive, whatever its lease says, and holds no message in hand when it calls (it
+    starts, or every row it took is answered and recorded): a row still ``sending`` under its name is one whose
+    recorded outcome a database crash lost (an acknowledged COMMIT not yet durable), and becomes ``uncertain`` too.
     """
     with engine.connect() as conn:
         holders = [(name, holder) for name, holder in
@@ -108,7 +110,7 @@ def recover_dead_workers(engine: Engine, run_id: int, *, now: dt.datetime, worke
         conn.execute(update(deliveries).where(
             deliveries.c.run_id == run_id, deliveries.c.claimed_until.is_not(None), dead).values(claimed_until=None))
         return int(conn.execute(update(deliveries).where(
-            deliveries.c.run_id == run_id, deliveries.c.state == "sending", dead)
+            deliveries.c.run_id == run_id, deliveries.c.state == "sending", or_(dead, deliveries.c.worker == worker))
             .values(state="uncertain", updated_at=now, last_reply=INTERRUPTED)).rowcount)
 
 
@@ -160,9 +162,7 @@ def sent_by_worker(engine: Engine, run_id: int) -> list[WorkerSent]:
     per: dict[tuple[str, int], int] = {}
     with engine.connect() as conn:
         for worker, n in conn.execute(stmt):
-            host, _, rest = str(worker).partition(":")
-            pid = rest.split(":")[0]
-            key = (host, int(pid) if pid.isdigit() else 0)
+            key = holder_process(str(worker))
             per[key] = per.get(key, 0) + int(n)
     return sorted((WorkerSent(h, p, n) for (h, p), n in per.items()), key=lambda w: (-w.sent, w.host, w.pid))
 

@@ -12,6 +12,8 @@ Tables, by the modules that write them:
   reader's values), what ``serve`` and ``archive build`` show of a campaign once a message of it was delivered.
 - ``locks``: ledger/leases.py. Named leases: ``scheduler``, so one daemon runs per database
   (schedule/daemon_lock.py), and ``run:{id}``, so one process sends a given run (deliver/run_lock.py).
+- ``rate_limits``, ``rate_limit_grants``: ledger/rate_limits.py. The rate limits every worker shares: each limit's
+  next free slot, and the slots it granted in the last hour.
 - ``alembic_version``: the schema's revision (ledger/revision.py). A change to these tables needs a migration
   in ledger/migrations/versions/ (docs/operations.md, "Adding a migration").
 """
@@ -24,9 +26,11 @@ import time
 from pathlib import Path
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
+    Double,
     Engine,
     ForeignKey,
     Index,
@@ -40,6 +44,7 @@ from sqlalchemy import (
     event,
     false,
 )
+from sqlalchemy.engine import make_url
 
 from solidarity_mailer.ledger.revision import ensure_current
 
@@ -174,6 +179,23 @@ locks = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
+# ledger/rate_limits.py: one row per limit (``delivery``, ``relay:NAME``), its next free slot in clock seconds
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(320), primary_key=True),
+    Column("next_slot", Double, nullable=False),
+)
+
+# the slots each limit granted, counted by the second they count until (its per-hour part)
+rate_limit_grants = Table(
+    "rate_limit_grants",
+    metadata,
+    Column("key", String(320), primary_key=True),
+    Column("second", BigInteger, primary_key=True, autoincrement=False),
+    Column("count", Integer, nullable=False),
+)
+
 
 def sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     """The pragmas of every SQLite connection to the ledger (a ``connect`` event listener)."""
@@ -209,13 +231,26 @@ def postgresql_session(dbapi_connection, _record) -> None:  # type: ignore[no-un
     dbapi_connection.commit()
 
 
+#: libpq's defaults for a ledger connection, unless its URL sets them: give up connecting after 10 s, and over TCP
+#: (not a Unix socket) drop an idle or waiting connection whose server stopped answering after about 25 s (TCP
+#: keepalives) instead of the kernel's two hours.
+PG_TIMEOUTS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+               "keepalives_count": 3}
+
+
 def open_engine(url: str | None = None) -> Engine:
     """An engine for ``url`` (default: ``solidarity-mailer.db`` in the working directory), its schema neither
     checked nor created: for ``db upgrade`` and ``db current``. Everything else uses :func:`connect`."""
     url = url or DEFAULT_DATABASE
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
+    # PostgreSQL: a pooled connection is tested before use, so one left from before a server restart is replaced
+    # instead of failing the next statement; over TCP a server gone silent is noticed within about 25 s
+    # (docs/operations.md, "When the database goes away")
+    postgresql = url.startswith("postgresql")
+    given = make_url(url).query if postgresql else {}
+    engine = create_engine(url, future=True, pool_pre_ping=postgresql,
+                           connect_args={k: v for k, v in PG_TIMEOUTS.items() if k not in given} if postgresql else {})
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", sqlite_pragmas)
     elif engine.dialect.name == "postgresql":

@@ -4,7 +4,9 @@ The rule stays: a row is committed as ``sending`` BEFORE its message is handed o
 returns only after the COMMIT. Outcomes (``sent``, ``deferred``, ``failed``, ``uncertain``) are queued
 and committed together with the next claims, a few milliseconds later: if the process dies in between,
 the row is still ``sending`` and becomes ``uncertain`` (maybe delivered), never lost and never silently
-resent. One connection and, under load, less than one transaction per message. The four statements
+resent. When the PostgreSQL server goes away, the outcomes stay queued in memory and are committed on a new
+connection once it is back (:meth:`LedgerWriter.reconnect`). One connection and, under load, less than one
+transaction per message. The four statements
 are compiled once for the engine's dialect and run on the DBAPI cursor (SQLAlchemy's per-statement
 overhead was most of the ledger's cost). Each claim is a guarded ``UPDATE … WHERE state IN
 ('pending','deferred')`` whose row count tells whether this process owns the row.
@@ -24,6 +26,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from solidarity_mailer.ledger.disk_reserve import DiskReserve
 from solidarity_mailer.ledger.full import is_disk_full
 from solidarity_mailer.ledger.queries import Claim
+from solidarity_mailer.ledger.reachability import database_unreachable
 from solidarity_mailer.ledger.received_content import (
     ALREADY_RECEIVED,
     FREE,
@@ -35,6 +38,7 @@ from solidarity_mailer.ledger.received_content import (
     run_content,
     skip_statement,
 )
+from solidarity_mailer.ledger.row_claims import INTERRUPTED
 
 _SUPPRESSED = ("SELECT 1 FROM suppressions WHERE suppressions.address = deliveries.address"
                " AND suppressions.scope IN ('*', deliveries.list_id)")
@@ -49,14 +53,14 @@ _SKIP = (
     f" WHERE run_id = :run AND address = :addr AND state IN ('pending', 'deferred') AND {FREE}"
 )
 _WHY = "SELECT state, last_reply FROM deliveries WHERE run_id = :run AND address = :addr"
-_DONE = (
-    "UPDATE deliveries SET state = :new, last_reply = :reply, updated_at = :now, next_attempt_at = :retry,"
-    " sent_at = :sent, relay = :relay WHERE run_id = :run AND address = :addr AND state = 'sending'"
-)
-_RELEASE = (
-    "UPDATE deliveries SET state = 'pending', attempts = attempts - 1, last_reply = :reply, updated_at = :now"
-    " WHERE run_id = :run AND address = :addr AND state = 'sending'"
-)
+# A row of this worker in hand: ``sending``, or made ``uncertain`` meanwhile by another worker that judged this one
+# dead (its lease ran out while the database was unreachable): its real outcome is recorded all the same.
+_IN_HAND = (" WHERE run_id = :run AND address = :addr AND worker = :worker AND (state = 'sending'"
+            " OR (state = 'uncertain' AND last_reply = :interrupted))")
+_DONE = ("UPDATE deliveries SET state = :new, last_reply = :reply, updated_at = :now, next_attempt_at = :retry,"
+         " sent_at = :sent, relay = :relay" + _IN_HAND)
+_RELEASE = ("UPDATE deliveries SET state = 'pending', attempts = attempts - 1, last_reply = :reply, updated_at = :now"
+            + _IN_HAND)
 OUTCOMES = ("sent", "deferred", "failed", "uncertain")
 _TIMES = ("now", "retry", "sent")
 
@@ -162,6 +166,8 @@ class LedgerWriter:
         self._thread = threading.Thread(target=self._linger, name=f"ledger-{run_id}", daemon=True)
         self.error: BaseException | None = None
         self.reserve = DiskReserve.beside(engine)
+        self.unreachable = False  # the database went away: the outcomes wait in memory, the connection is dropped
+        self._mine = {"worker": worker, "interrupted": INTERRUPTED}
 
     def start(self) -> LedgerWriter:
         """Hold the disk reserve, open the connection and start the background committer."""
@@ -178,13 +184,13 @@ class LedgerWriter:
     def outcome(self, address: str, state: str, reply: str, now: dt.datetime,
                 retry_at: dt.datetime | None = None, relay: str | None = None) -> None:
         """Queue a sent message's outcome (through ``relay``, if named) for the next commit."""
-        values = outcome_values(self.run_id, address, state, reply, now, retry_at, relay)
+        values = {**outcome_values(self.run_id, address, state, reply, now, retry_at, relay), **self._mine}
         with self._queue_lock:
             self._outcomes.append((self.statements.done, values))
 
     def release(self, address: str, reply: str, now: dt.datetime) -> None:
         """Queue giving a ``sending`` row back (nothing was handed over; the attempt does not count)."""
-        values = {"run": self.run_id, "addr": address, "reply": reply[:2000], "now": now}
+        values = {"run": self.run_id, "addr": address, "reply": reply[:2000], "now": now, **self._mine}
         with self._queue_lock:
             self._outcomes.append((self.statements.release, values))
 
@@ -192,9 +198,18 @@ class LedgerWriter:
         """Return once everything queued so far is committed; re-raise a write error."""
         self._write([])
 
+    def reconnect(self) -> None:
+        """After an outage: drop the connection (it died with the server) and commit what waited, on a new one."""
+        with self._db_lock:
+            raw, self._raw = self._raw, None
+        if raw is not None:
+            with contextlib.suppress(Exception):
+                raw.invalidate()
+        self.flush()
+
     def close(self) -> None:
         """Commit what is queued, stop the background committer and close; re-raise a write error."""
-        if self._raw is None:
+        if self._thread.ident is None:  # never started
             return
         self._stop.set()
         self._thread.join()
@@ -202,15 +217,17 @@ class LedgerWriter:
             self.flush()
         finally:
             with self._db_lock:
-                self._raw.close()
+                if self._raw is not None:
+                    self._raw.close()
 
     def _linger(self) -> None:
         while not self._stop.wait(self.linger):
-            if self._outcomes and self.error is None:
+            if self._outcomes and self.error is None and not self.unreachable:  # (an outage: the feeder retries)
                 try:
                     self._write([])
-                except BaseException:  # recorded in self.error: raised to the next caller
-                    return
+                except BaseException as exc:  # recorded in self.error: raised to the next caller
+                    if not database_unreachable(exc):
+                        return
 
     def _write(self, claims: list[tuple[str, str, dt.datetime]]) -> list[Claim]:
         with self._db_lock:
@@ -221,16 +238,33 @@ class LedgerWriter:
             if not outcomes and not claims:
                 return []
             try:
-                return self._commit(outcomes, claims)
+                results = self._commit(outcomes, claims)
             except BaseException as exc:
+                if database_unreachable(exc):
+                    self._lost(outcomes)
+                    raise
                 if self.error is None and is_disk_full(exc) and self.reserve.give_up():
                     with contextlib.suppress(Exception):  # still no room: those rows stay `sending` (uncertain)
                         self._commit(outcomes, [])  # the outcomes in hand; the claims stay pending
                 self.error = self.error or exc
                 raise
+            self.unreachable = False
+            return results
+
+    def _lost(self, outcomes: list[tuple[_Statement, dict[str, object]]]) -> None:
+        """The database went away: the outcomes are kept (first) for the next commit, the connection dropped
+        (the next commit opens another). Claims are not kept: their rows were never handed over."""
+        with self._queue_lock:
+            self._outcomes[:0] = outcomes
+        raw, self._raw, self.unreachable = self._raw, None, True
+        if raw is not None:
+            with contextlib.suppress(Exception):
+                raw.invalidate()
 
     def _commit(self, outcomes: list[tuple[_Statement, dict[str, object]]],
                 claims: list[tuple[str, str, dt.datetime]]) -> list[Claim]:
+        if self._raw is None:
+            self._raw = self.engine.raw_connection()
         raw, st = self._raw, self.statements
         try:
             cursor = raw.cursor()
@@ -241,7 +275,8 @@ class LedgerWriter:
             finally:
                 cursor.close()
             raw.commit()
-        except BaseException:
-            raw.rollback()
+        except BaseException as exc:
+            if not database_unreachable(exc):  # (else the connection, and its transaction, are gone)
+                raw.rollback()
             raise
         return results

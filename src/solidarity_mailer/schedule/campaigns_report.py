@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.leases import holder_process
 from solidarity_mailer.ledger.row_claims import live_workers
 from solidarity_mailer.ledger.schema import aware, campaigns, runs
 from solidarity_mailer.paths import project_root
@@ -67,9 +68,7 @@ class LiveWorker:
 
 
 def _live_worker(run_id: int, holder: str) -> LiveWorker:
-    host, _, rest = holder.partition(":")
-    pid = rest.split(":")[0]
-    return LiveWorker(run_id, host, int(pid) if pid.isdigit() else 0)
+    return LiveWorker(run_id, *holder_process(holder))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@
   continues at the next start.
 - When the ledger's disk is full (while sending, firing or renewing the lease) it logs one line and stops, and
   ``serve()`` raises :class:`LedgerFull`; started again once there is space, it resumes the run where it stopped.
+- While the database is unreachable (PostgreSQL restarting) syncs back off (1 s doubling to 30 s) and it goes on
+  when the database is back; so does the run being sent (``deliver/database_outage.py``).
 - Time comes from a :class:`~solidarity_mailer.clock.Clock` (tests may speed it up); APScheduler waits the
   matching real time.
 """
@@ -31,8 +33,6 @@ import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from solidarity_mailer.clock import TEST_CLOCK_ENV, Clock, ScaledClock, SystemClock
 from solidarity_mailer.config import Settings
@@ -41,9 +41,11 @@ from solidarity_mailer.deliver.senders import TransportFactory
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger.full import LedgerFull, is_disk_full, location
 from solidarity_mailer.ledger.queries import get_run, run_state
+from solidarity_mailer.ledger.reachability import OutageLog, database_unreachable, loggable_url, reason
 from solidarity_mailer.ledger.schema import connect
 from solidarity_mailer.schedule import daemon_lock
 from solidarity_mailer.schedule.due_runs import process_due
+from solidarity_mailer.schedule.job_gate import JobGate
 from solidarity_mailer.schedule.run_queue import Deliver, RunQueue, running_runs, scheduled_runs
 from solidarity_mailer.schedule.schedules import Schedule, get_schedule, list_schedules
 
@@ -78,11 +80,13 @@ class Daemon:
         self.runs = RunQueue(self.engine, settings, self.clock, self.stopping, deliver=deliver,
                              transport_factory=transport_factory)
         self._fire_lock = threading.Lock()
+        self._jobs = JobGate(self.stopping)
         self._scheduler: BackgroundScheduler | None = None
         self.lease_lost = False
         # PostgreSQL: several daemons deliver together, the leader (lease holder) fires the schedules
         self.shared = self.use_lock and self.engine.dialect.name == "postgresql"
         self.leader = False
+        self.outage = OutageLog(self.engine, "the daemon", log)  # the database unreachable: syncs back off
 
     @property
     def last_summary(self) -> RunSummary | None:
@@ -120,28 +124,23 @@ class Daemon:
         if not wait:
             daemon_lock.acquire(self.engine, self.holder, now=_real_now(), ttl=self.lease_ttl)
             return True
-        announced = False
-        while (other := daemon_lock.try_acquire(self.engine, self.holder, now=_real_now(),
-                                                ttl=self.lease_ttl)) is not None:
-            if not announced:
-                log.info("another daemon (%s) holds the lease; waiting idle until it stops", other)
-                announced = True
-            if self.stopping.wait(self.sync_seconds):
-                return False
-        return True
+        return daemon_lock.wait_to_acquire(self.engine, self.holder, ttl=self.lease_ttl, stopping=self.stopping,
+                                           every=self.sync_seconds)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop firing, let the current run stop between messages, release the lease."""
         self.stopping.set()
         self.runs.stop_current()
         if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=True)
+            self._jobs.shutdown(self._scheduler)
         self.runs.close(timeout)
         if self.use_lock:
             try:
                 daemon_lock.release(self.engine, self.holder)
             except Exception as exc:  # a full disk keeps the lease: a daemon started here later takes it over at once
-                if not self._stop_if_full(exc):
+                if database_unreachable(exc):
+                    log.warning("the scheduler lease was not released (database unreachable): it runs out by itself")
+                elif not self._stop_if_full(exc):
                     raise
         log.info("daemon stopped")
 
@@ -179,13 +178,20 @@ class Daemon:
 
     def sync(self) -> None:
         """Renew the lease, process due schedules, (re)arm APScheduler jobs, pick up pending runs."""
-        if self.stopping.is_set():
+        self._jobs.run(self._sync_logged)
+
+    def _sync_logged(self) -> None:
+        if not self.outage.due():
             return
         try:
             self._sync()
         except Exception as exc:  # a database hiccup must not kill the scheduler thread: try again next sync
-            if not self._stop_if_full(exc):
+            if database_unreachable(exc):
+                self.outage.failed(exc)  # one line; the next syncs wait for the backoff's delay
+            elif not self._stop_if_full(exc):
                 log.exception("sync failed; retrying in %.0f s", self.sync_seconds)
+            return
+        self.outage.succeeded()
 
     def _resume_interrupted(self) -> None:
         for run_id in scheduled_runs(self.engine, ("running", "pending"), self.clock.now()):
@@ -265,17 +271,21 @@ class Daemon:
         delay = self.clock.real_delay(instant)
         if 0 < delay < 5:  # APScheduler woke a hair early on a test clock
             self.stopping.wait(delay + 0.001)
-        if not self.stopping.is_set():
-            self._fire(schedule_id)
+        self._jobs.run(lambda: self._fire(schedule_id))
 
     def _fire(self, schedule_id: int) -> None:
+        try:
+            self._fire_now(schedule_id)
+        except Exception as exc:
+            if database_unreachable(exc):  # the next sync after it is back fires it (or records it missed)
+                log.warning("schedule %d: not fired now, the database is unreachable (%s); it fires once the "
+                            "database is back, within its grace period", schedule_id, reason(exc))
+            elif not self._stop_if_full(exc):
+                log.exception("schedule %d: firing failed; retrying at the next sync", schedule_id)
+
+    def _fire_now(self, schedule_id: int) -> None:
         with self._fire_lock:
-            try:
-                result = process_due(self.engine, schedule_id, self.clock.now())
-            except Exception as exc:
-                if not self._stop_if_full(exc):
-                    log.exception("schedule %d: firing failed; retrying at the next sync", schedule_id)
-                return
+            result = process_due(self.engine, schedule_id, self.clock.now())
         for run_id in result.missed:
             note = get_run(self.engine, run_id).note
             log.warning("schedule %d: run %d recorded as missed (%s)", schedule_id, run_id, note)
@@ -284,15 +294,3 @@ class Daemon:
             self.runs.add(run_id)
         self._arm(schedule_id)
 
-
-def loggable_url(url: str) -> str:
-    """The database URL for the log: its password and its query (where a password can hide too) left out."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return "(a URL SQLAlchemy cannot read)"
-    user = f"{parsed.username}{':***' if parsed.password else ''}@" if parsed.username else ""
-    host = (parsed.host or "").rpartition("@")[2]  # a raw '@' in a password: SQLAlchemy ends it at the first
-    port = f":{parsed.port}" if parsed.port else ""
-    database = f"/{parsed.database}" if parsed.database else ""
-    return f"{parsed.drivername}://{user}{host}{port}{database}{'?…' if parsed.query else ''}"

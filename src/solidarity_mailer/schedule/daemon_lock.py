@@ -10,11 +10,15 @@ free). See :mod:`solidarity_mailer.ledger.leases` for take-over rules (expired, 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 
 from sqlalchemy import Engine
 
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import leases as lease
+
+log = logging.getLogger("solidarity_mailer.schedule.daemon")
 
 NAME = "scheduler"
 TTL = dt.timedelta(seconds=30)
@@ -48,3 +52,17 @@ def renew(engine: Engine, holder: str, *, now: dt.datetime, ttl: dt.timedelta = 
 def release(engine: Engine, holder: str) -> None:
     """Give the lease up (on a clean stop)."""
     lease.release(engine, NAME, holder)
+
+
+def wait_to_acquire(engine: Engine, holder: str, *, ttl: dt.timedelta, stopping: threading.Event,
+                    every: float) -> bool:
+    """Take the lease once it is free (``run --wait``), trying every ``every`` seconds; False when ``stopping``
+    was set first."""
+    announced = False
+    while (other := try_acquire(engine, holder, now=dt.datetime.now(dt.UTC), ttl=ttl)) is not None:
+        if not announced:
+            log.info("another daemon (%s) holds the lease; waiting idle until it stops", other)
+            announced = True
+        if stopping.wait(every):
+            return False
+    return True

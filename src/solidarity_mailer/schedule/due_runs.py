@@ -118,11 +118,18 @@ def process_due(engine: Engine, schedule_id: int, now: dt.datetime) -> Fired:
         run_id = ledger.open_run(engine, sched.campaign_id, fire_key(sched.id, chosen), lists=sched.lists,
                                  schedule_id=sched.id, scheduled_for=chosen, now=now, again=sched.again)
         result.fired.append(run_id)
-    values: dict[str, object] = {"next_fire_at": nxt, "updated_at": now}
+    advance(engine, sched.id, start, nxt, now)
+    return result
+
+
+def advance(engine: Engine, schedule_id: int, start: dt.datetime | None, nxt: dt.datetime | None,
+            now: dt.datetime, **more: object) -> None:
+    """Move an active schedule from its firing ``start`` to ``nxt`` (``done`` when None), with ``more`` columns;
+    nothing when another process moved it first (compare-and-set on ``next_fire_at``)."""
+    values: dict[str, object] = {"next_fire_at": nxt, "updated_at": now, **more}
     if nxt is None:
         values["state"] = "done"
-    stmt = update(schedules).where(schedules.c.id == sched.id, schedules.c.next_fire_at == start,
+    stmt = update(schedules).where(schedules.c.id == schedule_id, schedules.c.next_fire_at == start,
                                    schedules.c.state == "active")
     with engine.begin() as conn:
         conn.execute(stmt.values(**values))
-    return result

@@ -3,7 +3,8 @@
 A run is queued once however often it is asked for (at start, at each sync, when a schedule fires). A run
 that cannot be sent (a user mistake, an internal error) is paused with a note saying how to resume it; a
 run another live process is sending is left to that process. When the ledger's disk is full nothing more can be
-recorded: the run is left as it is (a restarted daemon resumes it) and the daemon is told to stop (``full``).
+recorded: the run is left as it is (a restarted daemon resumes it) and the daemon is told to stop (``full``). When
+the database is unreachable the thread waits for it with backoff, then sends the run again (it goes on).
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ from solidarity_mailer.deliver.senders import TransportFactory
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger.full import LedgerFull
 from solidarity_mailer.ledger.queries import get_run, set_run_state
+from solidarity_mailer.ledger.reachability import (
+    MAX_DELAY,
+    database_unreachable,
+    loggable_url,
+    ping,
+    reason,
+    wait_until_reachable,
+)
 from solidarity_mailer.ledger.schema import runs
 
 log = logging.getLogger(__name__)
@@ -107,11 +116,30 @@ class RunQueue:
             run_id = self._queue.get()
             if run_id is None or self.stopping.is_set():
                 return
+            again = False
             try:
                 self._send(run_id)
+            except Exception as exc:  # this thread must go on, whatever happened to one run
+                again = self._after_error(run_id, exc)
             finally:
                 with self._queued_lock:
                     self._queued.discard(run_id)
+            if again:
+                self.add(run_id)
+
+    def _after_error(self, run_id: int, exc: Exception) -> bool:
+        """An error from sending ``run_id`` that it could not record; True when the run is to be sent again: the
+        database was unreachable (PostgreSQL restarting) and is back."""
+        if not database_unreachable(exc):
+            log.error("run %d stopped by an error that could not be recorded", run_id, exc_info=exc)
+            return False
+        log.warning("run %d: the database %s is unreachable (%s); trying again with backoff, up to %.0f s", run_id,
+                    loggable_url(self.engine.url.render_as_string(hide_password=False)), reason(exc), MAX_DELAY)
+        if not wait_until_reachable(lambda: ping(self.engine), sleep=self.stopping.wait,
+                                    stopped=self.stopping.is_set):
+            return False
+        log.info("run %d: the database is back; the run goes on", run_id)
+        return True
 
     def _send(self, run_id: int) -> None:
         run = get_run(self.engine, run_id)
@@ -140,6 +168,8 @@ class RunQueue:
                           note=f"cannot be sent: {exc.line()}; fix it, then `solidarity-mailer resume run {run_id}`")
             return
         except Exception as exc:
+            if database_unreachable(exc):
+                raise  # not the run's fault: it goes on once the database is back (_after_error)
             log.exception("run %d failed", run_id)
             set_run_state(self.engine, run_id, "paused", now=self.clock.now(), only_from=("pending", "running"),
                           note=f"internal error: {exc!r}; `solidarity-mailer resume run {run_id}` to retry")

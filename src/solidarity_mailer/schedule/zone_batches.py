@@ -27,7 +27,7 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from solidarity_mailer.campaign import load_campaign
@@ -35,8 +35,8 @@ from solidarity_mailer.clock import duration
 from solidarity_mailer.deliver.prepare import lists_for
 from solidarity_mailer.errors import MailerError
 from solidarity_mailer.ledger import queries as ledger
-from solidarity_mailer.ledger.schema import runs, schedules
-from solidarity_mailer.schedule.due_runs import Fired
+from solidarity_mailer.ledger.schema import runs
+from solidarity_mailer.schedule.due_runs import Fired, advance
 from solidarity_mailer.schedule.schedules import Schedule, fire_key
 from solidarity_mailer.schedule.zone_plan import (
     Batch,
@@ -116,13 +116,7 @@ def fire_batches(engine: Engine, sched: Schedule, now: dt.datetime) -> Fired:
             if missed is not None:
                 result.missed.append(missed)
     nxt = next_instant(plan)
-    values: dict[str, object] = {"next_fire_at": nxt, "updated_at": now, "plan": dump_plan(plan)}
-    if nxt is None:
-        values["state"] = "done"
-    stmt = update(schedules).where(schedules.c.id == sched.id, schedules.c.next_fire_at == start,
-                                   schedules.c.state == "active")
-    with engine.begin() as conn:
-        conn.execute(stmt.values(**values))
+    advance(engine, sched.id, start, nxt, now, plan=dump_plan(plan))
     return result
 
 
