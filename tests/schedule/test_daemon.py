@@ -262,10 +262,12 @@ def test_pause_and_cancel_take_effect_within_seconds(tmp_path: Path, slow_smtp: 
         assert run_rows(env.engine())[0]["state"] == "paused"
         env.cli("resume", "run", str(run_id))
         wait_for(lambda: run_rows(env.engine())[0]["state"] == "finished", 40, "the resumed run to finish")
-        # cancel: an interval schedule that would fire every 3 s fires no more once cancelled
-        every = env.schedule("--every", "3s", "--list", str(tmp_path / "members.csv"))
+        # cancel: an interval schedule whose first firing is 8 s away fires no more once cancelled (8 s: the two
+        # commands' own start-up took over 3 s on a loaded machine, and the firing came before the cancel)
+        scheduled_at = time.time()
+        every = env.schedule("--every", "8s", "--list", str(tmp_path / "members.csv"))
         assert env.cli("cancel", "schedule", str(every)).returncode == 0
-        time.sleep(5)
+        wait_for(lambda: time.time() > scheduled_at + 10, 15, "the cancelled schedule's first firing time to pass")
     finally:
         daemon.terminate()
     assert sorted(handler.recipients()) == people
