@@ -57,3 +57,18 @@ def test_only_what_was_delivered_newest_first(tmp_path: Path, monkeypatch: pytes
         assert re.findall(r'href="v/(\w+)/', section) == ["test", "first"]
     assert "<title>ICOR solidarity</title>" in index
     check_feed(archive / "feed.xml", "https://example.net/a", found, SUBJECTS)
+
+
+def test_the_index_speaks_the_language_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clean_environment(tmp_path, monkeypatch)
+    _, config = write_translated_project(tmp_path, 2525)  # nothing sent: an empty archive
+    for lang, title, nothing, feed, direction in (
+        ("es-PE", "Archivo", "Todavía no se ha enviado nada.", "Canal Atom", "ltr"),
+        ("ar", "الأرشيف", "لم يُرسَل شيء بعد.", "موجز Atom", "rtl"),
+        ("ja", "Archive", "Nothing was sent yet.", "Atom feed", "ltr"),  # no catalogue: English
+    ):
+        archive = tmp_path / f"public-{lang}"
+        assert main(["archive", "build", str(archive), "--config", str(config), "--lang", lang]) == 0
+        index = (archive / "index.html").read_text(encoding="utf-8")
+        assert f"<title>{title}</title>" in index and f"<p>{nothing}</p>" in index and f">{feed}</a>" in index
+        assert f'dir="{direction}"' in index.split("<head>")[0]

@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from solidarity_mailer.errors import MailerError
-from solidarity_mailer.i18n import long_date
+from solidarity_mailer.i18n import catalogue_language, long_date, translations
 from solidarity_mailer.languages import direction
 from solidarity_mailer.ledger.web_versions import WebVersion, published, web_version
 from solidarity_mailer.render.rendition import web_path
@@ -60,8 +60,15 @@ def _language_name(lang: str) -> str:
         return lang
 
 
-def index_page(versions: list[WebVersion], title: str) -> str:
-    """``index.html``: one section per language (the one sent most recently first), its campaigns newest first."""
+def archive_title(lang: str) -> str:
+    """The archive's default title, in ``lang``."""
+    return translations(catalogue_language(lang)).gettext("Archive")
+
+
+def index_page(versions: list[WebVersion], title: str, lang: str = "en") -> str:
+    """``index.html``: one section per language (the one sent most recently first), its campaigns newest first;
+    the page's own words in ``lang``."""
+    t = translations(catalogue_language(lang))
     by_language: dict[str, list[WebVersion]] = {}
     for version in versions:  # already newest first
         by_language.setdefault(version.language, []).append(version)
@@ -73,10 +80,11 @@ def index_page(versions: list[WebVersion], title: str) -> str:
             f"{escape(long_date(v.first_sent.date(), lang))}</time></li>" for v in items)
         sections.append(f'<section lang="{escape(lang)}" dir="{direction(lang)}"><h2>{escape(_language_name(lang))}'
                         f'</h2><ul class="archive">{entries}</ul></section>')
-    body = "".join(sections) or "<p>Nothing was sent yet.</p>"
+    nothing, feed_link = t.gettext("Nothing was sent yet."), t.gettext("Atom feed")  # (not in f-strings: Babel)
+    body = "".join(sections) or f"<p>{escape(nothing)}</p>"
     feed = '<link rel="alternate" type="application/atom+xml" href="feed.xml" title="Atom">'
-    return pages.page(title, body + '<p class="note"><a href="feed.xml">Atom feed</a></p>', head=feed,
-                      robots="all")
+    link = f'<p class="note"><a href="feed.xml">{escape(feed_link)}</a></p>'
+    return pages.page(title, body + link, lang=lang, head=feed, robots="all")
 
 
 def _text(parent: ET.Element, tag: str, value: str, **attrs: str) -> ET.Element:
@@ -111,13 +119,14 @@ def atom_feed(versions: list[WebVersion], title: str, base_url: str, now: dt.dat
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def build_archive(engine: Engine, folder: Path, *, base_url: str, title: str,
+def build_archive(engine: Engine, folder: Path, *, base_url: str, title: str | None = None, lang: str = "en",
                   now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> list[WebVersion]:
     """Write the archive into ``folder``: each web version, ``index.html`` and ``feed.xml``; returns what it
-    wrote, newest first."""
+    wrote, newest first. ``lang``: the index page's own words (``title`` by default: "Archive" in it)."""
+    title = title or archive_title(lang)
     versions = published(engine)
     files = {web_path(v.campaign_id, v.language): v.html.encode("utf-8") for v in versions}
-    files["index.html"] = index_page(versions, title).encode("utf-8")
+    files["index.html"] = index_page(versions, title, lang).encode("utf-8")
     files["feed.xml"] = atom_feed(versions, title, base_url.rstrip("/"), now())
     for name, data in files.items():
         path = folder / name
