@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from solidarity_mailer.ledger.schema import connect, deliveries, runs
 from tests.databases import ledger_url
@@ -157,3 +157,17 @@ def local_at(seconds_ahead: float) -> tuple[str, float]:
     """A UTC wall-clock time ``seconds_ahead`` from now (whole seconds) for ``--at``, and its epoch."""
     target = int(time.time() + seconds_ahead) + 1
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(target)), float(target)
+
+
+def start_send(env: Env, name: str, members: Path) -> subprocess.Popen[str]:
+    """``send`` of the test campaign to ``members`` as a child process (one more worker), its output in NAME.log."""
+    argv = [sys.executable, "-c", _MAIN, "send", str(CAMPAIGN), "--list", str(members), "--config", str(env.config)]
+    with (env.tmp / f"{name}.log").open("w", encoding="utf-8") as log:  # the child keeps its own copy
+        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, text=True, env=env.environ())
+
+
+def workers_that_sent(engine: Engine) -> int:
+    """How many workers have sent at least one message."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count(func.distinct(deliveries.c.worker)))
+                                .where(deliveries.c.state == "sent")).scalar_one())

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from solidarity_mailer.deliver.manual_send import EXIT_PAUSED
 from solidarity_mailer.ledger.schema import connect, deliveries
+from tests.arrivals import busiest_second
 from tests.databases import ledger_url
 from tests.sendkit import addresses, clean_environment, rows, send, status, write_project
 from tests.smtpserver import RecordingHandler, free_port
@@ -124,17 +125,6 @@ def test_weights_share_the_messages(tmp_path: Path, capsys: pytest.CaptureFixtur
     run = status(capsys, config)["runs"][0]
     assert {r["name"]: r["sent"] for r in run["relays"]} == {
         "heavy": len(heavy.recipients()), "light": len(light.recipients())}
-
-
-def busiest_second(arrivals: list[float]) -> int:
-    """The most messages that arrived within any one-second window."""
-    arrivals = sorted(arrivals)
-    start, most = 0, 0
-    for end, t in enumerate(arrivals):
-        while arrivals[start] <= t - 1.0:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def test_a_relays_own_rate_limit_holds_at_its_server(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,10 +16,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import Engine, func, select
 
 from solidarity_mailer.ledger.schema import deliveries, rate_limit_grants
-from tests.daemonproc import _MAIN, Env, run_rows, wait_for, write_list
+from tests.arrivals import busiest_second
+from tests.daemonproc import Env, run_rows, start_send, wait_for, workers_that_sent, write_list
 from tests.databases import on_postgresql
 from tests.smtpserver import RecordingHandler, smtp_server
-from tests.starter import CAMPAIGN
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not on_postgresql(), reason="needs --database postgresql (workers share a run)")]
@@ -37,16 +36,6 @@ class Arrivals(RecordingHandler):
         self.times.append(time.monotonic())
 
 
-def busiest_second(times: list[float]) -> int:
-    """The most messages that arrived within any one-second window."""
-    times, start, most = sorted(times), 0, 0
-    for end, t in enumerate(times):
-        while times[start] <= t - 1.0:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
-
-
 def limited_env(tmp_path: Path, port: int, delivery: str, relay: str = "") -> Env:
     """An Env whose settings have ``delivery`` lines in ``[delivery]`` and, with ``relay``, its one relay as an
     ``[[smtp]]`` table named ``main`` with those lines."""
@@ -56,19 +45,6 @@ def limited_env(tmp_path: Path, port: int, delivery: str, relay: str = "") -> En
         text = text.replace("[smtp]\n", f'[[smtp]]\nname = "main"\n{relay}\n', 1)
     env.config.write_text(text, encoding="utf-8")
     return env
-
-
-def start_send(env: Env, name: str, members: Path) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-c", _MAIN, "send", str(CAMPAIGN), "--list", str(members), "--config", str(env.config)]
-    with (env.tmp / f"{name}.log").open("w", encoding="utf-8") as log:  # the child keeps its own copy
-        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, text=True, env=env.environ())
-
-
-def senders(engine: Engine) -> int:
-    """How many workers have sent at least one message."""
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count(func.distinct(deliveries.c.worker)))
-                                .where(deliveries.c.state == "sent")).scalar_one())
 
 
 def granted(engine: Engine) -> int:
@@ -95,7 +71,7 @@ def two_workers_send(env: Env, handler: Arrivals, count: int) -> list[str]:
     for name, worker in (("first", first), ("second", second)):
         assert worker.wait(180) == 0, (env.tmp / f"{name}.log").read_text()
     engine = env.engine()
-    assert senders(engine) == 2  # both sent: the limit was shared, not one worker's alone
+    assert workers_that_sent(engine) == 2  # both sent: the limit was shared, not one worker's alone
     assert [r["state"] for r in run_rows(engine)] == ["finished"]
     engine.dispose()
     return people
@@ -128,7 +104,7 @@ def test_the_hourly_limit_holds_across_two_workers_and_a_restart(tmp_path: Path)
         wait_for(lambda: len(handler.received) >= 6, 60, "the first worker to start sending")
         second = start_send(env, "second", members)
         engine = env.engine()
-        wait_for(lambda: senders(engine) == 2, 60, "the second worker to send too")
+        wait_for(lambda: workers_that_sent(engine) == 2, 60, "the second worker to send too")
         wait_for(lambda: granted(engine) >= 30, 60, "the hour's 30 slots to be granted")
         time.sleep(1.0)  # room for a few more, were the limit not shared
         assert granted(engine) == 30 and 20 <= len(handler.received) <= 30  # (a slot that lapsed went unused)

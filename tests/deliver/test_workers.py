@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from sqlalchemy import Engine, func, select
 
-from solidarity_mailer.ledger.schema import deliveries
-from tests.daemonproc import _MAIN, Env, delivery_states, run_rows, wait_for, write_list
+from tests.daemonproc import Env, delivery_states, run_rows, start_send, wait_for, workers_that_sent, write_list
 from tests.databases import on_postgresql
 from tests.smtpserver import RecordingHandler, smtp_server
 from tests.starter import CAMPAIGN
@@ -31,29 +27,16 @@ def _slow_data(server: SMTP, session: Session, envelope: Envelope) -> str | None
     return None
 
 
-def _send(env: Env, name: str, members: Path) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-c", _MAIN, "send", str(CAMPAIGN), "--list", str(members), "--config", str(env.config)]
-    with (env.tmp / f"{name}.log").open("w", encoding="utf-8") as log:  # the child keeps its own copy
-        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, text=True, env=env.environ())
-
-
-def _senders(engine: Engine) -> int:
-    """How many workers have sent at least one message."""
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count(func.distinct(deliveries.c.worker)))
-                                .where(deliveries.c.state == "sent")).scalar_one())
-
-
 def test_three_workers_share_a_run_and_one_killed_loses_nobody(tmp_path: Path) -> None:
     with smtp_server(RecordingHandler(on_data=_slow_data)) as (_controller, handler):
         env = Env(tmp_path, _controller.port)
         members = tmp_path / "members.csv"
         people = write_list(members, 1500)
         engine = env.engine()
-        first = _send(env, "first", members)
+        first = start_send(env, "first", members)
         wait_for(lambda: len(handler.received) >= 20, 60, "the first worker to start sending")
-        second, third = _send(env, "second", members), _send(env, "third", members)
-        wait_for(lambda: _senders(engine) >= 3, 60, "all three workers to send")
+        second, third = start_send(env, "second", members), start_send(env, "third", members)
+        wait_for(lambda: workers_that_sent(engine) >= 3, 60, "all three workers to send")
         engine.dispose()
         second.send_signal(signal.SIGKILL)  # no goodbye: its lease and its rows stay as they were
         second.wait(10)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 from solidarity_mailer.deliver.rate_limit import LATE, shared_limiter
 from solidarity_mailer.ledger.rate_limits import Grant, reserve
 from solidarity_mailer.ledger.schema import connect, rate_limit_grants
+from tests.arrivals import busiest_second
 from tests.databases import ledger_url
 
 T0 = 1_800_000_000.0
@@ -38,16 +39,6 @@ def engines(tmp_path: Path) -> list[Engine]:
     yield made  # type: ignore[misc]
     for engine in made:
         engine.dispose()
-
-
-def busiest_second(times: list[float]) -> int:
-    """The most of ``times`` within any one-second window (half-open)."""
-    times, start, most = sorted(times), 0, 0
-    for end, t in enumerate(times):
-        while times[start] <= t - 1.0:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 def test_workers_reserving_at_once_never_get_the_same_slot(tmp_path: Path) -> None:
