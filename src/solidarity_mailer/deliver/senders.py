@@ -1,30 +1,28 @@
 """Senders: each builds its rows' messages and sends them through its own transport; :class:`Sender` is the
 dispatcher's end of one, :func:`start_senders` starts them (the sender's own loop: ``deliver/sender_loop.py``).
 
-A sender owns one transport (one SMTP connection to its relay) and its own copy of the campaign's message
-factory. The
-dispatcher's single claim loop (``deliver/claim_loop.py``) commits a row as ``sending``, passes it to a sender
-with :meth:`Sender.submit`, and collects the :class:`SendResult` with :meth:`Sender.receive` when the
-sender's ``connection`` is readable; it waits on all of them at once. Building and the SMTP dialogue
-are most of the CPU a message costs, so with sender processes they run on every core instead of taking
-turns for one interpreter lock, while the ledger (claims and outcomes) stays in the dispatching process.
+A sender owns one transport (one SMTP connection to its relay); the senders share one copy of the campaign's
+message factory. The dispatcher's single claim loop (``deliver/claim_loop.py``) commits a row as ``sending``,
+passes it to a sender with :meth:`Sender.submit`, and collects the :class:`SendResult` with :meth:`Sender.receive`
+when the sender's ``connection`` is readable; it waits on all of them at once.
 
-- For the ``smtp`` transport the senders are processes forked by a small launcher
+- For the ``smtp`` transport the senders are threads of one sender process per run
   (``python -m solidarity_mailer.deliver.senders``: one interpreter start per run, the campaign unpickled once,
-  never a fork of the multi-threaded dispatcher itself). They ignore SIGINT and SIGTERM (the dispatcher
-  decides when to stop; Ctrl-C must not cut a transaction in half) and exit when their socket closes, so a
-  dispatcher killed outright leaves no sender behind: each finishes the message it is sending and exits.
+  never a fork of the multi-threaded dispatcher). Building and the SMTP dialogue, most of the CPU a message
+  costs, run there while the ledger work (claims and outcomes) runs in the dispatcher: two cores at work. It
+  ignores SIGINT and SIGTERM (the dispatcher decides when to stop; Ctrl-C must not cut a transaction in half)
+  and each of its threads ends when its socket closes, so a dispatcher killed outright leaves nothing behind:
+  each sender finishes the message it is sending and the process exits.
 - Other transports, custom transport factories and ``[delivery] sender_processes = false`` use sender
-  threads that run the very same loop (``sender_loop.serve``) over an in-process pipe.
+  threads in the dispatcher that run the very same loop (``sender_loop.serve``) over an in-process pipe.
 
-A sender that dies holding a row is reported as :class:`SenderLost`; the dispatcher records that
-row ``uncertain`` and stops the run.
+A sender that dies holding a row (its process killed) is reported as :class:`SenderLost`; the dispatcher records
+that row ``uncertain`` and stops the run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import pickle
@@ -113,52 +111,42 @@ class Sender:
 
 
 def launch(args: list[str]) -> None:
-    """The launcher process: read (factory, settings) from stdin, fork one sender per ``FD:RELAY`` argument (a
+    """The sender process: read (factory, settings) from stdin, run one sender thread per ``FD:RELAY`` argument (a
     socket and the index of its relay in ``settings.relays``), wait for them.
 
-    Forking from this small single-threaded process (never from the dispatcher, which has threads) is safe,
-    and the campaign is unpickled once for all senders.
+    One process for all of a run's connections, not one each: on one core, six interpreters switching at every
+    message cost ~0.08 ms a message more in CPU and in cache misses than four threads of one, and the
+    dispatcher still works on another core meanwhile (``bench/send_cpu_bench.py``; ``bench/RESULTS.md``).
     """
     from solidarity_mailer.transports import make_transport
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     senders = [(int(fd), int(relay)) for fd, relay in (arg.split(":") for arg in args)]
-    fds = [fd for fd, _ in senders]
     try:
         factory, settings = pickle.load(sys.stdin.buffer)
     except Exception as exc:  # tell each sender why, instead of a bare EOF
-        for fd in fds:
+        for fd, _ in senders:
             with contextlib.suppress(OSError):
-                write_pipe(Connection(fd), ("error", f"the sender launcher could not read the campaign: {exc!r}"))
+                write_pipe(Connection(fd), ("error", f"the sender process could not read the campaign: {exc!r}"))
         raise SystemExit(1) from None
-    from solidarity_mailer.transports import smtp  # noqa: F401  imported here once, shared by the senders (smtp is all it serves)
-    gc.freeze()  # the senders' collections skip what is here: its pages stay shared (copy-on-write)
-    children = []
-    for fd, relay in senders:
-        pid = os.fork()
-        if pid == 0:
-            for other in fds:
-                if other != fd:
-                    os.close(other)
-            code = 0
-            try:
-                own = settings.for_relay(settings.relays[relay])
-                serve(Connection(fd), factory, lambda: make_transport(own))  # noqa: B023  (this child's only one)
-            except BaseException:
-                log.exception("sender process")
-                code = 1
-            finally:
-                os._exit(code)
-        children.append(pid)
-    for fd in fds:
-        os.close(fd)
-    for pid in children:
-        os.waitpid(pid, 0)
+
+    def run(fd: int, relay: int) -> None:
+        try:
+            own = settings.for_relay(settings.relays[relay])
+            serve(Connection(fd), factory, lambda: make_transport(own))
+        except BaseException:
+            log.exception("sender thread")
+
+    threads = [threading.Thread(target=run, args=sender, name=f"sender-{i}") for i, sender in enumerate(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
-class _Launcher:
-    """The launcher process of one run's senders; waits for it (killing it if it hangs) after the last close.
+class _SenderProcess:
+    """The process of one run's sender threads; waits for it (killing it if it hangs) after the last close.
 
     ``relays`` holds, for each sender, the index of its relay in ``settings.relays``."""
 
@@ -176,7 +164,7 @@ class _Launcher:
                 theirs.close()
         self.connections = [Connection(ours.detach()) for ours, _ in pairs]
         assert self.process.stdin is not None
-        with contextlib.suppress(OSError):  # the launcher died at once: each sender reports it when started
+        with contextlib.suppress(OSError):  # the process died at once: each sender reports it when started
             self.process.stdin.write(payload)
             self.process.stdin.close()
         self.open = len(relays)
@@ -191,7 +179,7 @@ class _Launcher:
             self.process.wait(timeout=CLOSE_TIMEOUT)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)  # the launcher and its senders (own session)
+                os.killpg(self.process.pid, signal.SIGKILL)  # its own session: nothing of it is left
             self.process.wait()
 
 
@@ -221,9 +209,9 @@ def start_senders(settings: Settings, factory: MessageFactory, relays: Sequence[
     named = len(relays) > 1
     plan = [(relay, i, f"{relay.name} {i}" if named else str(i)) for relay in relays for i in range(relay.connections)]
     if transport_factory is None and settings.delivery.transport == "smtp" and settings.delivery.sender_processes:
-        launcher = _Launcher(factory, settings, [relay.index for relay, _, _ in plan])
-        senders = [Sender(conn, f"process {name}", launcher.closed_one, relay)
-                   for (relay, _, name), conn in zip(plan, launcher.connections, strict=True)]
+        process = _SenderProcess(factory, settings, [relay.index for relay, _, _ in plan])
+        senders = [Sender(conn, f"{name} of the sender process", process.closed_one, relay)
+                   for (relay, _, name), conn in zip(plan, process.connections, strict=True)]
     else:
         from solidarity_mailer.transports import make_transport
 
@@ -235,7 +223,7 @@ def start_senders(settings: Settings, factory: MessageFactory, relays: Sequence[
     return senders
 
 
-if __name__ == "__main__":  # run as the launcher: use the importable module, so pickles name its classes
+if __name__ == "__main__":  # run as the sender process: use the importable module, so pickles name its classes
     from solidarity_mailer.deliver.senders import launch as _launch
 
     _launch(sys.argv[1:])
