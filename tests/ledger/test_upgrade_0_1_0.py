@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, select, update
+from sqlalchemy import create_engine, func, select, update
 
 from solidarity_mailer.ledger.revision import HEAD, version_table
-from solidarity_mailer.ledger.schema import deliveries
+from solidarity_mailer.ledger.schema import campaigns, deliveries, runs
 from tests.databases import ledger_url
 from tests.ledger.release_0_1_0 import ledger_0_1_0, rows_0_1_0, shown, snapshot
 from tests.processes import cli_command
@@ -25,6 +25,7 @@ from tests.starter import TEMPLATES
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ledger-0.1.0"
 SECRET = "ledger-0.1.0-secret-0123456789abcdef"  # the one make_ledger.py signed with
+MADE_AT = "/tmp/l010/project"  # where make_ledger.py wrote the project: its runs name their lists there
 CAMPAIGNS = ("alpha", "beta", "gamma")
 OLDER = ("error: {db}: the ledger's schema is older than this release: it is at 0.1.0 (no revision), this release "
          f"needs revision {HEAD}; back it up, then run `solidarity-mailer db upgrade`")
@@ -125,6 +126,11 @@ def test_a_further_send_after_the_upgrade_re_sends_nobody(tmp_path: Path) -> Non
     assert all(done.values()) and {a for a, (s, _) in before.items() if s == "pending"} == {
         "dee@example.org", "eli@example.org"}  # the paused run's
     assert cli(root, "db", "upgrade").returncode == 0
+    engine = create_engine(url)
+    with engine.begin() as conn:  # the project is here, not where it was made: as if it had stayed in place
+        conn.execute(update(runs).values(lists=func.replace(runs.c.lists, MADE_AT, str(root))))
+        conn.execute(update(campaigns).values(path=func.replace(campaigns.c.path, MADE_AT, str(root))))
+    engine.dispose()
     controller.start()
     try:
         for name in CAMPAIGNS:
