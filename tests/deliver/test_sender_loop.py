@@ -42,8 +42,8 @@ def test_a_pause_crosses_the_pipe_with_its_reply_code_and_status() -> None:
     assert back.outcome is None
 
 
-def test_the_sender_launcher_loads_no_database_code() -> None:
-    """The launcher (and every sender it forks) imports what sending needs, never SQLAlchemy (~0.2 s of CPU a run)."""
+def test_the_sender_process_loads_no_database_code() -> None:
+    """The sender process imports what sending needs, never SQLAlchemy (~0.2 s of CPU a run)."""
     script = ("import sys, solidarity_mailer.deliver.senders, solidarity_mailer.transports.smtp, "
               "solidarity_mailer.compose.message; print(sorted(m for m in ('sqlalchemy', 'email_validator', 'jinja2') "
               "if m in sys.modules))")

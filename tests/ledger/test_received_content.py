@@ -136,7 +136,7 @@ def test_a_run_keeps_the_content_it_began_sending(engine) -> None:  # type: igno
 @pytest.mark.skipif(not on_postgresql(), reason="PostgreSQL's READ COMMITTED: run with --database postgresql")
 def test_overlapping_claims_exclude_each_other_on_postgresql(engine) -> None:  # type: ignore[no-untyped-def]
     from solidarity_mailer.ledger.received_content import run_content
-    from solidarity_mailer.ledger.writer import Statements
+    from solidarity_mailer.ledger.transitions import Statements
 
     first, second = _run(engine, "a", "d1"), _run(engine, "b", "d1")
     _lease(engine, first, 60)

@@ -20,6 +20,7 @@ from solidarity_mailer.deliver.live_run import LiveRun
 from solidarity_mailer.deliver.relays import Relay
 from solidarity_mailer.deliver.results import record_result
 from solidarity_mailer.deliver.row_queue import RowQueue
+from solidarity_mailer.deliver.sender_loop import RESULTS_AT_ONCE
 from solidarity_mailer.deliver.senders import Sender, SenderLost
 from solidarity_mailer.ledger.delivery_row import Delivery
 from solidarity_mailer.ledger.queries import Claim
@@ -28,8 +29,8 @@ from solidarity_mailer.ledger.reachability import database_unreachable
 log = logging.getLogger(__name__)
 
 _COUNTED = {Claim.SUPPRESSED: "skipped", Claim.ALREADY_RECEIVED: "skipped", Claim.WAITING: "waiting"}
-HELD_PER_SENDER = 3  # rows a sender holds: the one it is sending and the next two, already committed `sending`
-REFILL_AT = 2  # a sender is given rows once it has room for this many: half the COMMITs (bench/send_cpu_bench.py)
+HELD_PER_SENDER = 8  # rows a sender holds: the one it is sending and the next ones, already committed `sending`
+REFILL_AT = RESULTS_AT_ONCE  # a sender is given rows once it has room for this many: fewer, larger COMMITs
 COLLECT_SECONDS = 120.0  # after an error: how long the senders may take to report the rows they hold
 
 
@@ -183,21 +184,21 @@ class ClaimLoop(threading.Thread):
                 raise
             self._claims_lost(taken, exc)
             return 0
-        claimed = []
+        claimed: dict[Sender, list[tuple[Delivery, _Chunk]]] = {}
         for (row, tracker, sender), claim in zip(taken, claims, strict=True):
             if claim is Claim.CLAIMED:
-                claimed.append((row, tracker, sender))
+                claimed.setdefault(sender, []).append((row, tracker))
             else:
                 live.count(_COUNTED.get(claim, "taken"))
                 tracker.one_done()
-        for i, (row, tracker, sender) in enumerate(claimed):
+        for i, (sender, rows) in enumerate(claimed.items()):
             try:
-                sender.submit(row)
-            except SenderLost:  # this row and the rest were claimed but never submitted: give them back
-                for never, _, _ in claimed[i:]:
+                sender.submit([row for row, _ in rows])  # one write for the sender's rows of this COMMIT
+            except SenderLost:  # these rows and the rest were claimed but never submitted: give them back
+                for never, _ in (pair for later in list(claimed.values())[i:] for pair in later):
                     live.writer.release(never.address, "not attempted: its sender process died", live.now())
                 raise
-            self.held[sender].append((row, tracker))
+            self.held[sender].extend(rows)
         return len(taken)
 
     def _claims_lost(self, taken: list[tuple[Delivery, _Chunk, Sender]], exc: BaseException) -> None:
@@ -209,19 +210,23 @@ class ClaimLoop(threading.Thread):
             tracker.one_done()
 
     def _collect(self, sender: Sender) -> None:
-        """Record the result of the oldest row ``sender`` holds (its connection is readable)."""
+        """Record the results of the oldest rows ``sender`` holds (its connection is readable)."""
+        held = self.held[sender]
         try:
-            if not self.held[sender]:  # readable while holding nothing: it is gone
+            if not held:  # readable while holding nothing: it is gone
                 raise sender.lost("exited")
-            result = sender.receive()
+            results = sender.receive()
+            if len(results) > len(held):
+                raise sender.lost(f"answered for {len(results)} rows, holding {len(held)}")
         except SenderLost as exc:
             self._give_up(sender, f"{exc.what}: maybe delivered")
             raise
-        row, tracker = self.held[sender].popleft()
-        try:
-            self.live.count(record_result(self.live, row, result, sender.relay))
-        finally:
-            tracker.one_done()
+        for result in results:  # (after an error, the rows of the results not recorded are given up: uncertain)
+            row, tracker = held.popleft()
+            try:
+                self.live.count(record_result(self.live, row, result, sender.relay))
+            finally:
+                tracker.one_done()
 
     def _loop(self) -> None:
         with selectors.DefaultSelector() as selector:  # registered once: every sender, and the queue's waker

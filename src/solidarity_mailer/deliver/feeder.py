@@ -97,6 +97,8 @@ class Feeder:
     def _feed_batch(self, batch: list[Delivery]) -> str | None:
         """Put ``batch`` on the queue as the rate limit allows; why it was halted, if it was."""
         live, row_queue = self.live, self.row_queue
+        if self.limiter.unlimited and live.window is None:
+            return self._feed_unlimited(batch)
         chunk: list[Delivery] = []
         for i, row in enumerate(batch, 1):
             if self._limit_reached() or live.outage.is_set() or live.database_down.is_set():
@@ -121,6 +123,27 @@ class Feeder:
                 chunk = []
         if chunk:
             row_queue.put(chunk)
+        return None
+
+    def _feed_unlimited(self, batch: list[Delivery]) -> str | None:
+        """:meth:`_feed_batch` with no rate limit and no send window: the rows go on in lists of :data:`CHUNK`,
+        the same checks made once a list (the per-row ones cost ~8 µs a message: ``bench/send_cpu_bench.py``)."""
+        live, unchecked = self.live, 0
+        for start in range(0, len(batch), CHUNK):
+            if self._limit_reached() or live.stop.is_set() or live.outage.is_set() or live.database_down.is_set():
+                break
+            if unchecked >= STATE_EVERY:
+                unchecked = 0
+                if why := self._halted():
+                    return why
+            if why := self._renew_due():
+                return why
+            chunk = batch[start:start + CHUNK]
+            if self.limit is not None:
+                chunk = chunk[:self.limit - self.fed]
+            self.row_queue.put(chunk)
+            self.fed += len(chunk)
+            unchecked += len(chunk)
         return None
 
     def _take_slot(self, row: Delivery) -> bool | str | None:

@@ -147,6 +147,11 @@ class RateLimiter:
                 self._used += 1
             return 0.0
 
+    @property
+    def unlimited(self) -> bool:
+        """No limit at all: every message may go at once."""
+        return self._unlimited
+
     def wait_time(self) -> float:
         """Seconds until a message may go (0 when it may go now); takes no slot (it may reserve some)."""
         return 0.0 if self._unlimited else self._take(False)

@@ -2,9 +2,9 @@
 dispatcher's end of one, :func:`start_senders` starts them (the sender's own loop: ``deliver/sender_loop.py``).
 
 A sender owns one transport (one SMTP connection to its relay); the senders share one copy of the campaign's
-message factory. The dispatcher's single claim loop (``deliver/claim_loop.py``) commits a row as ``sending``,
-passes it to a sender with :meth:`Sender.submit`, and collects the :class:`SendResult` with :meth:`Sender.receive`
-when the sender's ``connection`` is readable; it waits on all of them at once.
+message factory. The dispatcher's single claim loop (``deliver/claim_loop.py``) commits rows as ``sending``,
+passes each sender its rows of that COMMIT with :meth:`Sender.submit`, and collects their :class:`SendResult`
+objects with :meth:`Sender.receive` when the sender's ``connection`` is readable; it waits on all of them at once.
 
 - For the ``smtp`` transport the senders are threads of one sender process per run
   (``python -m solidarity_mailer.deliver.senders``: one interpreter start per run, the campaign unpickled once,
@@ -84,18 +84,19 @@ class Sender:
         if kind != "ready":
             raise MailerError(str(detail))
 
-    def submit(self, row: Delivery) -> None:
-        """Queue ``row`` (already committed ``sending``) for the sender; it delivers its rows in order."""
+    def submit(self, rows: Sequence[Delivery]) -> None:
+        """Queue ``rows`` (already committed ``sending``) for the sender, in one write; it delivers its rows in
+        order and answers each with a :class:`SendResult`."""
         try:
-            write_pipe(self.connection, row.as_tuple())
+            write_pipe(self.connection, [row.as_tuple() for row in rows])
         except OSError:
-            raise self.lost(f"is gone; it was given {row.address}") from None
+            raise self.lost(f"is gone; it was given {', '.join(row.address for row in rows)}") from None
 
-    def receive(self) -> SendResult:
-        """The :class:`SendResult` of the oldest row submitted (blocks until it comes); :class:`SenderLost` if
-        it never will."""
+    def receive(self) -> list[SendResult]:
+        """The :class:`SendResult` of the oldest rows submitted, one or more in order (blocks until they come);
+        :class:`SenderLost` if they never will."""
         try:
-            return result_of(cast(tuple[object, ...], read_pipe(self.connection)))
+            return [result_of(item) for item in cast(list[tuple[object, ...]], read_pipe(self.connection))]
         except (EOFError, OSError):
             raise self.lost("died while sending") from None
 

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from solidarity_mailer.audience.recipient import Recipient
 from solidarity_mailer.campaign import Campaign
+from solidarity_mailer.ledger.compiled import Statement
 from solidarity_mailer.ledger.delivery_row import Delivery, encode_fields
 from solidarity_mailer.ledger.schema import aware, campaigns, deliveries, runs
 
@@ -179,9 +180,13 @@ def run_state(engine: Engine, run_id: int) -> str:
         return str(conn.execute(select(runs.c.state).where(runs.c.id == run_id)).scalar_one())
 
 
-def _row(run_id: int, r: Recipient, now: dt.datetime) -> dict[str, object]:
-    return {"run_id": run_id, "address": r.key, "name": r.name, "list_id": r.list_id,
-            "fields": encode_fields(r), "state": "pending", "updated_at": now}
+_ENQUEUE = (  # compiled once, run with the DBAPI's executemany: SQLAlchemy's per-row work was half its cost
+    "INSERT INTO deliveries (run_id, address, name, list_id, fields, state, attempts, last_reply, message_id,"
+    " updated_at) VALUES (:run, :addr, :name, :list, :fields, 'pending', 0, '', '', :now)"
+    " ON CONFLICT (run_id, address) DO UPDATE SET list_id = excluded.list_id, name = excluded.name,"
+    " fields = excluded.fields, state = excluded.state, updated_at = excluded.updated_at, last_reply = ''"
+    " WHERE deliveries.state = 'skipped' AND deliveries.last_reply = :removed"
+)
 
 
 def enqueue(engine: Engine, run_id: int, recipients: Iterable[Recipient], *, now: dt.datetime,
@@ -190,16 +195,19 @@ def enqueue(engine: Engine, run_id: int, recipients: Iterable[Recipient], *, now
 
     A row skipped because its list left the run (:data:`LIST_REMOVED`) is pending again, on this list.
     """
-    added = 0
-    it = iter(recipients)
-    insert = _insert(engine)(deliveries)
-    back = {k: insert.excluded[k] for k in ("list_id", "name", "fields", "state", "updated_at")}
-    stmt = insert.on_conflict_do_update(
-        index_elements=["run_id", "address"], set_={**back, "last_reply": ""},
-        where=and_(deliveries.c.state == "skipped", deliveries.c.last_reply == LIST_REMOVED))
-    while batch := [_row(run_id, r, now) for r in islice(it, batch_size)]:
-        with engine.begin() as conn:
-            added += max(conn.execute(stmt, batch).rowcount, 0)
+    stmt, added, it = Statement(engine, _ENQUEUE), 0, iter(recipients)
+    while batch := [stmt.params({"run": run_id, "addr": r.key, "name": r.name, "list": r.list_id,
+                                 "fields": encode_fields(r), "now": now, "removed": LIST_REMOVED})
+                    for r in islice(it, batch_size)]:
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.executemany(stmt.sql, batch)
+            added += max(cursor.rowcount, 0)
+            cursor.close()
+            raw.commit()
+        finally:
+            raw.close()
     return added
 
 
