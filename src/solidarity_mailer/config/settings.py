@@ -14,7 +14,7 @@ ENV_PREFIX = "SOLIDARITY_MAILER_"
 DEFAULT_PASSWORD_ENV = "SOLIDARITY_MAILER_SMTP_PASSWORD"
 SECURITIES = ("none", "starttls", "tls")
 TRANSPORTS = ("smtp", "capture", "file", "console", "memory")  # the backends, by name (the short form)
-MAX_CONCURRENCY = 100  # [delivery] concurrency: connections (and sender processes) at most
+MAX_CONCURRENCY = 100  # [delivery] concurrency: connections (sender threads) at most
 MAX_GRACE_SECONDS = 366 * 86400  # a schedule's grace period (settings, environment, --grace): at most a year
 
 
@@ -78,7 +78,7 @@ class DeliverySettings:
     lease_seconds: int = 30  # a worker's lease on its run and rows, unrenewed: other workers take over after it
     transport: str = "smtp"
     outbox: Path = Path("outbox")
-    sender_processes: bool = True  # smtp: build and send in one process per connection (uses every core)
+    sender_processes: bool = True  # smtp: build and send in a sender process beside the dispatcher (two cores)
 
 
 @dataclass(frozen=True)
