@@ -124,17 +124,19 @@ class ClaimLoop(threading.Thread):
     def _choose(self, now: dt.datetime) -> list[tuple[Delivery, _Chunk, Sender]]:
         """Once a sender has room for :data:`REFILL_AT` rows, rows for every sender with room (each filled up to
         :data:`HELD_PER_SENDER`), each of the relay the rotation chooses, to the one of its senders holding fewest."""
-        free = {c: n for c, q in self.held.items() if (n := HELD_PER_SENDER - len(q)) > 0}
+        free = {c: HELD_PER_SENDER - len(q) for c, q in self.held.items()}
         if all(n < REFILL_AT for n in free.values()):
             return []
+        room = {relay: sum(free[c] for c in relay.senders) for relay in self.live.rotation.relays}
 
         def has_room(relay: Relay) -> bool:
-            return any(free.get(c, 0) > 0 for c in relay.senders)
+            return room[relay] > 0
 
         taken: list[tuple[Delivery, _Chunk, Sender]] = []
         while self.rows and (relay := self.live.rotation.choose(now, has_room)) is not None:
-            sender = max((c for c in relay.senders if free.get(c, 0) > 0), key=free.__getitem__)
+            sender = max(relay.senders, key=free.__getitem__)
             free[sender] -= 1
+            room[relay] -= 1
             taken.append((*self.rows.popleft(), sender))
         return taken
 

@@ -18,6 +18,7 @@ class Statement:
         compiled = text(sql).compile(dialect=engine.dialect)
         self.sql = str(compiled)
         self.order = compiled.positiontup  # positional paramstyles (SQLite's qmark); None for named ones
+        self._positions = [(k, k in TIMES) for k in self.order or ()]  # (name, is a timestamp) in order
         self.to_db = DateTime(timezone=True).dialect_impl(engine.dialect).bind_processor(engine.dialect)
         self._last: tuple[Any, Any] = (None, None)  # the last timestamp converted (a batch shares its `now`)
 
@@ -33,7 +34,7 @@ class Statement:
         if self.order:  # one pass, no intermediate dict (this runs twice per message)
             if self.to_db is None:
                 return tuple([values[k] for k in self.order])
-            return tuple([self._time(values[k]) if k in TIMES else values[k] for k in self.order])
+            return tuple([self._time(values[k]) if timestamp else values[k] for k, timestamp in self._positions])
         if self.to_db is not None:
             values = {k: (self._time(v) if k in TIMES else v) for k, v in values.items()}
         return values
