@@ -19,9 +19,14 @@ from solidarity_mailer.cli import main
 from solidarity_mailer.compose.message import MessageFactory
 from solidarity_mailer.deliver.claim_loop import HELD_PER_SENDER
 from solidarity_mailer.deliver.dispatcher import deliver_run
+from solidarity_mailer.deliver.prepare import find_campaign, make_factory
+from solidarity_mailer.deliver.sender_loop import read_pipe, write_pipe
+from solidarity_mailer.deliver.senders import _SenderProcess
 from solidarity_mailer.ledger import queries as ledger
 from solidarity_mailer.ledger.writer import LedgerWriter
-from tests.sendkit import addresses, clean_environment, open_manual_run, send, write_project
+from solidarity_mailer.ports import free_port
+from solidarity_mailer.render.once import render_once
+from tests.sendkit import addresses, clean_environment, open_manual_run, send, settings_for, write_project
 from tests.smtpserver import smtp_server
 
 
@@ -179,3 +184,25 @@ def test_a_message_that_cannot_be_built_fails_alone_in_a_sender_thread(
     assert (problem.address, problem.state) == (emails[3], "failed")
     assert "cannot build the message" in problem.last_reply
     assert Counter(handler.recipients()) == Counter(e for e in emails if e != emails[3])
+
+
+def test_a_sender_thread_that_cannot_start_closes_its_socket(tmp_path: Path) -> None:
+    """A sender thread that fails before its loop (here: a relay index the settings do not have) closes its end at
+    once: the dispatcher reads EOF ("exited while starting"), never a minute-long wait; the others start."""
+    campaign, config = write_project(tmp_path, free_port(), addresses(2))
+    settings = settings_for(config)
+    chosen = find_campaign(str(campaign))
+    factory = make_factory(chosen, render_once(chosen), settings, 1)
+    process = _SenderProcess(factory, settings, [0, 5])
+    good, bad = process.connections
+    try:
+        assert bad.poll(10), "the failed sender's socket stayed open"
+        with pytest.raises(EOFError):
+            read_pipe(bad)
+        assert read_pipe(good) == ("ready", "")
+        write_pipe(good, None)
+    finally:
+        for connection in (good, bad):
+            connection.close()
+            process.closed_one()
+    assert process.process.returncode == 0

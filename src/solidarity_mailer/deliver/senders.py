@@ -133,11 +133,14 @@ def launch(args: list[str]) -> None:
         raise SystemExit(1) from None
 
     def run(fd: int, relay: int) -> None:
+        connection = Connection(fd)
         try:
             own = settings.for_relay(settings.relays[relay])
-            serve(Connection(fd), factory, lambda: make_transport(own))
+            serve(connection, factory, lambda: make_transport(own))
         except BaseException:
             log.exception("sender thread")
+        finally:
+            connection.close()  # (serve closed it already, unless it never ran): the dispatcher reads EOF
 
     threads = [threading.Thread(target=run, args=sender, name=f"sender-{i}") for i, sender in enumerate(senders)]
     for thread in threads:
