@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 _COUNTED = {Claim.SUPPRESSED: "skipped", Claim.ALREADY_RECEIVED: "skipped", Claim.WAITING: "waiting"}
 HELD_PER_SENDER = 8  # rows a sender holds: the one it is sending and the next ones, already committed `sending`
 REFILL_AT = RESULTS_AT_ONCE  # a sender is given rows once it has room for this many: fewer, larger COMMITs
+# Under a rate limit, fewer: rows that waited in the loop (a slow COMMIT) would leave in a burst of up to a sender's
+# hold, over the limit (tests/deliver/test_shared_rate_limit.py saw 32 in a second at 25 with 8), and batches save
+# nothing worth having at a few messages a second.
+HELD_WHEN_LIMITED, REFILL_WHEN_LIMITED = 3, 2
 COLLECT_SECONDS = 120.0  # after an error: how long the senders may take to report the rows they hold
 
 
@@ -68,7 +72,9 @@ class ClaimLoop(threading.Thread):
     committed ``sending``, so the COMMIT (an fsync) of a row overlaps the SMTP transactions before it and a sender
     whose transactions are short (pipelined) does not wait for the loop. If the process dies, at most that
     many rows per connection are left ``uncertain``. Senders are refilled once one has room for
-    :data:`REFILL_AT` rows (it still has one to send meanwhile), the others topped up in the same COMMIT.
+    :data:`REFILL_AT` rows (it still has one to send meanwhile), the others topped up in the same COMMIT. With
+    ``rate_limited`` (a limit of the run's or of a relay's), :data:`HELD_WHEN_LIMITED` and
+    :data:`REFILL_WHEN_LIMITED` instead.
 
     While ``live.stop``, ``live.outage`` or ``live.database_down`` is set it starts nothing new (queued rows stay
     pending) but still collects what the senders hold (their results wait in the writer until the database is
@@ -77,9 +83,12 @@ class ClaimLoop(threading.Thread):
     it records it in ``live.error``, stops the run, and keeps draining the queue so the feeder never blocks.
     """
 
-    def __init__(self, live: LiveRun, senders: list[Sender], row_queue: RowQueue) -> None:
+    def __init__(self, live: LiveRun, senders: list[Sender], row_queue: RowQueue, *, rate_limited: bool = False,
+                 ) -> None:
         super().__init__(name="delivery", daemon=True)
         self.live, self.senders, self.row_queue = live, senders, row_queue
+        self.most, self.refill_at = ((HELD_WHEN_LIMITED, REFILL_WHEN_LIMITED) if rate_limited else
+                                     (HELD_PER_SENDER, REFILL_AT))
         self.rows: deque[tuple[Delivery, _Chunk]] = deque()  # taken from the queue, not yet claimed
         self.held: dict[Sender, deque[tuple[Delivery, _Chunk]]] = {c: deque() for c in senders}
         self.closing = False  # the feeder sent None
@@ -118,14 +127,14 @@ class ClaimLoop(threading.Thread):
         rows taken are left pending at once and the feeder's ``None`` must be seen)."""
         if self._halted():
             return len(self.rows) + self.row_queue.qsize() + 1
-        return sum(HELD_PER_SENDER - len(self.held[c]) for r in self.live.rotation.serving(self.live.now)
+        return sum(self.most - len(self.held[c]) for r in self.live.rotation.serving(self.live.now)
                    for c in r.senders)
 
     def _choose(self, now: dt.datetime) -> list[tuple[Delivery, _Chunk, Sender]]:
-        """Once a sender has room for :data:`REFILL_AT` rows, rows for every sender with room (each filled up to
-        :data:`HELD_PER_SENDER`), each of the relay the rotation chooses, to the one of its senders holding fewest."""
-        free = {c: HELD_PER_SENDER - len(q) for c, q in self.held.items()}
-        if all(n < REFILL_AT for n in free.values()):
+        """Once a sender has room for ``refill_at`` rows, rows for every sender with room (each filled up to its hold,
+        ``most``), each of the relay the rotation chooses, to the one of its senders holding fewest."""
+        free = {c: self.most - len(q) for c, q in self.held.items()}
+        if all(n < self.refill_at for n in free.values()):
             return []
         room = {relay: sum(free[c] for c in relay.senders) for relay in self.live.rotation.relays}
 
@@ -158,7 +167,7 @@ class ClaimLoop(threading.Thread):
     def _fill(self) -> None:
         """Start rows until every sender in rotation holds its fill, the queue is empty (its waker armed),
         closing, or the next row waits (for a free place at the relay whose turn it is, or for relays' limits)."""
-        if not self._halted() and all(len(q) > HELD_PER_SENDER - REFILL_AT for q in self.held.values()):
+        if not self._halted() and all(len(q) > self.most - self.refill_at for q in self.held.values()):
             return  # no sender takes rows yet (most wake-ups: one result in); what is queued waits
         while True:
             empty = self._take_rows(self._room())

@@ -269,7 +269,7 @@ def _final_state(live: LiveRun, outcome: str, limit: int | None) -> tuple[str, s
 def _send_due_rows(live: LiveRun, senders: list[Sender], limiter: RateLimiter, limit: int | None) -> str:
     """Run the claim loop and feed it; why feeding ended: done|limit|stopped|paused|cancelled|outage|lease lost."""
     row_queue = RowQueue(maxsize=len(senders) * 2)
-    loop = ClaimLoop(live, senders, row_queue)
+    loop = ClaimLoop(live, senders, row_queue, rate_limited=not limiter.unlimited or live.rotation.limited)
     loop.start()
     try:
         return Feeder(live, row_queue, limiter, limit).feed()
