@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from solidarity_mailer.deliver.claim_loop import HELD_PER_SENDER, HELD_WHEN_LIMITED
 from solidarity_mailer.deliver.dispatcher import RunDependencies, deliver_run
@@ -44,8 +45,19 @@ def test_a_sender_holds_fewer_rows_under_a_rate_limit(tmp_path: Path, per_second
     transport = HeldBack()
     done: dict[str, object] = {}
     worker = threading.Thread(target=lambda: done.update(summary=deliver_run(
-        engine, run_id, settings, dependencies=RunDependencies(transport_factory=lambda _: transport))))
+        engine, run_id, settings, dependencies=RunDependencies(transport_factory=lambda _: transport))), daemon=True)
     worker.start()
+    try:
+        _check_hold(engine, run_id, per_second, most)
+    finally:
+        transport.gate.set()  # whatever was found: the run must end (a failed check must not hang the suite)
+    worker.join(60)
+    assert done["summary"].state == "finished"  # type: ignore[attr-defined]
+    assert sorted(transport.recipients()) == sorted(emails)
+
+
+def _check_hold(engine: Engine, run_id: int, per_second: int, most: int) -> None:
+    """The rows in hand, once the first is and the count holds still for 0.5 s: at most ``most``."""
     deadline, seen = time.monotonic() + 30, [0]
     while not seen[-1] and time.monotonic() < deadline:  # the first row in hand
         seen.append(ledger.counts(engine, run_id)["sending"])
@@ -57,7 +69,3 @@ def test_a_sender_holds_fewer_rows_under_a_rate_limit(tmp_path: Path, per_second
     assert 1 <= max(seen) <= most  # never more in hand than the hold (a rate limit: 2 or 3, as rows come)
     if not per_second:
         assert seen[-1] == most  # the rows were all there: the hand is filled
-    transport.gate.set()
-    worker.join(60)
-    assert done["summary"].state == "finished"  # type: ignore[attr-defined]
-    assert sorted(transport.recipients()) == sorted(emails)
