@@ -1,23 +1,22 @@
 """How many rows a sender holds committed `sending` (deliver/claim_loop.py): eight without a rate limit, three under
 one (rows that waited in the loop would otherwise leave in a burst of up to eight, over the limit). A real SQLite
-ledger; a transport that holds the first message back, so the loop fills the sender's hand and no further."""
+ledger, the real sender process and a real SMTP server that holds the first message's reply back, so the loop fills
+the sender's hand and no further."""
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from solidarity_mailer.deliver.claim_loop import HELD_PER_SENDER, HELD_WHEN_LIMITED
-from solidarity_mailer.deliver.dispatcher import RunDependencies, deliver_run
+from solidarity_mailer.deliver.dispatcher import deliver_run
 from solidarity_mailer.ledger import queries as ledger
-from solidarity_mailer.transports.base import Outcome
-from solidarity_mailer.transports.memory import MemoryTransport
 from tests.sendkit import addresses, clean_environment, open_manual_run, write_project
+from tests.smtpserver import smtp_server
 
 
 @pytest.fixture(autouse=True)
@@ -25,35 +24,26 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     clean_environment(tmp_path, monkeypatch)
 
 
-@dataclass
-class HeldBack(MemoryTransport):
-    """A memory transport whose sends wait for ``gate``."""
-
-    gate: threading.Event = field(default_factory=threading.Event)
-
-    def send(self, mail_from: str, rcpt_tos: list[str], data: bytes, **options: object) -> dict[str, Outcome]:
-        self.gate.wait(60)
-        return super().send(mail_from, rcpt_tos, data, **options)  # type: ignore[arg-type]
-
-
 @pytest.mark.parametrize(("per_second", "most"), [(0, HELD_PER_SENDER), (1000, HELD_WHEN_LIMITED)],
                          ids=["no limit", "a rate limit"])
 def test_a_sender_holds_fewer_rows_under_a_rate_limit(tmp_path: Path, per_second: int, most: int) -> None:
     emails = addresses(40)
-    campaign, config = write_project(tmp_path, 1, emails, concurrency=1, per_second=per_second)
-    settings, engine, run_id = open_manual_run(config, campaign)
-    transport = HeldBack()
-    done: dict[str, object] = {}
-    worker = threading.Thread(target=lambda: done.update(summary=deliver_run(
-        engine, run_id, settings, dependencies=RunDependencies(transport_factory=lambda _: transport))), daemon=True)
-    worker.start()
-    try:
-        _check_hold(engine, run_id, per_second, most)
-    finally:
-        transport.gate.set()  # whatever was found: the run must end (a failed check must not hang the suite)
-    worker.join(60)
-    assert done["summary"].state == "finished"  # type: ignore[attr-defined]
-    assert sorted(transport.recipients()) == sorted(emails)
+    gate = threading.Event()
+    with smtp_server() as (controller, handler):
+        handler.on_data = lambda *_: (gate.wait(60), None)[1]  # the reply waits: the sender's hand fills
+        campaign, config = write_project(tmp_path, controller.port, emails, concurrency=1, per_second=per_second)
+        settings, engine, run_id = open_manual_run(config, campaign)
+        done: dict[str, object] = {}
+        worker = threading.Thread(target=lambda: done.update(summary=deliver_run(engine, run_id, settings)),
+                                  daemon=True)
+        worker.start()
+        try:
+            _check_hold(engine, run_id, per_second, most)
+        finally:
+            gate.set()  # whatever was found: the run must end (a failed check must not hang the suite)
+        worker.join(60)
+        assert done["summary"].state == "finished"  # type: ignore[attr-defined]
+        assert sorted(handler.recipients()) == sorted(emails)
 
 
 def _check_hold(engine: Engine, run_id: int, per_second: int, most: int) -> None:

@@ -15,6 +15,7 @@ import selectors
 import threading
 import time
 from collections import deque
+from itertools import chain
 
 from solidarity_mailer.deliver.live_run import LiveRun
 from solidarity_mailer.deliver.relays import Relay
@@ -206,7 +207,7 @@ class ClaimLoop(threading.Thread):
             try:
                 sender.submit([row for row, _ in rows])  # one write for the sender's rows of this COMMIT
             except SenderLost:  # these rows and the rest were claimed but never submitted: give them back
-                for never, _ in (pair for later in list(claimed.values())[i:] for pair in later):
+                for never, _ in chain.from_iterable(list(claimed.values())[i:]):
                     live.writer.release(never.address, "not attempted: its sender process died", live.now())
                 raise
             self.held[sender].extend(rows)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import queue
 import socket
+import threading
 import time
+from collections.abc import Callable
 
 from solidarity_mailer.ledger.delivery_row import Delivery
 
@@ -37,6 +39,17 @@ class Waker:
         self._w.close()
 
 
+def _wait(condition: threading.Condition, ready: Callable[[], object], block: bool, timeout: float | None) -> bool:
+    """Wait on ``condition`` (held) until ``ready()``, as ``queue.Queue`` waits; False when it may not or timed out."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not ready():
+        left = None if deadline is None else deadline - time.monotonic()
+        if not block or (left is not None and left <= 0.0):
+            return False
+        condition.wait(left)
+    return True
+
+
 class RowQueue(queue.Queue[list[Delivery] | None]):
     """The feeder's bounded queue of row lists for the claim loop; every ``put`` also notifies :attr:`waker`.
 
@@ -50,13 +63,9 @@ class RowQueue(queue.Queue[list[Delivery] | None]):
 
     def put(self, item: list[Delivery] | None, block: bool = True, timeout: float | None = None) -> None:
         with self.not_full:
-            if 0 < self.maxsize <= self._qsize():
-                deadline = None if timeout is None else time.monotonic() + timeout
-                while self._qsize() > self.maxsize // 2:
-                    left = None if deadline is None else deadline - time.monotonic()
-                    if not block or (left is not None and left <= 0.0):
-                        raise queue.Full
-                    self.not_full.wait(left)
+            if 0 < self.maxsize <= self._qsize() and not _wait(
+                    self.not_full, lambda: self._qsize() <= self.maxsize // 2, block, timeout):  # half of it taken
+                raise queue.Full
             self._put(item)
             self.unfinished_tasks += 1
             self.not_empty.notify()
@@ -64,12 +73,8 @@ class RowQueue(queue.Queue[list[Delivery] | None]):
 
     def get(self, block: bool = True, timeout: float | None = None) -> list[Delivery] | None:
         with self.not_empty:
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while not self._qsize():
-                left = None if deadline is None else deadline - time.monotonic()
-                if not block or (left is not None and left <= 0.0):
-                    raise queue.Empty
-                self.not_empty.wait(left)
+            if not _wait(self.not_empty, self._qsize, block, timeout):
+                raise queue.Empty
             item = self._get()
             if self._qsize() <= self.maxsize // 2:
                 self.not_full.notify()
