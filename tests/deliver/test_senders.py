@@ -168,10 +168,10 @@ def test_a_message_that_cannot_be_built_fails_alone_in_a_sender_thread(
     emails = addresses(8)
     real_build = MessageFactory.build
 
-    def build(self, recipient):  # type: ignore[no-untyped-def]
+    def build(self, recipient, message_id=""):  # type: ignore[no-untyped-def]
         if recipient.key == emails[3]:
             raise ValueError("boom")
-        return real_build(self, recipient)
+        return real_build(self, recipient, message_id)
 
     monkeypatch.setattr(MessageFactory, "build", build)
     with smtp_server() as (controller, handler):

@@ -224,8 +224,9 @@ class MessageFactory:
             self._date = (second, f"Date: {format_datetime(now.astimezone(dt.UTC))}\r\n".encode("ascii"))
         return self._date[1]
 
-    def build(self, recipient: Recipient) -> PreparedMessage:
-        """The recipient's complete message; :class:`MailerError` when one of its header values is unsafe."""
+    def build(self, recipient: Recipient, message_id: str = "") -> PreparedMessage:
+        """The recipient's complete message, with ``message_id`` (the ledger's) if given, else
+        :meth:`message_id`; :class:`MailerError` when one of its header values is unsafe."""
         where = recipient.source or None
         check_header("recipient name", recipient.name, where)
         check_header("recipient address", recipient.email, where)
@@ -236,7 +237,7 @@ class MessageFactory:
         list_id = self.list_id(recipient)
         token = make_token(self.secret, list_id, recipient.key)
         url = f"{self.base_url}/u/{token}"
-        message_id = self.message_id(recipient)
+        message_id = message_id or self.message_id(recipient)
         variant = self._variant(recipient.lang)
         values = personal_values(recipient.name, recipient.email, url, lang=recipient.lang or variant.language,
                                  fallback_name=variant.fallback_name, fields=recipient.fields)

@@ -15,6 +15,7 @@ import selectors
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from itertools import chain
 
 from solidarity_mailer.deliver.live_run import LiveRun
@@ -185,11 +186,12 @@ class ClaimLoop(threading.Thread):
                 self.rows.popleft()[1].one_done()
             return 0
         now = live.now()
-        taken = self._choose(now)
+        taken = [(row if row.message_id else replace(row, message_id=live.factory.message_id_for(row.address)),
+                  tracker, sender) for row, tracker, sender in self._choose(now)]  # ('': enqueued by an older release)
         if not taken:
             return 0
         try:
-            claims = live.writer.claim_many([(row.address, live.factory.message_id_for(row.address), now)
+            claims = live.writer.claim_many([(row.address, row.message_id, now)
                                              for row, _, _ in taken])  # committed before the message leaves
         except Exception as exc:
             if not database_unreachable(exc):

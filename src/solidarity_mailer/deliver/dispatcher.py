@@ -199,7 +199,8 @@ def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOp
 def _enqueue(engine: Engine, prepared: Prepared, summary: RunSummary, now: Callable[[], dt.datetime]) -> None:
     """Put the audience's new rows into the run (rows already there are kept as they are)."""
     started = time.monotonic()
-    summary.enqueued = ledger.enqueue(engine, summary.run_id, prepared.audience(), now=now())
+    summary.enqueued = ledger.enqueue(engine, summary.run_id, prepared.audience(), now=now(),
+                                      message_id=prepared.factory.message_id_for)
     summary.enqueue_seconds = time.monotonic() - started
     if prepared.stats is not None:
         summary.audience = prepared.stats.summary()

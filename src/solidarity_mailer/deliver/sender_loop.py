@@ -77,7 +77,7 @@ def result_of(item: tuple[object, ...]) -> SendResult:
 def build_and_send(factory: MessageFactory, transport: Transport, row: Delivery) -> SendResult:
     """Build ``row``'s message with ``factory`` and send it through ``transport``."""
     try:
-        msg = factory.build(row.recipient())
+        msg = factory.build(row.recipient(), row.message_id)  # the Message-ID the ledger holds for it
     except MailerError as exc:
         return SendResult(build_error=exc.line())
     except Exception as exc:  # a bug for this recipient: fail it alone, nothing was sent

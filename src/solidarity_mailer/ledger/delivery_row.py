@@ -28,10 +28,11 @@ class Delivery:
     fields: str
     state: str
     attempts: int
+    message_id: str = ""  # the Message-ID its message carries, written at enqueue ('' in older ledgers: see claims)
 
-    def as_tuple(self) -> tuple[str, str, str, str, str, int]:
+    def as_tuple(self) -> tuple[str, str, str, str, str, int, str]:
         """The fields in order (``Delivery(*row.as_tuple())`` is the row again): a cheap pickle for the senders."""
-        return (self.address, self.name, self.list_id, self.fields, self.state, self.attempts)
+        return (self.address, self.name, self.list_id, self.fields, self.state, self.attempts, self.message_id)
 
     def recipient(self) -> Recipient:
         """The recipient this row was enqueued for."""

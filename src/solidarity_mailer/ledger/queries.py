@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from itertools import islice
@@ -182,21 +182,25 @@ def run_state(engine: Engine, run_id: int) -> str:
 
 _ENQUEUE = (  # compiled once, run with the DBAPI's executemany: SQLAlchemy's per-row work was half its cost
     "INSERT INTO deliveries (run_id, address, name, list_id, fields, state, attempts, last_reply, message_id,"
-    " updated_at) VALUES (:run, :addr, :name, :list, :fields, 'pending', 0, '', '', :now)"
+    " updated_at) VALUES (:run, :addr, :name, :list, :fields, 'pending', 0, '', :mid, :now)"
     " ON CONFLICT (run_id, address) DO UPDATE SET list_id = excluded.list_id, name = excluded.name,"
+    " message_id = excluded.message_id,"
     " fields = excluded.fields, state = excluded.state, updated_at = excluded.updated_at, last_reply = ''"
     " WHERE deliveries.state = 'skipped' AND deliveries.last_reply = :removed"
 )
 
 
 def enqueue(engine: Engine, run_id: int, recipients: Iterable[Recipient], *, now: dt.datetime,
-            batch_size: int = 1000) -> int:
+            message_id: Callable[[str], str] | None = None, batch_size: int = 1000) -> int:
     """Add ``pending`` rows for recipients not yet in the run, streaming in batches; returns rows added.
 
+    Each row gets ``message_id(key)``, the Message-ID its message will carry (else ``''``, set when claimed): a
+    claim that finds it there need not write it, and so leaves the Message-ID index alone (ledger/transitions.py).
     A row skipped because its list left the run (:data:`LIST_REMOVED`) is pending again, on this list.
     """
     stmt, added, it = Statement(engine, _ENQUEUE), 0, iter(recipients)
-    while batch := [stmt.params({"run": run_id, "addr": r.key, "name": r.name, "list": r.list_id,
+    mid = message_id or (lambda _key: "")
+    while batch := [stmt.params({"run": run_id, "addr": r.key, "name": r.name, "list": r.list_id, "mid": mid(r.key),
                                  "fields": encode_fields(r), "now": now, "removed": LIST_REMOVED})
                     for r in islice(it, batch_size)]:
         raw = engine.raw_connection()
@@ -242,7 +246,7 @@ def due_condition(run_id: int, now: dt.datetime):  # type: ignore[no-untyped-def
 
 def due_batch(engine: Engine, run_id: int, *, now: dt.datetime, after: str = "", limit: int = 500) -> list[Delivery]:
     """Up to ``limit`` rows that may be sent now (pending, or deferred and due), in address order after ``after``."""
-    cols = [deliveries.c[k] for k in ("address", "name", "list_id", "fields", "state", "attempts")]
+    cols = [deliveries.c[k] for k in ("address", "name", "list_id", "fields", "state", "attempts", "message_id")]
     stmt = (select(*cols).where(due_condition(run_id, now), deliveries.c.address > after)
             .order_by(deliveries.c.address).limit(limit))
     with engine.connect() as conn:

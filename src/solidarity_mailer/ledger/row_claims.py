@@ -28,7 +28,7 @@ from solidarity_mailer.ledger.schema import aware, deliveries, locks
 
 INTERRUPTED = "interrupted while the message was being handed over: maybe delivered"
 POLL_SECONDS = 1.0  # how soon a worker looks again while other workers hand rows over
-_COLUMNS = ("address", "name", "list_id", "fields", "state", "attempts")
+_COLUMNS = ("address", "name", "list_id", "fields", "state", "attempts", "message_id")  # Delivery's
 
 
 def lease_name(run_id: int, worker: str, *, shared: bool) -> str:

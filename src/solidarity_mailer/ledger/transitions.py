@@ -5,8 +5,11 @@ overhead was most of the ledger's cost.
 A claim is a guarded ``UPDATE … WHERE state IN ('pending','deferred')``: only the rows it changed are this
 process's. The rows of one COMMIT are claimed by ONE such statement (``UPDATE … FROM (VALUES …) … RETURNING``,
 SQLite 3.35+ and PostgreSQL alike): one statement a message cost ~15 µs more a message
-(``bench/send_cpu_bench.py``). A row it did not take (suppressed, received in another run, held by another
-worker) is looked at alone, as before, to say why.
+(``bench/send_cpu_bench.py``). It takes only rows that already hold the Message-ID asked for (written at enqueue,
+``ledger/queries.enqueue``) and does not write that column: writing it moved an entry of the Message-ID index to a
+random place, ~30 µs a message of SQLite's work and WAL pages (``bench/RESULTS.md``). A row it did not take
+(suppressed, received in another run, held by another worker, or holding another Message-ID: an older ledger's
+``''``, a changed secret) is looked at alone, as before, and the claim alone writes its Message-ID.
 """
 
 from __future__ import annotations
@@ -33,12 +36,12 @@ from solidarity_mailer.ledger.received_content import (
 _SUPPRESSED = ("SELECT 1 FROM suppressions WHERE suppressions.address = deliveries.address"
                " AND suppressions.scope IN ('*', deliveries.list_id)")
 _TAKE = (
-    "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, message_id = {mid}, updated_at = :now,"
+    "UPDATE deliveries SET state = 'sending', attempts = attempts + 1,{mid} updated_at = :now,"
     " worker = :worker, claimed_until = NULL{source}"
     " WHERE deliveries.run_id = :run AND deliveries.address = {addr} AND deliveries.state IN ('pending', 'deferred')"
-    f" AND {FREE} AND NOT EXISTS ({_SUPPRESSED})"
+    f" AND {FREE} AND NOT EXISTS ({_SUPPRESSED}){{same_id}}"
 )
-_CLAIM = _TAKE.format(mid=":mid", source="", addr=":addr")
+_CLAIM = _TAKE.format(mid=" message_id = :mid,", source="", addr=":addr", same_id="")
 _SKIP = (
     "UPDATE deliveries SET state = 'skipped', last_reply = 'suppressed', updated_at = :now, claimed_until = NULL"
     f" WHERE run_id = :run AND address = :addr AND state IN ('pending', 'deferred') AND {FREE}"
@@ -81,7 +84,8 @@ class Statements:
         stmt = self._batches.get(size)
         if stmt is None:
             rows = ", ".join(f"(:a{i}, :m{i})" for i in range(size))
-            sql = _TAKE.format(mid="batch.column2", source=f" FROM (VALUES {rows}) AS batch", addr="batch.column1")
+            sql = _TAKE.format(mid="", source=f" FROM (VALUES {rows}) AS batch", addr="batch.column1",
+                               same_id=" AND deliveries.message_id = batch.column2")
             stmt = Statement(self.engine, f"{sql}{self.guard} RETURNING deliveries.address")
             if len(self._batches) < _BATCHES_KEPT:
                 self._batches[size] = stmt
