@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -25,6 +26,16 @@ class MailerError(Exception):
         if self.hint:
             text = f"{text} ({self.hint})"
         return text
+
+
+def error_chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc``, then the error it wraps (a SQLAlchemy error's DBAPI ``orig``) or was raised from or during, and so
+    on, each once."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
 
 
 def location(path: str | Path, line: int | None = None) -> str:

@@ -14,7 +14,7 @@ import sqlite3
 
 from sqlalchemy import Engine
 
-from solidarity_mailer.errors import MailerError
+from solidarity_mailer.errors import MailerError, error_chain
 
 SQLITE_FULL = 13
 POSTGRESQL_DISK_FULL = "53100"
@@ -29,20 +29,18 @@ class LedgerFull(MailerError):
 
 def is_disk_full(exc: BaseException | None) -> bool:
     """True when ``exc``, or an error it wraps or was raised from, says the disk under the database is full."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, LedgerFull):
-            return True
-        if isinstance(exc, sqlite3.Error) and (getattr(exc, "sqlite_errorcode", 0) & 0xFF == SQLITE_FULL
-                                               or "database or disk is full" in str(exc)):
-            return True
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-            return True
-        if getattr(exc, "sqlstate", None) == POSTGRESQL_DISK_FULL:  # psycopg's errors, without importing psycopg
-            return True
-        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
-    return False
+    return any(_says_full(error) for error in error_chain(exc))
+
+
+def _says_full(exc: BaseException) -> bool:
+    if isinstance(exc, LedgerFull):
+        return True
+    if isinstance(exc, sqlite3.Error) and (getattr(exc, "sqlite_errorcode", 0) & 0xFF == SQLITE_FULL
+                                           or "database or disk is full" in str(exc)):
+        return True
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    return getattr(exc, "sqlstate", None) == POSTGRESQL_DISK_FULL  # psycopg's errors, without importing psycopg
 
 
 def location(engine: Engine) -> str:

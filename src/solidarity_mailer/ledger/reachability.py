@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from solidarity_mailer.clock import duration
 from solidarity_mailer.display import visible
+from solidarity_mailer.errors import error_chain
 
 FIRST_DELAY = 1.0  # seconds before the first retry
 MAX_DELAY = 30.0  # the backoff's cap: an outage of a minute costs at most this much after it ends
@@ -34,17 +35,14 @@ class DatabaseUnreachable(Exception):
 
 def database_unreachable(exc: BaseException | None) -> bool:
     """True when ``exc``, or an error it wraps or was raised from, says the PostgreSQL server cannot be reached."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, DatabaseUnreachable):
+    for error in error_chain(exc):  # the first that says either way
+        if isinstance(error, DatabaseUnreachable):
             return True
-        if _psycopg_error(exc):
-            state = getattr(exc, "sqlstate", None)
+        if _psycopg_error(error):
+            state = getattr(error, "sqlstate", None)
             return state is None or state.startswith("08") or state in _OUTAGE_STATES
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated and _psycopg_error(exc.orig):
+        if isinstance(error, DBAPIError) and error.connection_invalidated and _psycopg_error(error.orig):
             return True
-        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
     return False
 
 
@@ -56,13 +54,9 @@ def _psycopg_error(exc: BaseException | None) -> bool:
 
 def reason(exc: BaseException) -> str:
     """The driver's own first line about the outage (no URL, no password: psycopg names host and socket only)."""
-    seen: set[int] = set()
-    inner: BaseException | None = exc
-    while inner is not None and id(inner) not in seen:
-        seen.add(id(inner))
+    for inner in error_chain(exc):  # the innermost driver error (or ours) says it best
         if _psycopg_error(inner) or isinstance(inner, DatabaseUnreachable):
             exc = inner
-        inner = getattr(inner, "orig", None) or inner.__cause__ or inner.__context__
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return visible(first[:300])
 
