@@ -36,6 +36,35 @@ from solidarity_mailer.ports import free_port  # noqa: E402
 SINK = "/usr/sbin/smtp-sink"
 
 
+SMTPLIB_LOOP = '''
+import pickle, smtplib, sys, threading, time
+port, connections, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+with open(path, "rb") as fh:
+    messages = pickle.load(fh)
+shares = [messages[i::connections] for i in range(connections)]
+def loop(share):
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for mail_from, rcpt, data in share:
+            smtp.sendmail(mail_from, [rcpt], data)
+threads = [threading.Thread(target=loop, args=(s,)) for s in shares]
+cpu, wall = time.process_time(), time.perf_counter()
+for t in threads: t.start()
+for t in threads: t.join()
+print(time.perf_counter() - wall, time.process_time() - cpu)
+'''
+
+
+def smtplib_loop(port: int, messages_file: Path, connections: int, *, core: int | None = None) -> tuple[float, float]:
+    """The baseline: a fresh Python process (held to ``core`` if given) whose threads, one per connection, send the
+    pickled ``(mail_from, rcpt, data)`` messages with ``smtplib`` over reused connections; (seconds, CPU seconds)
+    of its loop alone."""
+    pin = ["taskset", "-c", str(core)] if core is not None else []
+    done = subprocess.run([*pin, sys.executable, "-c", SMTPLIB_LOOP, str(port), str(connections), str(messages_file)],
+                          capture_output=True, text=True, check=True)
+    wall, cpu = (float(v) for v in done.stdout.split())
+    return wall, cpu
+
+
 def ensure_smtp_sink() -> str:
     """The path of smtp-sink, installing Debian's postfix package for it when missing."""
     if Path(SINK).exists():

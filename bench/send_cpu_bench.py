@@ -31,27 +31,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.send_bench import make_project, prebuilt, start_sink  # noqa: E402
+from bench.send_bench import make_project, prebuilt, smtplib_loop, start_sink  # noqa: E402
 from tests.sendkit import SECRET  # noqa: E402
 
 from solidarity_mailer.ports import free_port  # noqa: E402
-
-BASELINE = '''
-import pickle, smtplib, sys, threading, time
-port, connections, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-with open(path, "rb") as fh:
-    messages = pickle.load(fh)
-shares = [messages[i::connections] for i in range(connections)]
-def loop(share):
-    with smtplib.SMTP("127.0.0.1", port) as smtp:
-        for mail_from, rcpt, data in share:
-            smtp.sendmail(mail_from, [rcpt], data)
-threads = [threading.Thread(target=loop, args=(s,)) for s in shares]
-started = time.process_time()
-for t in threads: t.start()
-for t in threads: t.join()
-print(time.process_time() - started)
-'''
 
 
 def tree_cpu(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -65,9 +48,7 @@ def tree_cpu(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
 
 
 def baseline_cpu(port: int, messages_file: Path, connections: int) -> float:
-    done = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", BASELINE, str(port), str(connections),
-                           str(messages_file)], capture_output=True, text=True, check=True)
-    return float(done.stdout.strip())
+    return smtplib_loop(port, messages_file, connections, core=0)[1]
 
 
 def ours_cpu(root: Path, port: int, n: int, connections: int) -> float:

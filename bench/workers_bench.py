@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import psycopg  # noqa: E402
-from bench.send_bench import make_project, prebuilt, start_sink  # noqa: E402
+from bench.send_bench import make_project, prebuilt, smtplib_loop, start_sink  # noqa: E402
 from sqlalchemy.engine import URL, make_url  # noqa: E402
 from tests.postgres import _as_server_user, _bin  # noqa: E402
 from tests.sendkit import SECRET  # noqa: E402
@@ -42,24 +42,6 @@ from solidarity_mailer.ledger.schema import connect  # noqa: E402
 from solidarity_mailer.ports import free_port  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-BASELINE = '''
-import pickle, smtplib, sys, threading, time
-port, connections, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-with open(path, "rb") as fh:
-    messages = pickle.load(fh)
-shares = [messages[i::connections] for i in range(connections)]
-def loop(share):
-    with smtplib.SMTP("127.0.0.1", port) as smtp:
-        for mail_from, rcpt, data in share:
-            smtp.sendmail(mail_from, [rcpt], data)
-threads = [threading.Thread(target=loop, args=(s,)) for s in shares]
-cpu, wall = time.process_time(), time.perf_counter()
-for t in threads: t.start()
-for t in threads: t.join()
-print(time.perf_counter() - wall, time.process_time() - cpu)
-'''
-
-
 def start_server(directory: Path) -> tuple[URL, Path | None]:
     """The PostgreSQL server to use, and the data folder of the cluster started for it (None: one given)."""
     given = os.environ.get("SOLIDARITY_MAILER_TEST_POSTGRES")
@@ -149,14 +131,6 @@ def sent_count(database: str) -> int:
     return sent
 
 
-def baseline(port: int, messages_file: Path, connections: int) -> tuple[float, float]:
-    """The raw smtplib loop (unpinned): (seconds, CPU seconds) of its loop."""
-    done = subprocess.run([sys.executable, "-c", BASELINE, str(port), str(connections), str(messages_file)],
-                          capture_output=True, text=True, check=True)
-    wall, cpu = (float(v) for v in done.stdout.split())
-    return wall, cpu
-
-
 def measure(tmp: Path, server: tuple[URL, Path | None], port: int, args: argparse.Namespace, setup: str,
             workers: int) -> tuple[float, float, float]:
     """One setup ("sqlite" or "postgresql") with ``workers`` workers: (msgs/s, CPU ms/msg, with the server's)."""
@@ -196,7 +170,7 @@ def main() -> None:
         for _ in range(args.rounds):
             for label, setup, workers in setups:
                 if setup == "baseline":
-                    wall, cpu = baseline(port, messages_file, args.connections)
+                    wall, cpu = smtplib_loop(port, messages_file, args.connections)
                     got = (args.messages / wall, 1000 * cpu / args.messages, 1000 * cpu / args.messages)
                 else:
                     got = measure(tmp, server, port, args, setup, workers)
