@@ -1,4 +1,5 @@
-"""docs/architecture.md lists every module of the package, and its tables name no module that does not exist."""
+"""docs/architecture.md lists every module of the package, its tables name no module that does not exist, and its
+import rules are the import-linter contracts of pyproject.toml."""
 
 from __future__ import annotations
 
@@ -39,3 +40,23 @@ def test_every_module_a_table_names_exists() -> None:
     named = {m for line in DOC.read_text(encoding="utf-8").splitlines() if line.startswith("|")
              for m in MODULE.findall(line)}
     assert sorted(m for m in named if m not in modules() and not (REPO / m).exists()) == []
+
+
+def contracts() -> list[dict]:  # type: ignore[type-arg]
+    import tomllib
+
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
+
+
+def test_the_import_rules_are_the_contracts_of_pyproject() -> None:
+    rules = section(DOC.read_text(encoding="utf-8"), "Import rules (enforced)")
+    [layers] = [c["layers"] for c in contracts() if c["type"] == "layers"]
+    block = rules.split("```", 2)[1].split()
+    assert " ".join(block) == " ".join(layers)  # the diagram, top to bottom
+    shared = [c for c in contracts() if c["name"].startswith("Shared modules")]
+    assert len(shared) == 1, "one contract for the shared modules"
+    named = [line for line in rules.splitlines() if line.startswith("3. ")]
+    assert len(named) == 1, "the shared modules' rule is written once"
+    paragraph = rules[rules.index(named[0]):].split("\n\n", 1)[0]
+    listed = set(re.findall(r"`([a-z_0-9]+)`", paragraph))
+    assert listed == {m.removeprefix("solidarity_mailer.") for m in shared[0]["source_modules"]}
