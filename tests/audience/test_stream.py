@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from solidarity_mailer.audience import seen_addresses as keyset
+from solidarity_mailer.audience import seen_addresses
 from solidarity_mailer.audience.lists import RowError
 from solidarity_mailer.audience.stream import AudienceStats, check_lists, iter_audience
 from solidarity_mailer.errors import MailerError
@@ -46,10 +46,10 @@ def lists(tmp_path: Path) -> list[Path]:
     return [news, action]
 
 
-@pytest.mark.parametrize("spill_at", [keyset.SPILL_AT, 2])
+@pytest.mark.parametrize("spill_at", [seen_addresses.SPILL_AT, 2])
 def test_dedup_and_suppression_across_lists(engine: Engine, lists: list[Path], spill_at: int,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(keyset, "SPILL_AT", spill_at)  # 2: the seen keys move to SQLite after the second
+    monkeypatch.setattr(seen_addresses, "SPILL_AT", spill_at)  # 2: the seen keys move to SQLite after the second
     suppression.add(engine, "gone@example.org", "bounced")
     suppression.add(engine, "left-news@example.org", "unsubscribed", scope="news.lists.example.org")
     stats = AudienceStats()

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 @click.option("--list", "lists", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Send to this CSV list instead of the campaign's lists (repeatable); recipients of other "
                    "lists still waiting in the run are skipped.")
-@click.option("--dry-run", is_flag=True, help="Render, check the lists and count; send nothing.")
+@click.option("--dry-run", "dry_run_only", is_flag=True, help="Render, check the lists and count; send nothing.")
 @click.option("--to", "to", multiple=True, metavar="ADDRESS",
               help="Send one test copy ([TEST] in the subject) to ADDRESS (repeatable); the ledger is untouched.")
 @click.option("--limit", type=click.IntRange(min=1), help="Stop after N messages (send again to continue).")
@@ -36,14 +36,14 @@ if TYPE_CHECKING:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Settings file (default: ./solidarity-mailer.toml).")
 @click.pass_context
-def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry_run: bool, to: tuple[str, ...],
+def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry_run_only: bool, to: tuple[str, ...],
                  limit: int | None, resend_uncertain: bool, retry_failed: bool, again: bool,
                  config_path: Path | None) -> None:
     """Send CAMPAIGN (an id in campaigns/ or a campaign file); a second send continues and never re-sends, and
     nobody gets a content they already received in another run unless --again."""
     from solidarity_mailer.cli._db import open_database
-    from solidarity_mailer.deliver import dry_run as preflight
     from solidarity_mailer.deliver.dispatcher import RunDependencies, RunOptions
+    from solidarity_mailer.deliver.dry_run import dry_run, send_test_copy
     from solidarity_mailer.deliver.manual_send import open_manual_run, send_manual_run, stop_on_interrupt
     from solidarity_mailer.deliver.prepare import NoValidRecipient, find_campaign
     from solidarity_mailer.ledger.queries import LIST_REMOVED
@@ -51,13 +51,13 @@ def send_command(ctx: click.Context, campaign: str, lists: tuple[Path, ...], dry
     settings = load_settings(config_path)
     camp = find_campaign(campaign)
     if to:
-        copies = preflight.send_test_copy(camp, to, settings, lists=lists)
+        copies = send_test_copy(camp, to, settings, lists=lists)
         for address, outcome in copies.outcomes.items():
             click.echo(f"{address}: {outcome.verdict.value} {outcome.code or ''} {outcome.reply}".rstrip())
         ctx.exit(copies.exit_status)
     engine = open_database(config_path)
-    if dry_run:
-        report = preflight.dry_run(engine, camp, settings, lists, again=again)
+    if dry_run_only:
+        report = dry_run(engine, camp, settings, lists, again=again)
         _print_dry_run(report)
         ctx.exit(report.exit_status)
     try:
