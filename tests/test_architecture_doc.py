@@ -60,3 +60,14 @@ def test_the_import_rules_are_the_contracts_of_pyproject() -> None:
     paragraph = rules[rules.index(named[0]):].split("\n\n", 1)[0]
     listed = set(re.findall(r"`([a-z_0-9]+)`", paragraph))
     assert listed == {m.removeprefix("solidarity_mailer.") for m in shared[0]["source_modules"]}
+
+
+def test_each_stage_says_what_it_takes_in_and_hands_on() -> None:
+    import ast
+
+    stages = [p.parent.name for p in PACKAGE.glob("*/__init__.py") if p.parent.name != "config"]  # config: shared
+    assert len(stages) == 11
+    for stage in stages:
+        doc = ast.get_docstring(ast.parse((PACKAGE / stage / "__init__.py").read_text(encoding="utf-8"))) or ""
+        words = " ".join(doc.split())
+        assert "Takes " in words and "hands on " in words, f"{stage}/__init__.py: what it takes in and hands on"

@@ -1,4 +1,8 @@
-"""The command line: a thin face over the modules. Each command lives in its own module, loaded lazily."""
+"""The command line: a thin face over the modules. Each command lives in its own module, loaded lazily.
+
+Takes the command line (arguments, options, the settings file); calls the stages and hands on what they report
+as lines for people (or JSON), with an exit status; a user error becomes one line and exit status 2.
+"""
 
 from __future__ import annotations
 

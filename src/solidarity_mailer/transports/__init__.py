@@ -1,4 +1,8 @@
-"""The one small transport interface (after Django's mail backends), and the registry choosing one by name."""
+"""The one small transport interface (after Django's mail backends), and the registry choosing one by name.
+
+Takes an envelope and a message's bytes; hands on one :class:`Outcome` per recipient (sent, deferred, failed,
+uncertain) or :class:`TransportPaused`. Knows nothing of the ledger.
+"""
 
 from __future__ import annotations
 
