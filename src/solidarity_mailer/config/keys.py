@@ -132,7 +132,7 @@ ENVIRONMENT: tuple[EnvironmentVariable, ...] = (
                         "tests only: a shifted, sped-up clock for the daemon; never in production",
                         "solidarity_mailer.clock"),
     EnvironmentVariable(ENV_PREFIX + "TEST_NO_LOCK",
-                        "tests only: 1 runs the daemon without its lock; never in production",
+                        "tests only: 1 runs the daemon without its lease; never in production",
                         "solidarity_mailer.schedule.daemon"),
 )
 

@@ -17,7 +17,7 @@ import logging
 import time
 
 from solidarity_mailer.clock import duration
-from solidarity_mailer.deliver import run_lock
+from solidarity_mailer.deliver import run_lease
 from solidarity_mailer.deliver.live_run import LiveRun
 from solidarity_mailer.deliver.row_queue import RowQueue
 from solidarity_mailer.ledger import row_claims
@@ -70,9 +70,9 @@ def _hold_lease(live: LiveRun) -> bool:
     """Renew this worker's lease on the run; on PostgreSQL take it anew when it was removed meanwhile (its name is
     this worker's own). False on SQLite when another process holds the run now."""
     now = live.now()
-    if run_lock.renew(live.engine, live.run_id, live.lease_holder, now=now, ttl=live.lease_ttl):
+    if run_lease.renew(live.engine, live.run_id, live.lease_holder, now=now, ttl=live.lease_ttl):
         return True
-    if not run_lock.shared(live.engine):
+    if not run_lease.shared(live.engine):
         return False
-    run_lock.acquire(live.engine, live.run_id, now=now, holder=live.lease_holder, ttl=live.lease_ttl)
+    run_lease.acquire(live.engine, live.run_id, now=now, holder=live.lease_holder, ttl=live.lease_ttl)
     return True

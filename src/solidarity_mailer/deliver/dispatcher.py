@@ -33,7 +33,7 @@ from sqlalchemy import Engine
 
 from solidarity_mailer.clock import duration
 from solidarity_mailer.config import Settings
-from solidarity_mailer.deliver import run_lock
+from solidarity_mailer.deliver import run_lease
 from solidarity_mailer.deliver.claim_loop import ClaimLoop, RowQueue
 from solidarity_mailer.deliver.feeder import Feeder
 from solidarity_mailer.deliver.live_run import LiveRun
@@ -161,7 +161,7 @@ def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOp
     prepared = prepare_run(engine, run, settings, deps.rendition)  # renders once; user errors surface here
     began = now()  # (the first clock reading: after rendering)
     ttl = dt.timedelta(seconds=settings.delivery.lease_seconds)
-    holder = run_lock.acquire(engine, run_id, now=now(), ttl=ttl)
+    holder = run_lease.acquire(engine, run_id, now=now(), ttl=ttl)
     try:
         summary.recovered_uncertain = row_claims.recover_dead_workers(engine, run_id, now=now(), worker=holder)
         startable = ("running",) if options.only_while_running else STARTABLE
@@ -188,7 +188,7 @@ def _deliver_run(engine: Engine, run_id: int, settings: Settings, options: RunOp
         summary.state, summary.note = _final_state(live, outcome, options.limit)
     finally:
         row_claims.release_claims(engine, run_id, holder)
-        run_lock.release(engine, run_id, holder)
+        run_lease.release(engine, run_id, holder)
     summary.this_call = {k: v for k, v in live.tally.items() if k not in ("taken", "paused", "outage", "waiting")}
     summary.already_received = skipped_since(engine, run_id, began)
     summary.counts = ledger.counts(engine, run_id)

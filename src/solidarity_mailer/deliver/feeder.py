@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from solidarity_mailer.deliver import run_lock
+from solidarity_mailer.deliver import run_lease
 from solidarity_mailer.deliver.claim_loop import RowQueue
 from solidarity_mailer.deliver.database_outage import ride_out
 from solidarity_mailer.deliver.live_run import LiveRun
@@ -197,7 +197,7 @@ class Feeder:
         live = self.live
         if live.stop.is_set():
             return "paused" if live.paused is not None else "stopped"
-        state, held = run_lock.watch(live.engine, live.run_id, live.lease_holder)  # one read, every STATE_EVERY rows
+        state, held = run_lease.watch(live.engine, live.run_id, live.lease_holder)  # one read, every STATE_EVERY rows
         if state in ("paused", "cancelled"):
             live.stop.set()
             return state
@@ -213,7 +213,7 @@ class Feeder:
         """Renew the worker's lease and the rows it holds; "lease lost" when the lease is gone."""
         live = self.live
         now = self.renewed = live.now()
-        if not run_lock.renew(live.engine, live.run_id, live.lease_holder, now=now, ttl=live.lease_ttl):
+        if not run_lease.renew(live.engine, live.run_id, live.lease_holder, now=now, ttl=live.lease_ttl):
             return self._lose_lease()
         row_claims.renew_claims(live.engine, live.run_id, live.lease_holder, until=now + live.lease_ttl)
         return None

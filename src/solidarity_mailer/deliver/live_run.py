@@ -46,7 +46,7 @@ class LiveRun:
     now: Callable[[], dt.datetime]
     suppress: Suppress
     sleep: Callable[[float], None]  # waits (rate limits, backoff); tests pass a fake that moves ``now``
-    lease_holder: str  # this worker's id, holder of its lease on the run (``deliver/run_lock.py``)
+    lease_holder: str  # this worker's id, holder of its lease on the run (``deliver/run_lease.py``)
     stop: threading.Event = field(default_factory=threading.Event)
     lease_ttl: dt.timedelta = dt.timedelta(seconds=30)  # the lease's life unrenewed (``[delivery] lease_seconds``)
     unreachable_pause_seconds: float = 1800.0  # relay unreachable this long: the dispatcher pauses the run

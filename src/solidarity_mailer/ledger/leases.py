@@ -2,8 +2,8 @@
 
 A lease is taken over when it has expired, or at once when its holder was a process on this host that
 no longer exists (``kill -9``, a crash), so a restart never waits for the lease to run out. Holders are
-``host:pid`` or ``host:pid:nonce``. Used for the scheduler daemon (``schedule/daemon_lock.py``) and for
-each run being sent (``deliver/run_lock.py``).
+``host:pid`` or ``host:pid:nonce``. Used for the scheduler daemon (``schedule/daemon_lease.py``) and for
+each run being sent (``deliver/run_lease.py``).
 """
 
 from __future__ import annotations

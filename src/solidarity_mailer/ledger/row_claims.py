@@ -1,7 +1,7 @@
 """Several workers on one run: the ledger is the work queue.
 
 Each process that delivers a run is a *worker*, named ``host:pid:nonce``, and holds a lease on the run in
-``locks`` (``deliver/run_lock.py``): ``run:{id}`` alone on SQLite (one worker per run), ``run:{id}:{worker}``
+``locks`` (``deliver/run_lease.py``): ``run:{id}`` alone on SQLite (one worker per run), ``run:{id}:{worker}``
 per worker on PostgreSQL. A worker takes due rows in batches with :func:`claim_batch`: on PostgreSQL an
 ``UPDATE … WHERE address IN (SELECT … FOR UPDATE SKIP LOCKED)``, so two workers never take the same rows and
 never wait for each other. A claimed row stays ``pending`` and carries ``worker`` and ``claimed_until``;

@@ -11,7 +11,7 @@ Tables, by the modules that write them:
 - ``web_versions``: ledger/web_versions.py. Each run's web version per language (subject, HTML without a
   reader's values), what ``serve`` and ``archive build`` show of a campaign once a message of it was delivered.
 - ``locks``: ledger/leases.py. Named leases: ``scheduler``, so one daemon runs per database
-  (schedule/daemon_lock.py), and ``run:{id}``, so one process sends a given run (deliver/run_lock.py).
+  (schedule/daemon_lease.py), and ``run:{id}``, so one process sends a given run (deliver/run_lease.py).
 - ``rate_limits``, ``rate_limit_grants``: ledger/rate_limits.py. The rate limits every worker shares: each limit's
   next free slot, and the slots it granted in the last hour.
 - ``alembic_version``: the schema's revision (ledger/revision.py). A change to these tables needs a migration

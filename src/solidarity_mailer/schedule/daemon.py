@@ -1,6 +1,6 @@
 """The scheduler daemon (``solidarity-mailer run``): APScheduler fires, our tables hold the truth.
 
-- One daemon fires schedules per database: the leader, holding a lease in ``locks`` (``schedule/daemon_lock.py``),
+- One daemon fires schedules per database: the leader, holding a lease in ``locks`` (``schedule/daemon_lease.py``),
   renewed at every sync. On SQLite a second daemon refuses to start, or with ``wait=True`` idles until the lease
   is free. On PostgreSQL every daemon is a worker: the others deliver the runs being sent (any run ``running``,
   scheduled or started by ``send``) beside the leader, and one of them takes the lease over when it expires.
@@ -43,7 +43,7 @@ from solidarity_mailer.ledger.full import LedgerFull, is_disk_full, location
 from solidarity_mailer.ledger.queries import get_run, run_state
 from solidarity_mailer.ledger.reachability import OutageLog, database_unreachable, loggable_url, reason
 from solidarity_mailer.ledger.schema import connect
-from solidarity_mailer.schedule import daemon_lock
+from solidarity_mailer.schedule import daemon_lease
 from solidarity_mailer.schedule.due_runs import process_due
 from solidarity_mailer.schedule.job_gate import JobGate
 from solidarity_mailer.schedule.run_queue import Deliver, RunQueue, running_runs, scheduled_runs
@@ -74,7 +74,7 @@ class Daemon:
             log.warning("TEST clock from %s in use", TEST_CLOCK_ENV)
         self.sync_seconds = sync_seconds
         self.use_lock = (os.environ.get(NO_LOCK_ENV) != "1") if use_lock is None else use_lock
-        self.holder = daemon_lock.new_holder()
+        self.holder = daemon_lease.new_holder()
         self.lease_ttl = dt.timedelta(seconds=settings.scheduler.lease_seconds)
         self.stopping = threading.Event()
         self.runs = RunQueue(self.engine, settings, self.clock, self.stopping, deliver=deliver,
@@ -98,7 +98,7 @@ class Daemon:
     def start(self, *, wait: bool = False) -> None:
         """Take the lease (or raise / wait), resume interrupted runs, start APScheduler and the run queue."""
         if self.shared:
-            other = daemon_lock.try_acquire(self.engine, self.holder, now=_real_now(), ttl=self.lease_ttl)
+            other = daemon_lease.try_acquire(self.engine, self.holder, now=_real_now(), ttl=self.lease_ttl)
             self.leader = other is None
             if other is not None:
                 log.info("another daemon (%s) holds the lease: this one delivers the runs being sent beside it, "
@@ -122,9 +122,9 @@ class Daemon:
         """Take the scheduler lease (a :class:`MailerError` if another daemon holds it), or with ``wait`` idle
         until it is free; False when stopped while waiting."""
         if not wait:
-            daemon_lock.acquire(self.engine, self.holder, now=_real_now(), ttl=self.lease_ttl)
+            daemon_lease.acquire(self.engine, self.holder, now=_real_now(), ttl=self.lease_ttl)
             return True
-        return daemon_lock.wait_to_acquire(self.engine, self.holder, ttl=self.lease_ttl, stopping=self.stopping,
+        return daemon_lease.wait_to_acquire(self.engine, self.holder, ttl=self.lease_ttl, stopping=self.stopping,
                                            every=self.sync_seconds)
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -136,7 +136,7 @@ class Daemon:
         self.runs.close(timeout)
         if self.use_lock:
             try:
-                daemon_lock.release(self.engine, self.holder)
+                daemon_lease.release(self.engine, self.holder)
             except Exception as exc:  # a full disk keeps the lease: a daemon started here later takes it over at once
                 if database_unreachable(exc):
                     log.warning("the scheduler lease was not released (database unreachable): it runs out by itself")
@@ -202,12 +202,12 @@ class Daemon:
         """Renew the lease (a PostgreSQL worker tries to take it); False when this daemon must not fire."""
         now = _real_now()
         if self.shared and not self.leader:
-            if daemon_lock.try_acquire(self.engine, self.holder, now=now, ttl=self.lease_ttl) is None:
+            if daemon_lease.try_acquire(self.engine, self.holder, now=now, ttl=self.lease_ttl) is None:
                 log.info("took over the scheduler lease: this daemon fires the schedules now")
                 self.leader = True
                 self._resume_interrupted()
             return self.leader
-        if daemon_lock.renew(self.engine, self.holder, now=now, ttl=self.lease_ttl):
+        if daemon_lease.renew(self.engine, self.holder, now=now, ttl=self.lease_ttl):
             return True
         if self.shared:
             log.warning("the scheduler lease was taken over by another daemon; this one goes on delivering")

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, or_, select
 
 from solidarity_mailer.clock import Clock
 from solidarity_mailer.config import Settings
-from solidarity_mailer.deliver import run_lock
+from solidarity_mailer.deliver import run_lease
 from solidarity_mailer.deliver.dispatcher import RunDependencies, RunOptions, RunSummary
 from solidarity_mailer.deliver.senders import TransportFactory
 from solidarity_mailer.errors import MailerError
@@ -160,7 +160,7 @@ class RunQueue:
             self.stopping.set()
             return
         except MailerError as exc:
-            if run_lock.held_by_another(self.engine, run_id, now=self.clock.now()):
+            if run_lease.held_by_another(self.engine, run_id, now=self.clock.now()):
                 log.warning("run %d: %s; leaving it to that process", run_id, exc.line())
                 return
             log.error("run %d cannot be sent: %s", run_id, exc.line())
