@@ -16,6 +16,7 @@ from solidarity_mailer.content.plaintext_import import import_file, parse_resolu
 from solidarity_mailer.content.resolution import load_resolution
 from solidarity_mailer.content.translations import load_translation
 from solidarity_mailer.errors import MailerError
+from tests.sendkit import REPO
 from tests.starter import RESOLUTION
 from tests.translated import AR, ES, ES_TEXT
 
@@ -125,6 +126,22 @@ def test_repeating_the_signatories_unchanged_is_fine(tmp_path: Path) -> None:
     path.write_text(ES.read_text(encoding="utf-8") + "\n" + seed_text[seed_text.index("\n[[signatories]]"):],
                     encoding="utf-8")
     assert load_translation(SEED, RESOLUTION, path, "es")[1] == []
+
+
+def test_a_plain_text_translation_repeating_the_signatories_imports_without_a_note(tmp_path: Path) -> None:
+    seed = (REPO / "tests" / "data" / "icor-2023-02-07-peru.txt").read_text(encoding="utf-8")
+    signatories = seed.split("further signatories possible):\n", 1)[1]
+    text = tmp_path / "peru.es.txt"
+    text.write_text(ES_TEXT.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + signatories, encoding="utf-8")
+    out = tmp_path / "peru.es.resolution.toml"
+    assert main(["import", str(text), "--lang", "es", "-o", str(out)]) == 0
+    # the importer cannot know a language the original's maintainer added by hand (lang = "de" of a Swiss
+    # name): the list is still the original's, unchanged
+    assert [(s.lang, guess.lang) for s, guess in zip(SEED.signatories, load_resolution(out).signatories, strict=True)
+            if s != guess] == [("de", None), ("de", None)]
+    assert load_translation(SEED, RESOLUTION, out, "es")[1] == []
+    changed = _edited(tmp_path, out, 'name = "Kommunistische Organisation Luxemburg"', 'name = "KO Luxemburg"')
+    assert "the signatories differ" in load_translation(SEED, RESOLUTION, changed, "es")[1][0]
 
 
 def test_a_missing_translation_file_is_one_line(tmp_path: Path) -> None:
