@@ -105,6 +105,15 @@ def test_the_check_names_file_and_line_of_a_missing_paragraph_and_demand(tmp_pat
     assert len(translated.paragraphs) == 8  # sent as it is: the check warns
 
 
+def test_a_translation_without_demands_is_named_by_the_line_of_its_paragraphs(tmp_path: Path) -> None:
+    text = ES.read_text(encoding="utf-8")
+    path = tmp_path / "es.toml"
+    path.write_text(text[: text.index("[demands]")], encoding="utf-8")  # imported with 0 demands, not split by hand
+    _, notes = load_translation(SEED, RESOLUTION, path, "es")
+    assert notes == [f"{path}:{_line(path, 'paragraphs')}: the translation has 0 demands, the original 6 "
+                     f"({RESOLUTION.name}) (split them by hand in a [demands] table, as the original's paragraph 6)"]
+
+
 def test_the_check_names_changed_signatories_a_moved_demand_and_another_language(tmp_path: Path) -> None:
     path = _edited(tmp_path, AR, "paragraph = 6", "paragraph = 5")
     path = _edited(tmp_path, path, 'language = "ar"', 'language = "fa"')

@@ -77,9 +77,13 @@ def _count_notes(original: Resolution, translation: Resolution, source: Path, pa
     ours = len(translation.demands.items) if translation.demands else 0
     theirs = len(original.demands.items) if original.demands else 0
     line = key_line(lines, "demands", "items") or key_line(lines, "demands")
+    hint = "translate every demand of the original, one item each, in its order"
+    if not translation.demands and original.demands:  # none found by the importer: the paragraphs hold them
+        line = _top_level_line(lines, "paragraphs")
+        hint = f"split them by hand in a [demands] table, as the original's paragraph {original.demands.paragraph}"
     if ours != theirs:
         notes.append(_note(path, line, f"the translation has {ours} demands, the original {theirs} ({source.name})",
-                           "translate every demand of the original, one item each, in its order"))
+                           hint))
     elif translation.demands and original.demands and translation.demands.paragraph != original.demands.paragraph:
         notes.append(_note(path, key_line(lines, "demands", "paragraph"),
                            f"the demands stand in paragraph {translation.demands.paragraph}, in the original in "
