@@ -16,6 +16,7 @@ from solidarity_mailer.content.plaintext_import import import_file, parse_resolu
 from solidarity_mailer.content.resolution import load_resolution
 from solidarity_mailer.content.translations import load_translation
 from solidarity_mailer.errors import MailerError
+from tests.sendkit import REPO
 from tests.starter import RESOLUTION
 from tests.translated import AR, ES, ES_TEXT
 
@@ -104,6 +105,15 @@ def test_the_check_names_file_and_line_of_a_missing_paragraph_and_demand(tmp_pat
     assert len(translated.paragraphs) == 8  # sent as it is: the check warns
 
 
+def test_a_translation_without_demands_is_named_by_the_line_of_its_paragraphs(tmp_path: Path) -> None:
+    text = ES.read_text(encoding="utf-8")
+    path = tmp_path / "es.toml"
+    path.write_text(text[: text.index("[demands]")], encoding="utf-8")  # imported with 0 demands, not split by hand
+    _, notes = load_translation(SEED, RESOLUTION, path, "es")
+    assert notes == [f"{path}:{_line(path, 'paragraphs')}: the translation has 0 demands, the original 6 "
+                     f"({RESOLUTION.name}) (split them by hand in a [demands] table, as the original's paragraph 6)"]
+
+
 def test_the_check_names_changed_signatories_a_moved_demand_and_another_language(tmp_path: Path) -> None:
     path = _edited(tmp_path, AR, "paragraph = 6", "paragraph = 5")
     path = _edited(tmp_path, path, 'language = "ar"', 'language = "fa"')
@@ -125,6 +135,22 @@ def test_repeating_the_signatories_unchanged_is_fine(tmp_path: Path) -> None:
     path.write_text(ES.read_text(encoding="utf-8") + "\n" + seed_text[seed_text.index("\n[[signatories]]"):],
                     encoding="utf-8")
     assert load_translation(SEED, RESOLUTION, path, "es")[1] == []
+
+
+def test_a_plain_text_translation_repeating_the_signatories_imports_without_a_note(tmp_path: Path) -> None:
+    seed = (REPO / "tests" / "data" / "icor-2023-02-07-peru.txt").read_text(encoding="utf-8")
+    signatories = seed.split("further signatories possible):\n", 1)[1]
+    text = tmp_path / "peru.es.txt"
+    text.write_text(ES_TEXT.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + signatories, encoding="utf-8")
+    out = tmp_path / "peru.es.resolution.toml"
+    assert main(["import", str(text), "--lang", "es", "-o", str(out)]) == 0
+    # the importer cannot know a language the original's maintainer added by hand (lang = "de" of a Swiss
+    # name): the list is still the original's, unchanged
+    assert [(s.lang, guess.lang) for s, guess in zip(SEED.signatories, load_resolution(out).signatories, strict=True)
+            if s != guess] == [("de", None), ("de", None)]
+    assert load_translation(SEED, RESOLUTION, out, "es")[1] == []
+    changed = _edited(tmp_path, out, 'name = "Kommunistische Organisation Luxemburg"', 'name = "KO Luxemburg"')
+    assert "the signatories differ" in load_translation(SEED, RESOLUTION, changed, "es")[1][0]
 
 
 def test_a_missing_translation_file_is_one_line(tmp_path: Path) -> None:

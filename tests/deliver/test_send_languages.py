@@ -65,6 +65,19 @@ def test_status_prints_the_languages(tmp_path: Path, server, capsys) -> None:  #
     assert "  languages: ar 3 (sent 3), en 4 (sent 4), es 3 (sent 3)" in capsys.readouterr().out.splitlines()
 
 
+def test_status_counts_each_run_in_the_languages_it_was_sent(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
+    controller, _ = server
+    campaign, config = write_translated_project(tmp_path, controller.port)
+    text = campaign.read_text(encoding="utf-8")
+    campaign.write_text(text[: text.index("\n[translations.es]")], encoding="utf-8")
+    assert send(campaign, config) == 0  # in English to all
+    campaign.write_text(text, encoding="utf-8")  # the translations added later: they do not rewrite run 1
+    assert send(campaign, config) == 0
+    first, second = status(capsys, config)["runs"]
+    assert first["languages"] == {"en": {"sent": len(READERS)}}
+    assert second["languages"] == {"ar": {"sent": 3}, "en": {"sent": 4}, "es": {"sent": 3}}
+
+
 def test_a_new_or_changed_translation_is_a_new_content(tmp_path: Path, server, capsys) -> None:  # type: ignore[no-untyped-def]
     controller, handler = server
     campaign, config = write_translated_project(tmp_path, controller.port)

@@ -10,7 +10,7 @@ import pytest
 
 from solidarity_mailer.cli import main
 from solidarity_mailer.ledger.schema import connect
-from solidarity_mailer.ledger.web_versions import published
+from solidarity_mailer.ledger.web_versions import WebVersion, published
 from tests.databases import ledger_url
 from tests.sendkit import clean_environment, send
 from tests.smtpserver import RecordingHandler, smtp_server
@@ -72,3 +72,17 @@ def test_the_index_speaks_the_language_asked_for(tmp_path: Path, monkeypatch: py
         index = (archive / "index.html").read_text(encoding="utf-8")
         assert f"<title>{title}</title>" in index and f"<p>{nothing}</p>" in index and f">{feed}</a>" in index
         assert f'dir="{direction}"' in index.split("<head>")[0]
+
+
+def test_the_index_keeps_its_own_language_beside_sections_in_others() -> None:
+    import datetime as dt
+
+    from solidarity_mailer.web.archive import index_page
+
+    sent = dt.datetime(2023, 2, 7, tzinfo=dt.UTC)
+    versions = [WebVersion("test", lang, SUBJECTS[lang], "<html></html>", "ICOR", sent, sent, 1)
+                for lang in ("en", "es", "ar")]  # the Arabic section last
+    index = index_page(versions, "Archive", "en")
+    assert '<html lang="en" dir="ltr">' in index.split("<head>")[0]
+    assert '<section lang="ar" dir="rtl">' in index and ">Atom feed</a>" in index
+    assert "القائمة البريدية" not in index  # the page's own words are not the last section's

@@ -74,6 +74,7 @@ def check_served_pages(database: Path, cwd: Path, private: list[str]) -> dict[st
             answer = client.get(f"/v/test/{language}.html")
             assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
             assert "script-src" not in answer.headers["content-security-policy"]
+            assert answer.headers["cache-control"] == "public, max-age=300" and "pragma" not in answer.headers
             assert HTML_TAG.search(answer.text).groups() == (language, DIRECTION[language])  # type: ignore[union-attr]
             assert SUBJECTS[language] in answer.text and UNSUBSCRIBE[language] not in answer.text
             leaked = [value for value in private if value in answer.text]

@@ -1,4 +1,4 @@
-"""`solidarity-mailer serve`: the public one-click unsubscribe endpoint."""
+"""`solidarity-mailer serve`: the public one-click unsubscribe endpoint and the campaigns' web versions."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from solidarity_mailer.compose.unsubscribe_tokens import load_secret
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               help="Settings file (TOML); its [database] url is used (SOLIDARITY_MAILER_DATABASE overrides).")
 def serve_command(host: str, port: int, config_path: Path | None) -> None:
-    """Serve one-click unsubscribe (RFC 8058) and its confirmation pages; nothing else."""
+    """Serve one-click unsubscribe (RFC 8058) and its confirmation pages, and the sent campaigns' web versions
+    (the mails' "View in browser" links, /v/CAMPAIGN/LANG.html); nothing else."""
     from solidarity_mailer.web.server import serve
     from solidarity_mailer.web.unsubscribe import list_names
 

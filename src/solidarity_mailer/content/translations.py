@@ -2,10 +2,11 @@
 
 Only the prose is translated (kind, title, paragraphs, demands, slogans, the signatories heading); the
 signatories are one list shared by every translation: a translation that omits them gets the original's, one
-that repeats them must repeat them unchanged. The check gives notes, one line each naming ``file:line``, for a
-translation whose number of paragraphs or demands differs from the original's, whose demands stand in another
-paragraph, whose signatories differ or whose ``language`` is not the campaign's table's. They are warnings
-(``render``, ``send --dry-run`` and every send show them); the translation is sent as it is.
+that repeats them must repeat them unchanged (a ``lang`` left out is no change). The check gives notes, one line
+each naming ``file:line``, for a translation whose number of paragraphs or demands differs from the original's,
+whose demands stand in another paragraph, whose signatories differ or whose ``language`` is not the campaign's
+table's. They are warnings (``render``, ``send --dry-run`` and every send show them); the translation is sent as
+it is.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from solidarity_mailer.config.reader import key_line
 from solidarity_mailer.content.plaintext_import import import_file
-from solidarity_mailer.content.resolution import Resolution, resolution_from_dict
+from solidarity_mailer.content.resolution import Resolution, Signatory, resolution_from_dict
 from solidarity_mailer.errors import MailerError, location
 
 TEXT_SUFFIXES = (".txt", ".text")
@@ -76,14 +77,26 @@ def _count_notes(original: Resolution, translation: Resolution, source: Path, pa
     ours = len(translation.demands.items) if translation.demands else 0
     theirs = len(original.demands.items) if original.demands else 0
     line = key_line(lines, "demands", "items") or key_line(lines, "demands")
+    hint = "translate every demand of the original, one item each, in its order"
+    if not translation.demands and original.demands:  # none found by the importer: the paragraphs hold them
+        line = _top_level_line(lines, "paragraphs")
+        hint = f"split them by hand in a [demands] table, as the original's paragraph {original.demands.paragraph}"
     if ours != theirs:
         notes.append(_note(path, line, f"the translation has {ours} demands, the original {theirs} ({source.name})",
-                           "translate every demand of the original, one item each, in its order"))
+                           hint))
     elif translation.demands and original.demands and translation.demands.paragraph != original.demands.paragraph:
         notes.append(_note(path, key_line(lines, "demands", "paragraph"),
                            f"the demands stand in paragraph {translation.demands.paragraph}, in the original in "
                            f"{original.demands.paragraph} ({source.name})", "set [demands] paragraph as the original"))
     return notes
+
+
+def _same_signatories(original: tuple[Signatory, ...], repeated: tuple[Signatory, ...]) -> bool:
+    """Whether ``repeated`` is the original's list unchanged; a ``lang`` it leaves out is not a change (a
+    plain-text import cannot know one the original's maintainer added by hand)."""
+    return len(original) == len(repeated) and all(
+        ours == theirs or (ours.lang is None and ours == dataclasses.replace(theirs, lang=None))
+        for theirs, ours in zip(original, repeated, strict=True))
 
 
 def load_translation(original: Resolution, source: Path, path: Path, language: str) -> tuple[Resolution, list[str]]:
@@ -96,7 +109,7 @@ def load_translation(original: Resolution, source: Path, path: Path, language: s
         notes.append(_note(path, _top_level_line(lines, "language"),
                            f"the file says language '{written}', the campaign sends it as '{language}'",
                            f'write language = "{language}", or move it to [translations.{written}]'))
-    if translation.signatories and translation.signatories != original.signatories:
+    if translation.signatories and not _same_signatories(original.signatories, translation.signatories):
         notes.append(_note(path, _first_line(lines, "[[signatories]]"),
                            f"the signatories differ from the original's ({source.name}); the original's are sent",
                            "the signatories are shared by every translation: remove them from this file"))

@@ -6,13 +6,15 @@ per language and state, for ``status``.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Callable
 
 from sqlalchemy import Engine, func, literal_column, select
 
-from solidarity_mailer.ledger.schema import deliveries
+from solidarity_mailer.languages import best_match
+from solidarity_mailer.ledger.schema import deliveries, web_versions
 
 
 def recipient_language(engine: Engine, address: str, list_id: str | None = None) -> str | None:
@@ -38,12 +40,25 @@ def lang_column(engine: Engine):  # type: ignore[no-untyped-def]
     return func.json_extract(deliveries.c.fields, "$.lang")
 
 
+def sent_languages(engine: Engine, run_id: int) -> tuple[str, ...]:
+    """The languages ``run_id`` was prepared in, the campaign's own first (its web versions); none for a run of
+    a release before them."""
+    stmt = (select(web_versions.c.language).where(web_versions.c.run_id == run_id)
+            .order_by(web_versions.c.position))
+    with engine.connect() as conn:
+        return tuple(conn.execute(stmt).scalars())
+
+
 def counts_by_language(engine: Engine, run_id: int,
                        variant: Callable[[str | None], str] | None = None) -> dict[str, dict[str, int]]:
     """The run's rows per language and state, languages sorted: ``{"en": {"sent": 3}, "es": {"sent": 2}}``.
 
-    ``variant`` maps a recipient's tag to the language they were sent (the campaign's fallback rule);
-    without it the tags are counted as written, ``""`` for none."""
+    A recipient's tag counts as the language the run sent them, by the fallback rule over the languages the run
+    was prepared in (not the campaign file's today: a translation added later did not reach an earlier run).
+    A run that recorded none (an older release's) uses ``variant``, the campaign's rule, else counts the tags as
+    written, ``""`` for none."""
+    if languages := sent_languages(engine, run_id):
+        variant = functools.partial(_sent_as, languages)
     lang = lang_column(engine).label("lang")
     stmt = (select(lang, deliveries.c.state, func.count()).where(deliveries.c.run_id == run_id)
             .group_by(lang, deliveries.c.state))
@@ -53,3 +68,7 @@ def counts_by_language(engine: Engine, run_id: int,
             key = variant(tag) if variant is not None else (tag or "")
             totals.setdefault(key, Counter())[state] += int(count)
     return {key: dict(sorted(totals[key].items())) for key in sorted(totals)}
+
+
+def _sent_as(languages: tuple[str, ...], tag: str | None) -> str:
+    return best_match(tag, languages, languages[0])

@@ -131,8 +131,8 @@ def relay_counts(engine: Engine, run_id: int, relays: Sequence[SmtpSettings] = (
 def campaign_status(engine: Engine, campaign_id: str, relays: Sequence[SmtpSettings] = (),
                     variant: Callable[[str | None], str] | None = None) -> CampaignStatus:
     """The status of every run of ``campaign_id``, oldest first; ``relays`` (the settings') give each relay
-    name its host and port; ``variant`` maps a recipient's language tag to the language they were sent (the
-    campaign's rule), else the tags are counted as written."""
+    name its host and port; a run's rows are counted per language it sent them in (the languages it recorded;
+    for a run of an older release, ``variant``, the campaign's rule, else the tags as written)."""
     runs = [
         RunStatus(
             id=run.id, fire_key=run.fire_key, state=run.state, note=run.note, created_at=_iso(run.created_at),

@@ -73,13 +73,13 @@ def index_page(versions: list[WebVersion], title: str, lang: str = "en") -> str:
     for version in versions:  # already newest first
         by_language.setdefault(version.language, []).append(version)
     sections = []
-    for lang, items in by_language.items():
+    for section, items in by_language.items():  # not ``lang``: the page's own language stays
         entries = "".join(
-            f'<li><a href="{escape(web_path(v.campaign_id, lang))}">{escape(v.subject)}</a><br>'
+            f'<li><a href="{escape(web_path(v.campaign_id, section))}">{escape(v.subject)}</a><br>'
             f'<time class="note" datetime="{v.first_sent.isoformat()}">'
-            f"{escape(long_date(v.first_sent.date(), lang))}</time></li>" for v in items)
-        sections.append(f'<section lang="{escape(lang)}" dir="{direction(lang)}"><h2>{escape(_language_name(lang))}'
-                        f'</h2><ul class="archive">{entries}</ul></section>')
+            f"{escape(long_date(v.first_sent.date(), section))}</time></li>" for v in items)
+        sections.append(f'<section lang="{escape(section)}" dir="{direction(section)}"><h2>'
+                        f'{escape(_language_name(section))}</h2><ul class="archive">{entries}</ul></section>')
     nothing, feed_link = t.gettext("Nothing was sent yet."), t.gettext("Atom feed")  # (not in f-strings: Babel)
     body = "".join(sections) or f"<p>{escape(nothing)}</p>"
     feed = '<link rel="alternate" type="application/atom+xml" href="feed.xml" title="Atom">'

@@ -64,7 +64,8 @@ SECURITY_HEADERS: dict[str, str] = {
 
 
 class SecurityHeaders:
-    """ASGI middleware adding :data:`SECURITY_HEADERS` to every HTTP response (errors included)."""
+    """ASGI middleware adding :data:`SECURITY_HEADERS` to every HTTP response (errors included) that does not set
+    its own (``Pragma: no-cache`` not beside a response's own ``Cache-Control``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -78,6 +79,8 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"set-cookie"]
                 present = {k.lower() for k, _ in headers}
+                if b"cache-control" in present:  # a page that may be cached (a web version) says so alone
+                    present.add(b"pragma")
                 for name, value in SECURITY_HEADERS.items():
                     if name.lower().encode() not in present:
                         headers.append((name.lower().encode(), value.encode()))
