@@ -118,6 +118,7 @@ def test_a_scheduled_run_waiting_for_its_window_is_left_to_the_daemon_until_it_o
     ('window = "20:00-08:00"\n', "test.toml:8: [campaign] window: '20:00-08:00' ends before it starts"),
     ('window = "8h-20h"\n', "test.toml:8: [campaign] window: cannot read the hours '8h-20h'"),
     ('days = "monday-friday"\n', "test.toml:8: [campaign] days: cannot read the days 'monday-friday'"),
+    ('days = "sat-"\n', "test.toml:8: [campaign] days: cannot read the days 'sat-'"),
 ])
 def test_a_bad_campaign_window_is_one_line_with_file_and_line(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: str, message: str) -> None:
