@@ -77,8 +77,8 @@ def parse_days(text: str) -> frozenset[int]:
     """``"mon-fri"`` → {0, 1, 2, 3, 4} (Monday is 0); ranges may wrap (``"fri-mon"``); ValueError."""
     days: set[int] = set()
     for item in (part.strip().lower() for part in text.split(",")):
-        first, _, last = item.partition("-")
-        if first not in DAY_NAMES or (last and last not in DAY_NAMES):
+        first, dash, last = item.partition("-")
+        if first not in DAY_NAMES or (dash and last not in DAY_NAMES):  # ("sat-": a range without its end)
             raise ValueError(f"cannot read the days {text!r}")
         lo, hi = DAY_NAMES.index(first), DAY_NAMES.index(last or first)
         days.update(d % 7 for d in range(lo, hi + 1 if hi >= lo else hi + 8))

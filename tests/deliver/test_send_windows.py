@@ -68,6 +68,25 @@ def test_the_window_end_holds_rows_until_each_recipients_next_opening(
     engine.dispose()
 
 
+def test_send_limit_counts_every_message_of_the_send_across_its_window_waits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[Controller, SlowHandler]) -> None:
+    from solidarity_mailer.deliver.dispatcher import RunOptions
+
+    controller, handler = server
+    campaign, config = zoned_project(tmp_path, monkeypatch, ZONES, port=controller.port, campaign_lines=WINDOW,
+                                     config_lines='[scheduler]\ntimezone = "America/Lima"\n')
+    config.write_text(config.read_text(encoding="utf-8").replace("per_second = 0", "per_second = 1"),
+                      encoding="utf-8")
+    engine = connect(settings_for(config).database_url)
+    manual = manual_send.open_manual_run(engine, find_campaign(str(campaign)))
+    # 4 go on Friday evening (2 in Berlin, Lima, no zone), then the send waits; Tokyo's opens first: the fifth
+    result = manual_send.send_manual_run(engine, manual, settings_for(config), RunOptions(limit=5),
+                                         Clock(t=FRIDAY_EVENING).dependencies())
+    assert len(handler.recipients()) == 5 and result.summary.this_call.get("sent") == 5
+    assert result.summary.state == "pending" and "stopped after 5 messages (--limit)" in result.summary.note
+    engine.dispose()
+
+
 def test_a_scheduled_run_waiting_for_its_window_is_left_to_the_daemon_until_it_opens(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[Controller, SlowHandler],
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,6 +118,7 @@ def test_a_scheduled_run_waiting_for_its_window_is_left_to_the_daemon_until_it_o
     ('window = "20:00-08:00"\n', "test.toml:8: [campaign] window: '20:00-08:00' ends before it starts"),
     ('window = "8h-20h"\n', "test.toml:8: [campaign] window: cannot read the hours '8h-20h'"),
     ('days = "monday-friday"\n', "test.toml:8: [campaign] days: cannot read the days 'monday-friday'"),
+    ('days = "sat-"\n', "test.toml:8: [campaign] days: cannot read the days 'sat-'"),
 ])
 def test_a_bad_campaign_window_is_one_line_with_file_and_line(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: str, message: str) -> None:

@@ -4,6 +4,7 @@ order and not-before are asserted, never an upper bound on wall-clock delays."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from tests.daemonproc import Daemon, Env, run_rows, wait_for
 from tests.schedule.zonekit import write_zoned_list
 from tests.smtpserver import RecordingHandler, smtp_server
+from tests.starter import CAMPAIGN
 
 pytestmark = pytest.mark.slow
 SPEED = 300  # simulated seconds per real second
@@ -78,3 +80,6 @@ def test_each_zones_batch_arrives_at_its_own_instant(tmp_path: Path,
         (f"sched:{sid}:2026-12-08T03:30:00+00:00:Asia/Kolkata", "finished"),
     ]
     assert sorted(handler.recipients()) == sorted(people)  # each exactly once
+    report = json.loads(env.cli("status", str(CAMPAIGN), "--json").stdout)  # status counts per batch
+    assert [(r["zone"], {k: n for k, n in r["counts"].items() if n}) for r in report["runs"]] == [
+        ("Asia/Kathmandu", {"sent": 2}), ("Asia/Kolkata", {"sent": 2})]

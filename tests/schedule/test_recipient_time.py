@@ -63,6 +63,41 @@ def test_the_plan_on_dst_change_days(tmp_path: Path, monkeypatch: pytest.MonkeyP
     ]
 
 
+def test_the_plan_on_dst_change_days_of_zones_with_30_and_45_minute_offsets(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    zones = {"lhi@example.org": "Australia/Lord_Howe", "cht@example.org": "Pacific/Chatham",
+             "adl@example.org": "Australia/Adelaide", "ecl@example.org": "Australia/Eucla",
+             "kol@example.org": "Asia/Kolkata"}
+    campaign, config = zoned_project(tmp_path, monkeypatch, zones)
+    for at in ("2026-10-04 02:15", "2026-04-05 01:45", "2026-09-27 03:00", "2026-04-05 02:45"):
+        code, _, err = schedule(capsys, config, campaign, "--at", at, "--recipient-time", "--tz", "UTC")
+        assert code == 0, err
+
+    def plan(*entries: tuple[str, str]) -> list[dict[str, object]]:
+        return [{"zone": zone, "at": at, "recipients": 1} for at, zone in entries]
+
+    assert plans(capsys, config) == [  # (no batch for UTC: every recipient has a zone)
+        # Lord Howe springs forward by 30 min (02:00 -> 02:30): 02:15 becomes 02:45 +11:00; Adelaide by an hour:
+        # 02:15 becomes 03:15 +10:30; Chatham is on +13:45 since 27 September; Eucla (+8:45) and Kolkata keep theirs
+        plan(("2026-10-03T12:30:00Z", "Pacific/Chatham"), ("2026-10-03T15:45:00Z", "Australia/Lord_Howe"),
+             ("2026-10-03T16:45:00Z", "Australia/Adelaide"), ("2026-10-03T17:30:00Z", "Australia/Eucla"),
+             ("2026-10-03T20:45:00Z", "Asia/Kolkata")),
+        # Lord Howe falls back by 30 min (02:00 -> 01:30): 01:45 happens twice, the first (+11:00) is taken
+        plan(("2026-04-04T12:00:00Z", "Pacific/Chatham"), ("2026-04-04T14:45:00Z", "Australia/Lord_Howe"),
+             ("2026-04-04T15:15:00Z", "Australia/Adelaide"), ("2026-04-04T17:00:00Z", "Australia/Eucla"),
+             ("2026-04-04T20:15:00Z", "Asia/Kolkata")),
+        # Chatham springs forward 02:45 -> 03:45: 03:00 becomes 04:00 +13:45
+        plan(("2026-09-26T14:15:00Z", "Pacific/Chatham"), ("2026-09-26T16:30:00Z", "Australia/Lord_Howe"),
+             ("2026-09-26T17:30:00Z", "Australia/Adelaide"), ("2026-09-26T18:15:00Z", "Australia/Eucla"),
+             ("2026-09-26T21:30:00Z", "Asia/Kolkata")),
+        # Chatham falls back 03:45 -> 02:45 and Adelaide 03:00 -> 02:00: 02:45 happens twice in both, the first
+        # (+13:45, +10:30) is taken; Lord Howe is back on +10:30
+        plan(("2026-04-04T13:00:00Z", "Pacific/Chatham"), ("2026-04-04T16:15:00Z", "Australia/Adelaide"),
+             ("2026-04-04T16:15:00Z", "Australia/Lord_Howe"), ("2026-04-04T18:00:00Z", "Australia/Eucla"),
+             ("2026-04-04T21:15:00Z", "Asia/Kolkata")),
+    ]
+
+
 def test_an_earliest_zone_already_past_is_refused_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     # 2026-12-07T21:00Z: Chatham's 09:00 (19:15Z) is past, Adelaide's (22:30Z) is not

@@ -67,6 +67,7 @@ class RunOptions:
     """What one :func:`deliver_run` call should do besides sending what is due."""
 
     limit: int | None = None  # stop after this many messages (``--limit``); the run stays ``pending``
+    limit_used: int = 0  # of ``limit``, what earlier calls of the same ``send`` took (it waited for a send window)
     resend_uncertain: bool = False  # first requeue the rows whose delivery is uncertain
     retry_failed: bool = False  # first give the ``failed`` rows a fresh set of attempts
     progress: bool = False  # show a progress bar (on a terminal only)
@@ -229,7 +230,8 @@ def _send(
     with Progress(options.progress, ledger.count_due(engine, run_id, now=now()), summary.campaign_id) as bar:
         live.on_result = bar.advance
         try:
-            outcome = _send_due_rows(live, senders, limiter, options.limit)
+            limit = None if options.limit is None else options.limit - options.limit_used
+            outcome = _send_due_rows(live, senders, limiter, limit)
         finally:
             writer.close()  # every outcome committed
     if live.error is not None:

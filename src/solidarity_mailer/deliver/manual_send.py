@@ -130,6 +130,7 @@ def _through_windows(engine: Engine, run_id: int, settings: Settings, options: R
         dependencies.waits()(max((opens - dependencies.now()).total_seconds(), 0.0))
         if dependencies.stop.is_set():
             break
+        options = dataclasses.replace(options, limit_used=sum(this_call.values()))  # --limit counts the whole send
         summary = deliver_run(engine, run_id, settings, options, dependencies)
         this_call.update(summary.this_call)
     summary.this_call = dict(this_call)
