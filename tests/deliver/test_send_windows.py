@@ -160,3 +160,40 @@ def test_a_row_held_by_its_window_uses_no_slot_of_the_rate_limit(
     # the four held rows, before it in address order, took no slot of the one-a-second limit: it went at once
     assert sent_at(config)["b-lima@example.org"] < FRIDAY_EVENING + dt.timedelta(seconds=1)
     engine.dispose()
+
+
+def test_status_says_when_rows_held_by_their_window_go_while_the_run_still_sends_others(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[Controller, SlowHandler],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from solidarity_mailer.deliver.dispatcher import deliver_run
+    from solidarity_mailer.ledger.status import RunStatus, campaign_status
+
+    controller, handler = server
+    closed = {f"a-tokyo{i}@example.org": "Asia/Tokyo" for i in range(4)}  # Saturday 03:59 in Tokyo: held
+    lima = {f"b-lima{i}@example.org": "America/Lima" for i in range(6)}  # Friday 13:59 in Lima: sent
+    campaign, config = zoned_project(tmp_path, monkeypatch, {**closed, **lima}, port=controller.port,
+                                     campaign_lines=WINDOW)
+    config.write_text(config.read_text(encoding="utf-8").replace("per_second = 0", "per_second = 0.1"),
+                      encoding="utf-8")  # one message every ten seconds: the run is long
+    settings = settings_for(config)
+    engine = connect(settings.database_url)
+    manual = manual_send.open_manual_run(engine, find_campaign(str(campaign)))
+    clock, seen = Clock(t=FRIDAY_EVENING), []
+
+    def look(sleeps: int) -> None:  # while the run sends Lima's rows, a minute or so in
+        if len(seen) < 1 and len(handler.recipients()) >= 3:
+            seen.append(campaign_status(engine, "test", now=clock.now()).runs[0])
+            seen.append(cli(capsys, "status", "test", "--config", str(config))[1])
+
+    clock.on_sleep.append(look)
+    summary = deliver_run(engine, manual.run_id, settings, dependencies=clock.dependencies())
+    assert summary.state == "pending" and len(handler.recipients()) == 6
+    during, printed = seen
+    assert isinstance(during, RunStatus) and during.state == "running"
+    monday = "2026-12-13T23:00:00+00:00"  # 08:00 in Tokyo
+    assert (during.held, during.held_until) == (4, monday)
+    assert during.held_line() == f"4 recipient(s) held by their send window, the first continue at {monday}"
+    assert f"\n  {during.held_line()}\n" in printed and " running: " in printed
+    after = campaign_status(engine, "test", now=clock.now()).runs[0]
+    assert (after.state, after.held, after.held_until, after.resume_at) == ("pending", 4, monday, monday)
+    engine.dispose()

@@ -108,6 +108,7 @@ def test_db_upgrade_keeps_every_row_and_status_and_is_idempotent(tmp_path: Path)
         assert all(sum(map(sum, (c.values() for c in run.pop("languages").values()))) == sum(run["counts"].values())
                    for run in report["runs"])  # a later field: every row counted under a language
         assert {(run.pop("zone"), run.pop("resume_at")) for run in report["runs"]} == {(None, None)}  # later too
+        assert {(run.pop("held"), run.pop("held_until")) for run in report["runs"]} == {(0, None)}  # later too
         assert report == expected[name]  # the same runs, states, counts and problems as 0.1.0's
     campaigns = json.loads(cli(root, "campaigns", "--json").stdout)
     assert {s.pop("again") for c in campaigns for s in c["schedules"]} == {False}  # a later field

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 def status_command(campaign: str, as_json: bool, config_path: Path | None) -> None:
     """Show the runs of CAMPAIGN (an id or a campaign file): counts by state, failed and uncertain addresses."""
     from solidarity_mailer.cli._db import read_only_database
+    from solidarity_mailer.clock import clock_from_env
     from solidarity_mailer.deliver.prepare import campaign_id_for
     from solidarity_mailer.errors import MailerError
     from solidarity_mailer.ledger.status import campaign_status
@@ -31,7 +32,8 @@ def status_command(campaign: str, as_json: bool, config_path: Path | None) -> No
     settings = load_settings(config_path)
     camp_id = campaign_id_for(campaign)
     engine = read_only_database(config_path)
-    report = campaign_status(engine, camp_id, settings.relays, _variant_rule(engine, camp_id))
+    report = campaign_status(engine, camp_id, settings.relays, _variant_rule(engine, camp_id),
+                             now=clock_from_env().now())
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
         return
@@ -40,6 +42,8 @@ def status_command(campaign: str, as_json: bool, config_path: Path | None) -> No
     for run in report.runs:
         counts = run.counts_line()
         click.echo(f"run {run.id} [{run.fire_key}] {run.state}: {counts}" + (f" ({run.note})" if run.note else ""))
+        if run.held and not run.resume_at:  # (a run waiting for its window says so in its note)
+            click.echo(f"  {run.held_line()}")
         if relays := run.relays_line():
             click.echo(f"  sent through: {relays}")
         if workers := run.workers_line():

@@ -216,6 +216,8 @@ class Feeder:
         if not run_lease.renew(live.engine, live.run_id, live.lease_holder, now=now, ttl=live.lease_ttl):
             return self._lose_lease()
         row_claims.renew_claims(live.engine, live.run_id, live.lease_holder, until=now + live.lease_ttl)
+        if live.window is not None:  # the rows held so far written now, not at the pass's end: status says when
+            live.window.flush(now)
         return None
 
     def _renew_due(self) -> str | None:

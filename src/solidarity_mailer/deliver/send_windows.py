@@ -4,7 +4,8 @@ The window is the campaign's (``window``, ``days`` in ``[campaign]``) key by key
 it is judged in the recipient's zone (the list's ``tz`` column), else the run's: a batch's zone, the schedule's,
 ``[scheduler] timezone``, the machine's. The feeder asks :meth:`WindowGate.holds` for each row before it passes
 the rate limiter (a held row takes none of its slots), and again after a long wait; held rows get their window's
-next opening (``ledger/held_rows.py``) when the feeder runs out of due rows (:meth:`WindowGate.flush`). When only
+next opening (``ledger/held_rows.py``) when the feeder renews its lease or runs out of due rows
+(:meth:`WindowGate.flush`), so ``status`` counts them while the run still sends others. When only
 held rows are left, the run stops ``pending`` and waits (:meth:`WindowGate.wait`): the daemon takes it up at the
 opening, ``send`` waits in the foreground.
 """

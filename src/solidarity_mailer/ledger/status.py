@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select
 
 from solidarity_mailer.config import SmtpSettings
 from solidarity_mailer.ledger import queries as ledger
+from solidarity_mailer.ledger.held_rows import next_opening
 from solidarity_mailer.ledger.languages import counts_by_language
 from solidarity_mailer.ledger.received_content import already_received_count
 from solidarity_mailer.ledger.row_claims import WorkerSent, sent_by_worker
@@ -71,6 +72,14 @@ class RunStatus:
                          + ")" for lang, c in self.languages.items())
     zone: str | None = None  # a batch of a --recipient-time schedule: its recipients' zone
     resume_at: str | None = None  # waiting for a send window: it continues then (ISO 8601)
+    held: int = 0  # rows held by their recipient's send window (also while the run still sends others)
+    held_until: str | None = None  # when the first of them may go (ISO 8601)
+
+    def held_line(self) -> str:
+        """``4 recipient(s) held by their send window, the first continue at …``, or ``""``."""
+        if not self.held:
+            return ""
+        return f"{self.held} recipient(s) held by their send window, the first continue at {self.held_until}"
 
     def counts_line(self) -> str:
         """``sent 20, skipped (already received) 1980, skipped 2``: the states present, for people."""
@@ -110,7 +119,7 @@ class CampaignStatus:
         """``{"campaign", "runs": [{id, fire_key, state, note, created_at, started_at, finished_at, counts,
         already_received, problems: [{address, state, attempts, last_reply, updated_at}],
         relays: [{name, host, port, sent}], workers: [{host, pid, sent}], languages: {LANG: {state: count}},
-        zone, resume_at}]}``."""
+        zone, resume_at, held, held_until}]}``."""
         return dataclasses.asdict(self)
 
 
@@ -129,22 +138,31 @@ def relay_counts(engine: Engine, run_id: int, relays: Sequence[SmtpSettings] = (
 
 
 def campaign_status(engine: Engine, campaign_id: str, relays: Sequence[SmtpSettings] = (),
-                    variant: Callable[[str | None], str] | None = None) -> CampaignStatus:
+                    variant: Callable[[str | None], str] | None = None, *,
+                    now: dt.datetime | None = None) -> CampaignStatus:
     """The status of every run of ``campaign_id``, oldest first; ``relays`` (the settings') give each relay
     name its host and port; a run's rows are counted per language it sent them in (the languages it recorded;
-    for a run of an older release, ``variant``, the campaign's rule, else the tags as written)."""
-    runs = [
-        RunStatus(
-            id=run.id, fire_key=run.fire_key, state=run.state, note=run.note, created_at=_iso(run.created_at),
-            started_at=_iso(run.started_at), finished_at=_iso(run.finished_at), counts=ledger.counts(engine, run.id),
-            already_received=already_received_count(engine, run.id),
-            problems=[ProblemStatus(p.address, p.state, p.attempts, p.last_reply, _iso(p.updated_at))
-                      for p in ledger.problems(engine, run.id)],
-            relays=relay_counts(engine, run.id, relays),
-            workers=sent_by_worker(engine, run.id),
-            languages=counts_by_language(engine, run.id, variant),
-            zone=run.zone, resume_at=_iso(run.resume_at) if run.state == "pending" else None,
-        )
-        for run in ledger.runs_of(engine, campaign_id)
-    ]
-    return CampaignStatus(campaign_id, runs)
+    for a run of an older release, ``variant``, the campaign's rule, else the tags as written); rows held by
+    their send window past ``now`` (default: the system clock's) are counted with their first opening."""
+    now = now or ledger.utcnow()
+    return CampaignStatus(campaign_id, [_run_status(engine, run, relays, variant, now)
+                                        for run in ledger.runs_of(engine, campaign_id)])
+
+
+def _run_status(engine: Engine, run: ledger.Run, relays: Sequence[SmtpSettings],
+                variant: Callable[[str | None], str] | None, now: dt.datetime) -> RunStatus:
+    held, first = 0, None
+    if run.state in ("running", "pending", "paused"):  # rows held by their send window past now
+        first, held = next_opening(engine, run.id, now=now)
+    return RunStatus(
+        id=run.id, fire_key=run.fire_key, state=run.state, note=run.note, created_at=_iso(run.created_at),
+        started_at=_iso(run.started_at), finished_at=_iso(run.finished_at), counts=ledger.counts(engine, run.id),
+        already_received=already_received_count(engine, run.id),
+        problems=[ProblemStatus(p.address, p.state, p.attempts, p.last_reply, _iso(p.updated_at))
+                  for p in ledger.problems(engine, run.id)],
+        relays=relay_counts(engine, run.id, relays),
+        workers=sent_by_worker(engine, run.id),
+        languages=counts_by_language(engine, run.id, variant),
+        zone=run.zone, resume_at=_iso(run.resume_at) if run.state == "pending" else None,
+        held=held, held_until=_iso(first),
+    )
