@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import parseaddr
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from solidarity_mailer.languages import best_match
 from solidarity_mailer.ledger.languages import lang_column
@@ -45,10 +46,21 @@ def record_web_versions(engine: Engine, run_id: int, variants: Iterable[Renditio
     now = dt.datetime.now(dt.UTC)
     rows = [{"run_id": run_id, "language": v.language, "position": i, "subject": v.subject, "html": v.web_html,
              "sender": name or address, "created_at": now} for i, v in enumerate(variants)]
-    with engine.begin() as conn:
-        if conn.execute(select(web_versions.c.run_id).where(web_versions.c.run_id == run_id).limit(1)).first():
-            return
-        conn.execute(insert(web_versions), rows)
+    try:
+        with engine.begin() as conn:
+            if _recorded(conn, run_id):
+                return
+            conn.execute(insert(web_versions), rows)  # one statement: all of the variants or none
+    except IntegrityError:  # another process prepared the run at the same instant (two daemons, two workers)
+        with engine.connect() as conn:
+            if not _recorded(conn, run_id):
+                raise
+        # its record stands, whole
+
+
+def _recorded(conn: Connection, run_id: int) -> bool:
+    found = conn.execute(select(web_versions.c.run_id).where(web_versions.c.run_id == run_id).limit(1)).first()
+    return found is not None
 
 
 def _run_languages(engine: Engine, campaign_id: str | None) -> dict[int, tuple[str, tuple[str, ...]]]:
