@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
-from solidarity_mailer.config import load_settings
+from solidarity_mailer.config import Settings, load_settings
 from solidarity_mailer.deliver import manual_send
 from solidarity_mailer.deliver.prepare import find_campaign
 from solidarity_mailer.errors import MailerError
@@ -37,16 +37,24 @@ def sent_at(config: Path) -> dict[str, dt.datetime]:
     return {a: (t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)) for a, t in found.items() if t}
 
 
-def test_the_window_end_holds_rows_until_each_recipients_next_opening(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[Controller, SlowHandler]) -> None:
-    controller, handler = server
-    campaign, config = zoned_project(tmp_path, monkeypatch, ZONES, port=controller.port, campaign_lines=WINDOW,
-                                     config_lines='[scheduler]\ntimezone = "America/Lima"\n')
-    config.write_text(config.read_text(encoding="utf-8").replace("per_second = 0", "per_second = 1"),
+def windowed_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, port: int, zones: dict[str, str | None],
+                 per_second: float, config_lines: str = "") -> tuple[Path, Settings, Engine, manual_send.ManualRun]:
+    """A project whose campaign has :data:`WINDOW`, sending ``per_second``, and a manual run opened on it:
+    (config, settings, engine, the run)."""
+    campaign, config = zoned_project(tmp_path, monkeypatch, zones, port=port, campaign_lines=WINDOW,
+                                     config_lines=config_lines)
+    config.write_text(config.read_text(encoding="utf-8").replace("per_second = 0", f"per_second = {per_second}"),
                       encoding="utf-8")
     settings = settings_for(config)
     engine = connect(settings.database_url)
-    manual = manual_send.open_manual_run(engine, find_campaign(str(campaign)))
+    return config, settings, engine, manual_send.open_manual_run(engine, find_campaign(str(campaign)))
+
+
+def test_the_window_end_holds_rows_until_each_recipients_next_opening(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: tuple[Controller, SlowHandler]) -> None:
+    controller, handler = server
+    config, settings, engine, manual = windowed_run(tmp_path, monkeypatch, controller.port, ZONES, 1,
+                                                    '[scheduler]\ntimezone = "America/Lima"\n')
     clock, notes = Clock(t=FRIDAY_EVENING), []
     result = manual_send.send_manual_run(engine, manual, settings, dependencies=clock.dependencies(),
                                          on_window=notes.append)
@@ -73,14 +81,10 @@ def test_send_limit_counts_every_message_of_the_send_across_its_window_waits(
     from solidarity_mailer.deliver.dispatcher import RunOptions
 
     controller, handler = server
-    campaign, config = zoned_project(tmp_path, monkeypatch, ZONES, port=controller.port, campaign_lines=WINDOW,
-                                     config_lines='[scheduler]\ntimezone = "America/Lima"\n')
-    config.write_text(config.read_text(encoding="utf-8").replace("per_second = 0", "per_second = 1"),
-                      encoding="utf-8")
-    engine = connect(settings_for(config).database_url)
-    manual = manual_send.open_manual_run(engine, find_campaign(str(campaign)))
+    _config, settings, engine, manual = windowed_run(tmp_path, monkeypatch, controller.port, ZONES, 1,
+                                                    '[scheduler]\ntimezone = "America/Lima"\n')
     # 4 go on Friday evening (2 in Berlin, Lima, no zone), then the send waits; Tokyo's opens first: the fifth
-    result = manual_send.send_manual_run(engine, manual, settings_for(config), RunOptions(limit=5),
+    result = manual_send.send_manual_run(engine, manual, settings, RunOptions(limit=5),
                                          Clock(t=FRIDAY_EVENING).dependencies())
     assert len(handler.recipients()) == 5 and result.summary.this_call.get("sent") == 5
     assert result.summary.state == "pending" and "stopped after 5 messages (--limit)" in result.summary.note
@@ -147,13 +151,8 @@ def test_a_row_held_by_its_window_uses_no_slot_of_the_rate_limit(
 
     controller, handler = server
     closed = {f"a-tokyo{i}@example.org": "Asia/Tokyo" for i in range(4)}  # Saturday 03:59 in Tokyo: held
-    campaign, config = zoned_project(tmp_path, monkeypatch, {**closed, "b-lima@example.org": "America/Lima"},
-                                     port=controller.port, campaign_lines=WINDOW)
-    config.write_text(config.read_text(encoding="utf-8").replace("per_second = 0", "per_second = 1"),
-                      encoding="utf-8")
-    settings = settings_for(config)
-    engine = connect(settings.database_url)
-    manual = manual_send.open_manual_run(engine, find_campaign(str(campaign)))
+    config, settings, engine, manual = windowed_run(tmp_path, monkeypatch, controller.port,
+                                                    {**closed, "b-lima@example.org": "America/Lima"}, 1)
     clock = Clock(t=FRIDAY_EVENING)
     summary = deliver_run(engine, manual.run_id, settings, dependencies=clock.dependencies())
     assert summary.state == "pending" and handler.recipients() == ["b-lima@example.org"]
@@ -171,13 +170,8 @@ def test_status_says_when_rows_held_by_their_window_go_while_the_run_still_sends
     controller, handler = server
     closed = {f"a-tokyo{i}@example.org": "Asia/Tokyo" for i in range(4)}  # Saturday 03:59 in Tokyo: held
     lima = {f"b-lima{i}@example.org": "America/Lima" for i in range(6)}  # Friday 13:59 in Lima: sent
-    campaign, config = zoned_project(tmp_path, monkeypatch, {**closed, **lima}, port=controller.port,
-                                     campaign_lines=WINDOW)
-    config.write_text(config.read_text(encoding="utf-8").replace("per_second = 0", "per_second = 0.1"),
-                      encoding="utf-8")  # one message every ten seconds: the run is long
-    settings = settings_for(config)
-    engine = connect(settings.database_url)
-    manual = manual_send.open_manual_run(engine, find_campaign(str(campaign)))
+    config, settings, engine, manual = windowed_run(tmp_path, monkeypatch, controller.port, {**closed, **lima},
+                                                    0.1)  # one message every ten seconds: the run is long
     clock, seen = Clock(t=FRIDAY_EVENING), []
 
     def look(sleeps: int) -> None:  # while the run sends Lima's rows, a minute or so in
