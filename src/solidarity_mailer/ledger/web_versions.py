@@ -50,7 +50,7 @@ def record_web_versions(engine: Engine, run_id: int, variants: Iterable[Renditio
         with engine.begin() as conn:
             if _recorded(conn, run_id):
                 return
-            conn.execute(insert(web_versions), rows)  # one statement: all of the variants or none
+            conn.execute(insert(web_versions), rows)  # one transaction: all of the variants or none
     except IntegrityError:  # another process prepared the run at the same instant (two daemons, two workers)
         with engine.connect() as conn:
             if not _recorded(conn, run_id):
