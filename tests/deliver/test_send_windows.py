@@ -175,7 +175,7 @@ def test_status_says_when_rows_held_by_their_window_go_while_the_run_still_sends
     clock, seen = Clock(t=FRIDAY_EVENING), []
 
     def look(sleeps: int) -> None:  # while the run sends Lima's rows, a minute or so in
-        if len(seen) < 1 and len(handler.recipients()) >= 3:
+        if not seen and len(handler.recipients()) >= 3:
             seen.append(campaign_status(engine, "test", now=clock.now()).runs[0])
             seen.append(cli(capsys, "status", "test", "--config", str(config))[1])
 

@@ -42,8 +42,8 @@ def status_command(campaign: str, as_json: bool, config_path: Path | None) -> No
     for run in report.runs:
         counts = run.counts_line()
         click.echo(f"run {run.id} [{run.fire_key}] {run.state}: {counts}" + (f" ({run.note})" if run.note else ""))
-        if run.held and not run.resume_at:  # (a run waiting for its window says so in its note)
-            click.echo(f"  {run.held_line()}")
+        if (held := run.held_line()) and not run.resume_at:  # (a run waiting for its window says so in its note)
+            click.echo(f"  {held}")
         if relays := run.relays_line():
             click.echo(f"  sent through: {relays}")
         if workers := run.workers_line():

@@ -58,7 +58,7 @@ def counts_by_language(engine: Engine, run_id: int,
     A run that recorded none (an older release's) uses ``variant``, the campaign's rule, else counts the tags as
     written, ``""`` for none."""
     if languages := sent_languages(engine, run_id):
-        variant = functools.partial(_sent_as, languages)
+        variant = functools.partial(language_sent, languages)
     lang = lang_column(engine).label("lang")
     stmt = (select(lang, deliveries.c.state, func.count()).where(deliveries.c.run_id == run_id)
             .group_by(lang, deliveries.c.state))
@@ -70,5 +70,6 @@ def counts_by_language(engine: Engine, run_id: int,
     return {key: dict(sorted(totals[key].items())) for key in sorted(totals)}
 
 
-def _sent_as(languages: tuple[str, ...], tag: str | None) -> str:
+def language_sent(languages: tuple[str, ...], tag: str | None) -> str:
+    """The one of a run's ``languages`` (its own first) a reader tagged ``tag`` was sent: the campaign's rule."""
     return best_match(tag, languages, languages[0])

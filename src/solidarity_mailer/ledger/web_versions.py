@@ -19,8 +19,7 @@ from email.utils import parseaddr
 from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from solidarity_mailer.languages import best_match
-from solidarity_mailer.ledger.languages import lang_column
+from solidarity_mailer.ledger.languages import lang_column, language_sent
 from solidarity_mailer.ledger.schema import aware, deliveries, runs, web_versions
 from solidarity_mailer.render.rendition import Rendition
 
@@ -91,7 +90,7 @@ def _delivered(engine: Engine, run_languages: dict[int, tuple[str, tuple[str, ..
         rows = conn.execute(stmt).all()
     for run_id, lang, first, last in rows:
         campaign, languages = run_languages[run_id]
-        key = (campaign, best_match(lang, languages, languages[0]))
+        key = (campaign, language_sent(languages, lang))
         first, last = aware(first) or dt.datetime.min.replace(tzinfo=dt.UTC), aware(last) or first
         if key in found:
             was_first, was_last, was_run = found[key]
